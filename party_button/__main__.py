@@ -1,0 +1,7 @@
+"""``python -m party_button`` runs the ``party-button`` command."""
+
+import sys
+
+from party_button.cli import main
+
+sys.exit(main())

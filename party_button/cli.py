@@ -1,0 +1,151 @@
+"""The ``party-button`` command: parses arguments, calls the library, maps errors to exit codes.
+
+Exit codes: 0 ok, 1 bad input or configuration (or a failure), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from party_button.config import Config, find_config, load_config
+from party_button.errors import PartyButtonError
+from party_button.hardware import drive_relays_off, make_pin_factory
+
+log = logging.getLogger("party_button")
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(find_config(getattr(args, "config", None)))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the daemon, or the keyboard simulation with ``--simulate``."""
+    config = _load(args)
+    if args.simulate:
+        from party_button.simulation import simulate
+
+        return simulate(config)
+    from party_button.daemon import Daemon
+
+    return Daemon(config).run()
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate a config file; every problem is printed by :func:`main`."""
+    config = load_config(find_config(args.path or args.config))
+    print(f"{config.path}: OK ({len(config.relays)} relays)")
+    return 0
+
+
+def cmd_songs(args: argparse.Namespace) -> int:
+    """List the library in the order it would play from ``--seed``."""
+    from party_button.library import SongLibrary
+
+    config = _load(args)
+    excluded = [p for p in (config.party.intro_sound, config.party.fallback_sound) if p]
+    library = SongLibrary(
+        config.songs.folders,
+        config.songs.extensions,
+        exclude=excluded,
+        seed=args.seed,
+        no_repeat=config.songs.no_repeat,
+    )
+    count = args.count or len(library)
+    if not len(library):
+        print("the songs library is empty")
+        return 0
+    for number in range(1, count + 1):
+        print(f"{number:3d}  {library.next_song()}")
+    return 0
+
+
+def cmd_test_relays(args: argparse.Namespace) -> int:
+    """Click each relay on and off in turn so that a person can check the wiring."""
+    from gpiozero import DigitalOutputDevice
+
+    config = _load(args)
+    factory = make_pin_factory(config.gpio.pin_factory)
+    devices = [
+        DigitalOutputDevice(
+            r.pin, active_high=r.active_high, initial_value=False, pin_factory=factory
+        )
+        for r in config.relays
+    ]
+    try:
+        for relay, device in zip(config.relays, devices, strict=True):
+            level = "high" if relay.active_high else "low"
+            print(f"{relay.name}: GPIO{relay.pin} on (driven {level}) - {relay.drives}", flush=True)
+            device.on()
+            time.sleep(max(args.seconds, relay.min_interval))
+            device.off()
+            print(f"{relay.name}: off", flush=True)
+            time.sleep(max(args.seconds / 2, relay.min_interval))
+    finally:
+        for device in devices:
+            device.off()
+            device.close()
+    return 0
+
+
+def cmd_relays_off(args: argparse.Namespace) -> int:
+    """Drive every configured relay to its off level and exit."""
+    config = _load(args)
+    names = drive_relays_off(make_pin_factory(config.gpio.pin_factory), config.relays)
+    print(f"relays off: {', '.join(names)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="party-button", description="The emergency party button.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, command: Command, help_text: str) -> argparse.ArgumentParser:
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        sub_parser.add_argument("--config", metavar="PATH", help="config file to use")
+        sub_parser.set_defaults(func=command)
+        return sub_parser
+
+    run = add("run", cmd_run, "run the party button daemon")
+    run.add_argument(
+        "--simulate", action="store_true", help="mock pins, the keyboard is the button"
+    )
+    check = add("check-config", cmd_check_config, "validate a config file")
+    check.add_argument("path", nargs="?", help="the file to check (default: the one in use)")
+    songs = add("songs", cmd_songs, "list the songs in the order they would play")
+    songs.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
+    songs.add_argument("--count", type=int, default=0, help="how many picks (default: a round)")
+    test_relays = add("test-relays", cmd_test_relays, "click each relay in turn")
+    test_relays.add_argument(
+        "--seconds", type=float, default=1.0, help="how long each relay stays on (default 1)"
+    )
+    add("relays-off", cmd_relays_off, "drive every relay to its off level")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``party-button``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return args.func(args)
+    except PartyButtonError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,379 @@
+"""The daemon: starts the devices, runs the event loop, and shuts down in reverse order.
+
+Button edges, signals and commands arrive as events on one :class:`EventQueue`; the
+loop hands them to :class:`ButtonReader` and :class:`PartyMachine` and carries out the
+actions they return. Relays end off however the loop ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpiozero.pins import Factory
+
+from party_button.audio import Player, PygamePlayer
+from party_button.config import Config
+from party_button.errors import AudioError, SongError
+from party_button.events import Event, EventQueue
+from party_button.hardware import PartyHardware, make_pin_factory
+from party_button.library import SongLibrary
+from party_button.party import ButtonReader, Do, Input, PartyMachine, Phase, Rules
+
+log = logging.getLogger(__name__)
+
+# How often a running party looks at the mixer to notice the end of a sound.
+PARTY_POLL_INTERVAL = 0.05
+# How long a party lasts when no sound at all can be played.
+SILENT_PARTY_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the daemon is doing, for status displays."""
+
+    phase: str
+    relays: dict[str, bool]
+    playing: str | None
+    position: float
+    audio: str
+    songs: int
+
+
+def rules_from(config: Config) -> Rules:
+    """The state machine's rules for ``config``."""
+    return Rules(
+        on_press=config.party.on_press,
+        cooldown=config.party.cooldown,
+        max_duration=config.party.max_duration,
+        has_intro=config.party.intro_sound is not None,
+        ending_time=config.audio.fade_out,
+    )
+
+
+def player_from(config: Config) -> PygamePlayer:
+    """The pygame player for ``config``'s audio section."""
+    return PygamePlayer(
+        config.audio.device,
+        sample_rate=config.audio.sample_rate,
+        buffer_size=config.audio.buffer_size,
+        volume=config.audio.volume,
+    )
+
+
+class Daemon:
+    """One party button: hardware, audio, library and the state machine, run by one loop."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        factory: Factory | None = None,
+        player: Player | None = None,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[Snapshot], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.events = EventQueue()
+        self.factory = factory
+        self.player: Player = player or player_from(config)
+        excluded = [p for p in (config.party.intro_sound, config.party.fallback_sound) if p]
+        self.library = SongLibrary(
+            config.songs.folders,
+            config.songs.extensions,
+            exclude=excluded,
+            seed=seed,
+            no_repeat=config.songs.no_repeat,
+        )
+        self.machine = PartyMachine(rules_from(config))
+        self.reader = ButtonReader(config.button.bounce_time, config.button.hold_time)
+        self.hardware: PartyHardware | None = None
+        self.on_change = on_change
+        self.audio_status = "not opened"
+        self.playing: Path | None = None
+        self._audio_retry_at: float | None = None
+        self._silent_until: float | None = None
+        self._running = False
+        self._exit_code = 0
+
+    # -- start-up and shutdown -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Claim the pins (relays off), open the audio and prepare the first song."""
+        factory = self.factory or make_pin_factory(self.config.gpio.pin_factory)
+        self.factory = factory
+        self.hardware = PartyHardware(
+            factory,
+            self.config.button,
+            self.config.relays,
+            self.config.status_led,
+            on_edge=lambda pressed: self.events.put(Event("edge", pressed, self.clock())),
+        )
+        log.info(
+            "pins claimed on %s: button GPIO%d, relays %s",
+            type(factory).__name__,
+            self.config.button.pin,
+            ", ".join(f"{r.name}=GPIO{r.pin}" for r in self.config.relays),
+        )
+        self._open_audio()
+        log.info(
+            "%d songs in %s", len(self.library), ", ".join(map(str, self.config.songs.folders))
+        )
+
+    def _open_audio(self) -> bool:
+        try:
+            self.audio_status = self.player.open()
+        except AudioError as exc:
+            if self._audio_retry_at is None:
+                log.error(
+                    "%s; lights keep working, audio retried every %gs",
+                    exc,
+                    self.config.audio.retry_interval,
+                )
+            self.audio_status = f"audio device missing, retrying: {exc}"
+            self._audio_retry_at = self.clock() + self.config.audio.retry_interval
+            self._show_status()
+            return False
+        log.info("audio: %s", self.audio_status)
+        self._audio_retry_at = None
+        for sound in (self.config.party.intro_sound, self.config.party.fallback_sound):
+            if sound is not None:
+                self._load_effect(sound)
+        self._prepare_next()
+        self._show_status()
+        return True
+
+    def _load_effect(self, sound: Path) -> None:
+        try:
+            self.player.load_effect(sound)
+        except SongError as exc:
+            log.warning("%s", exc)
+
+    def close(self) -> None:
+        """Stop the music and drive every relay off, in reverse order of start-up."""
+        try:
+            if self.hardware is not None:
+                self.hardware.all_off()
+        finally:
+            try:
+                self.player.close()
+            finally:
+                if self.hardware is not None:
+                    self.hardware.close()
+                self.events.close()
+
+    def run(self, *, install_signals: bool = True) -> int:
+        """Start, loop until stopped, and always shut down; returns the exit code."""
+        previous: dict[int, object] = {}
+        try:
+            if install_signals:
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    previous[signum] = signal.signal(signum, self._on_signal)
+            self.start()
+            self._running = True
+            self._publish()
+            while self._running:
+                self.step()
+        finally:
+            self.close()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)  # type: ignore[arg-type]
+        return self._exit_code
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.events.put(Event("signal", signum))
+
+    def request_stop(self) -> None:
+        """Ask the loop to end (from any thread)."""
+        self.events.put(Event("quit"))
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def next_wakeup(self, now: float) -> float | None:
+        """Seconds until the loop has something to do by itself, or ``None`` to sleep."""
+        deadlines = [
+            self.reader.deadline(),
+            self.machine.deadline(),
+            self._audio_retry_at,
+            self._silent_until,
+        ]
+        if self.machine.phase in (Phase.INTRO, Phase.PARTY) and self._silent_until is None:
+            deadlines.append(now + PARTY_POLL_INTERVAL)
+        pending = [deadline for deadline in deadlines if deadline is not None]
+        return max(0.0, min(pending) - now) if pending else None
+
+    def step(self) -> None:
+        """Wait for the next event or deadline and handle it."""
+        events = self.events.wait(self.next_wakeup(self.clock()))
+        for event in events:
+            self.handle(event)
+        self._timers(self.clock())
+        self._publish()
+
+    def handle(self, event: Event) -> None:
+        """Handle one event."""
+        if event.kind == "edge":
+            signal_in = self.reader.edge(bool(event.data), event.at)
+            if signal_in is not None:
+                self._input(signal_in, event.at)
+        elif event.kind == "press":
+            self._input(Input.PRESS, self.clock())
+        elif event.kind == "stop":
+            self._input(Input.STOP, self.clock())
+        elif event.kind in ("signal", "quit"):
+            log.info("stopping (%s)", _signal_name(event.data) if event.data else "requested")
+            self._running = False
+
+    def _input(self, signal_in: Input, now: float) -> None:
+        before = self.machine.phase
+        actions = self.machine.handle(signal_in, now)
+        if not actions and before in (Phase.ENDING, Phase.COOLDOWN):
+            log.info("%s ignored during %s", signal_in.value, before.value)
+        if signal_in is Input.HOLD and actions:
+            log.info("panic stop: button held")
+        self._do(actions, now)
+
+    def _timers(self, now: float) -> None:
+        held = self.reader.tick(now)
+        if held is not None:
+            self._input(held, now)
+        if self._audio_retry_at is not None and now >= self._audio_retry_at:
+            self._open_audio()
+        phase = self.machine.phase
+        if phase is Phase.INTRO and not self.player.effect_playing():
+            self._do(self.machine.intro_ended(now), now)
+        elif phase is Phase.PARTY and self._sound_finished(now):
+            log.info("party over: %s finished", self.playing.name if self.playing else "silence")
+            self._do(self.machine.song_ended(now), now)
+        self._do(self.machine.tick(now), now)
+
+    def _sound_finished(self, now: float) -> bool:
+        if self._silent_until is not None:
+            return now >= self._silent_until
+        return not self.player.is_playing() and not self.player.effect_playing()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def _do(self, actions: list[Do], now: float) -> None:
+        for action in actions:
+            self._act(action, now)
+        self._show_status()
+
+    def _act(self, action: Do, now: float) -> None:
+        hardware = self.hardware
+        assert hardware is not None
+        if action is Do.RELAYS_ON:
+            for name in hardware.relays:
+                hardware.set_relay(name, True)
+        elif action is Do.RELAYS_OFF:
+            hardware.all_off()
+            log.info("relays off")
+        elif action is Do.PLAY_INTRO:
+            self._play_intro()
+        elif action is Do.PLAY_SONG:
+            self._play_song(now)
+        elif action is Do.NEXT_SONG:
+            self.player.stop()
+            self._prepare_next()
+            self._play_song(now)
+        elif action is Do.RESTART_SONG:
+            self.player.stop()
+            if self.playing is not None and self._prepare(self.playing):
+                self._play_song(now)
+        elif action is Do.FADE_OUT:
+            self.player.fade_out(self.config.audio.fade_out)
+        elif action is Do.STOP_AUDIO:
+            self.player.stop()
+            self.playing = None
+            self._silent_until = None
+        elif action is Do.PREPARE_NEXT:
+            self._prepare_next()
+
+    def _play_intro(self) -> None:
+        intro = self.config.party.intro_sound
+        if intro is None or not self.player.is_open:
+            return
+        try:
+            self.player.play_effect(intro)
+        except SongError as exc:
+            log.warning("intro skipped: %s", exc)
+
+    def _prepare(self, song: Path) -> bool:
+        try:
+            self.player.prepare(song)
+        except SongError as exc:
+            log.warning("skipping song: %s", exc)
+            self.library.mark_broken(song)
+            return False
+        return True
+
+    def _prepare_next(self) -> None:
+        if not self.player.is_open:
+            return
+        for _attempt in range(max(1, len(self.library))):
+            song = self.library.next_song()
+            if song is None:
+                return
+            if self._prepare(song):
+                return
+
+    def _play_song(self, now: float) -> None:
+        self._silent_until = None
+        prepared = self.player.prepared
+        if self.player.is_open and prepared is not None:
+            self.player.start()
+            self.playing = prepared
+            log.info("playing %s", prepared.name)
+            return
+        fallback = self.config.party.fallback_sound
+        if self.player.is_open and fallback is not None:
+            try:
+                self.player.play_effect(fallback)
+                self.playing = fallback
+                log.warning("no playable song in the library: playing the fallback sound")
+                return
+            except SongError as exc:
+                log.warning("fallback sound failed: %s", exc)
+        self.playing = None
+        self._silent_until = now + (self.config.party.max_duration or SILENT_PARTY_SECONDS)
+        log.warning("no sound can play: a silent party of %gs", self._silent_until - now)
+
+    # -- status ----------------------------------------------------------------------------
+
+    def _show_status(self) -> None:
+        if self.hardware is None:
+            return
+        if not self.player.is_open:
+            self.hardware.show_status("fault")
+        elif self.machine.phase in (Phase.INTRO, Phase.PARTY, Phase.ENDING):
+            self.hardware.show_status("party")
+        else:
+            self.hardware.show_status("idle")
+
+    def snapshot(self) -> Snapshot:
+        """What the daemon is doing right now."""
+        return Snapshot(
+            phase=self.machine.phase.value,
+            relays=self.hardware.relay_states() if self.hardware else {},
+            playing=self.playing.name if self.playing else None,
+            position=self.player.position() if self.playing else 0.0,
+            audio=self.audio_status,
+            songs=len(self.library),
+        )
+
+    def _publish(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.snapshot())
+
+
+def _signal_name(signum: object) -> str:
+    try:
+        return signal.Signals(signum).name  # type: ignore[arg-type]
+    except ValueError:
+        return str(signum)

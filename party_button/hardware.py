@@ -1,0 +1,173 @@
+"""GPIO devices through gpiozero: the button, the relays and the status LED.
+
+The pin factory is chosen per board (lgpio on a Raspberry Pi 5, RPi.GPIO on older
+boards) unless the config names one; ``mock`` gives gpiozero's :class:`MockFactory`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+
+from gpiozero import PWMLED, Device, DigitalInputDevice, DigitalOutputDevice
+from gpiozero.exc import GPIOZeroError
+from gpiozero.pins import Factory
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from party_button.board import board_model, is_raspberry_pi
+from party_button.config import ButtonConfig, RelayConfig, StatusLedConfig
+from party_button.errors import HardwareError
+
+log = logging.getLogger(__name__)
+
+
+def choose_factory_name(requested: str, model: str | None) -> str:
+    """Resolve ``auto`` to a concrete factory name for the board ``model``."""
+    if requested != "auto":
+        return requested
+    if not is_raspberry_pi(model):
+        raise HardwareError(
+            "this is not a Raspberry Pi (no board model in /proc/device-tree); "
+            "use 'party-button run --simulate' or set gpio.pin_factory: mock"
+        )
+    if "Raspberry Pi 5" in model or "Compute Module 5" in model:
+        return "lgpio"
+    return "rpigpio"
+
+
+def make_pin_factory(requested: str, model: str | None = None) -> Factory:
+    """Build the gpiozero pin factory named by the config (``auto`` picks one per board)."""
+    name = choose_factory_name(requested, board_model() if model is None else model)
+    try:
+        if name == "mock":
+            return MockFactory(pin_class=MockPWMPin)
+        if name == "lgpio":
+            from gpiozero.pins.lgpio import LGPIOFactory
+
+            return LGPIOFactory()
+        from gpiozero.pins.rpigpio import RPiGPIOFactory
+
+        return RPiGPIOFactory()
+    except ImportError as exc:
+        raise HardwareError(
+            f"the {name} pin factory needs {exc.name or 'its library'}: "
+            "pip install 'party-button[pi]'"
+        ) from None
+    except (GPIOZeroError, OSError, RuntimeError) as exc:
+        raise HardwareError(f"cannot start the {name} pin factory: {exc}") from None
+
+
+class PartyHardware:
+    """The button, relays and status LED, claimed together and released together.
+
+    The button is read raw (no gpiozero debounce); :class:`~party_button.party.ButtonReader`
+    debounces it and detects holds, so that timing logic has one home and a testable clock.
+    Relays are claimed at their *off* level. :meth:`close` drives every relay off first,
+    and is safe to call twice.
+    """
+
+    def __init__(
+        self,
+        factory: Factory,
+        button: ButtonConfig,
+        relays: tuple[RelayConfig, ...],
+        status_led: StatusLedConfig | None,
+        on_edge: Callable[[bool], None],
+    ) -> None:
+        self.factory = factory
+        self.relays: dict[str, DigitalOutputDevice] = {}
+        self.button: DigitalInputDevice | None = None
+        self.led: PWMLED | None = None
+        self._led_mode = ""
+        try:
+            for relay in relays:
+                self.relays[relay.name] = DigitalOutputDevice(
+                    relay.pin,
+                    active_high=relay.active_high,
+                    initial_value=False,
+                    pin_factory=factory,
+                )
+            if status_led is not None:
+                self.led = PWMLED(
+                    status_led.pin, active_high=status_led.active_high, pin_factory=factory
+                )
+            self.button = DigitalInputDevice(
+                button.pin, pull_up=button.pull_up, bounce_time=None, pin_factory=factory
+            )
+        except (GPIOZeroError, OSError, RuntimeError) as exc:
+            self.close()
+            raise HardwareError(f"cannot claim the GPIO pins: {exc}") from None
+        self.button.when_activated = lambda: on_edge(True)
+        self.button.when_deactivated = lambda: on_edge(False)
+
+    def set_relay(self, name: str, on: bool) -> None:
+        """Switch one relay channel."""
+        device = self.relays[name]
+        if on:
+            device.on()
+        else:
+            device.off()
+
+    def relay_states(self) -> dict[str, bool]:
+        """Each relay's state as driven (``True`` = on)."""
+        return {name: bool(device.value) for name, device in self.relays.items()}
+
+    def all_off(self) -> None:
+        """Drive every relay to its off level."""
+        for device in self.relays.values():
+            device.off()
+
+    def show_status(self, mode: str) -> None:
+        """Set the status LED: ``idle`` pulses, ``party`` shines, ``fault`` blinks fast."""
+        if self.led is None or mode == self._led_mode:
+            return
+        self._led_mode = mode
+        if mode == "idle":
+            self.led.pulse(fade_in_time=1.5, fade_out_time=1.5)
+        elif mode == "party":
+            self.led.on()
+        elif mode == "fault":
+            self.led.blink(on_time=0.1, off_time=0.1)
+        else:
+            self.led.off()
+
+    def close(self) -> None:
+        """Relays off, then release every pin; safe to call twice."""
+        for device in self.relays.values():
+            with contextlib.suppress(GPIOZeroError):
+                device.off()
+        devices: list[Device | None] = [self.button, self.led, *self.relays.values()]
+        for device in devices:
+            if device is not None:
+                device.close()
+        self.relays = {}
+        self.button = None
+        self.led = None
+
+    def __enter__(self) -> PartyHardware:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def drive_relays_off(factory: Factory, relays: tuple[RelayConfig, ...]) -> list[str]:
+    """Claim each relay pin at its off level and release it; returns the names driven off.
+
+    Used by ``party-button relays-off`` after the daemon has gone, however it went.
+    """
+    done: list[str] = []
+    for relay in relays:
+        try:
+            device = DigitalOutputDevice(
+                relay.pin, active_high=relay.active_high, initial_value=False, pin_factory=factory
+            )
+        except (GPIOZeroError, OSError, RuntimeError) as exc:
+            raise HardwareError(f"relay {relay.name!r} on GPIO{relay.pin}: {exc}") from None
+        device.off()
+        # Closing releases the line. A released pin is an input: relay boards read that as
+        # off, and the boot-time ``gpio=`` lines (party-button boot-config) hold the same level.
+        device.close()
+        done.append(relay.name)
+    return done
