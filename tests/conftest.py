@@ -1,0 +1,106 @@
+"""Shared fixtures: mock pins, SDL's dummy audio driver, generated songs and configs."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["SDL_AUDIODRIVER"] = "dummy"  # before pygame is imported anywhere
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import yaml
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from party_button.config import Config, load_config
+
+SAMPLE_RATE = 44100
+
+
+def write_tone(path: Path, seconds: float, frequency: float = 440.0) -> Path:
+    """Write a sine tone as a real audio file (format from the suffix)."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    samples = (0.4 * np.sin(2 * np.pi * frequency * t)).astype("float32")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, np.column_stack([samples, samples]), SAMPLE_RATE)
+    return path
+
+
+@pytest.fixture
+def mock_factory() -> Iterator[MockFactory]:
+    """gpiozero's MockFactory with PWM pins, installed as the default and reset after."""
+    saved = Device.pin_factory
+    factory = MockFactory(pin_class=MockPWMPin)
+    Device.pin_factory = factory
+    try:
+        yield factory
+    finally:
+        factory.reset()
+        Device.pin_factory = saved
+
+
+@pytest.fixture
+def song_folder(tmp_path: Path) -> Path:
+    """A library of three short songs and an intro folder with a siren and a fallback."""
+    folder = tmp_path / "songs"
+    for index, frequency in enumerate((330.0, 440.0, 550.0)):
+        write_tone(folder / f"song{index}.ogg", 0.6, frequency)
+    write_tone(folder / "intro" / "siren.ogg", 0.3, 880.0)
+    write_tone(folder / "intro" / "fallback.ogg", 0.3, 660.0)
+    return folder
+
+
+BASE_CONFIG: dict = {
+    "gpio": {"pin_factory": "mock"},
+    "button": {"pin": "GPIO17", "bounce_time": 0.02, "hold_time": 1.0},
+    "status_led": {"pin": "GPIO12"},
+    "relays": [
+        {"name": "lights", "pin": "GPIO5"},
+        {"name": "beacon", "pin": "GPIO6", "active_high": True},
+    ],
+    "songs": {"folders": ["songs"]},
+    "audio": {"fade_out": 0.2, "buffer_size": 512},
+    "party": {"cooldown": 0.3},
+}
+
+
+def _merge(base: dict, changes: dict) -> dict:
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        elif value is None and key in merged:
+            merged.pop(key)
+        else:
+            merged[key] = value
+    return merged
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, song_folder: Path) -> Callable[..., Config]:
+    """Write ``BASE_CONFIG`` with ``changes`` merged in (``None`` removes a key) and load it."""
+
+    def make(changes: dict | None = None, name: str = "config.yaml") -> Config:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(_merge(BASE_CONFIG, changes or {}), sort_keys=False))
+        return load_config(path)
+
+    return make
+
+
+@pytest.fixture
+def no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves non-daemon threads running."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    for thread in leaked:
+        thread.join(timeout=2.0)
+    still = [t.name for t in leaked if t.is_alive()]
+    assert not still, f"threads left running: {still}"
