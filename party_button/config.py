@@ -168,8 +168,8 @@ def _resolve(base: Path, raw: str) -> Path:
 
 
 def _read_button(root: MapReader, pins: _PinBook) -> ButtonConfig:
-    section = root.map("button", required=True)
-    pin = pins.read(section, "pin", "button")
+    section = root.map("button", required=root.present)
+    pin = pins.read(section, "pin", "button", required=section.present)
     button = ButtonConfig(
         pin=pin if pin is not None else -1,
         pull_up=section.boolean("pull_up", True),
@@ -196,7 +196,7 @@ def _read_status_led(root: MapReader, pins: _PinBook) -> StatusLedConfig | None:
 def _read_relays(root: MapReader, pins: _PinBook) -> tuple[RelayConfig, ...]:
     relays: list[RelayConfig] = []
     names: set[str] = set()
-    listing = root.list("relays", required=True)
+    listing = root.list("relays", required=root.present)
     if "relays" in root and len(listing) == 0:
         root.error("needs at least one relay channel", "relays")
     for item in listing.maps():
@@ -303,6 +303,7 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
     path = Path(path)
     problems = Problems(path)
     root = MapReader.load(path, problems)
+    problems.raise_if_any()  # an unreadable or malformed file has nothing more to say
     base = path.resolve().parent
     pins = _PinBook(board or board_info())
     gpio = _read_gpio(root)

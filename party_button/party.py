@@ -21,16 +21,19 @@ class Input(enum.Enum):
 class ButtonReader:
     """Turns raw button edges into presses and holds.
 
-    An edge within ``bounce_time`` of the last accepted edge is contact chatter and
-    ignored. Keeping the button down for ``hold_time`` is a hold; :meth:`deadline`
-    tells the caller when to call :meth:`tick` so the hold is noticed on time.
+    An edge within ``bounce_time`` of the last accepted edge is contact chatter: it is
+    not acted on, but remembered, so that when the contacts settle the reader follows
+    the level they settled at. Keeping the button down for ``hold_time`` is a hold.
+    :meth:`deadline` tells the caller when to call :meth:`tick`.
     """
 
     def __init__(self, bounce_time: float, hold_time: float) -> None:
         self.bounce_time = bounce_time
         self.hold_time = hold_time
         self._down = False
+        self._raw = False
         self._last_edge = float("-inf")
+        self._settle_at: float | None = None
         self._hold_at: float | None = None
 
     @property
@@ -40,7 +43,14 @@ class ButtonReader:
 
     def edge(self, pressed: bool, now: float) -> Input | None:
         """Feed one raw edge; returns ``PRESS`` when it is a real press."""
-        if pressed == self._down or now - self._last_edge < self.bounce_time:
+        self._raw = pressed
+        if now - self._last_edge < self.bounce_time:
+            self._settle_at = self._last_edge + self.bounce_time
+            return None
+        return self._accept(pressed, now)
+
+    def _accept(self, pressed: bool, now: float) -> Input | None:
+        if pressed == self._down:
             return None
         self._last_edge = now
         self._down = pressed
@@ -51,11 +61,17 @@ class ButtonReader:
         return None
 
     def deadline(self) -> float | None:
-        """When a hold would be detected, if the button is down."""
-        return self._hold_at
+        """When the contacts settle or a hold would be detected, whichever is first."""
+        pending = [d for d in (self._settle_at, self._hold_at) if d is not None]
+        return min(pending) if pending else None
 
     def tick(self, now: float) -> Input | None:
-        """Returns ``HOLD`` once the button has been down for ``hold_time``."""
+        """Returns ``PRESS`` if the contacts settled pressed, ``HOLD`` after ``hold_time``."""
+        if self._settle_at is not None and now >= self._settle_at:
+            self._settle_at = None
+            settled = self._accept(self._raw, now)
+            if settled is not None:
+                return settled
         if self._hold_at is not None and now >= self._hold_at:
             self._hold_at = None
             return Input.HOLD

@@ -93,8 +93,11 @@ class _Reader:
 class MapReader(_Reader):
     """Reads typed values from a YAML mapping and reports unknown keys on :meth:`finish`."""
 
-    def __init__(self, node: yaml.MappingNode, keypath: str, problems: Problems) -> None:
+    def __init__(
+        self, node: yaml.MappingNode, keypath: str, problems: Problems, *, present: bool = True
+    ) -> None:
         super().__init__(node, keypath, problems)
+        self.present = present
         self._items: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         self._used: set[str] = set()
         for key_node, value_node in node.value:
@@ -108,25 +111,34 @@ class MapReader(_Reader):
         """Parse ``path``; an unreadable or malformed file becomes a problem and an empty map."""
         empty = yaml.MappingNode("tag:yaml.org,2002:map", [])
         empty.start_mark = yaml.Mark(str(path), 0, 0, 0, None, None)
+        empty_root = cls(empty, "", problems, present=False)
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             problems.add(1, "", f"cannot read the file: {reason}")
-            return cls(empty, "", problems)
+            return empty_root
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark else 1
             problems.add(line, "", f"not valid YAML: {getattr(exc, 'problem', None) or exc}")
-            return cls(empty, "", problems)
+            return empty_root
         if node is None:
-            return cls(empty, "", problems)
+            return empty_root
         if not isinstance(node, yaml.MappingNode):
             problems.add(_line(node), "", f"expected a mapping at the top, got {_type_name(node)}")
-            return cls(empty, "", problems)
+            return empty_root
         return cls(node, "", problems)
+
+    def error(
+        self, message: str, key: str | int | None = None, node: yaml.Node | None = None
+    ) -> None:
+        """Record a problem about this mapping, or at the value of its ``key``."""
+        if node is None and isinstance(key, str) and key in self._items:
+            node = self._items[key][1]
+        super().error(message, key, node)
 
     def __contains__(self, key: str) -> bool:
         return key in self._items
@@ -308,7 +320,7 @@ class ListReader(_Reader):
 def _empty_map(at: yaml.Node, keypath: str, problems: Problems) -> MapReader:
     node = yaml.MappingNode("tag:yaml.org,2002:map", [])
     node.start_mark = at.start_mark
-    return MapReader(node, keypath, problems)
+    return MapReader(node, keypath, problems, present=False)
 
 
 def _empty_list(at: yaml.Node, keypath: str, problems: Problems) -> ListReader:

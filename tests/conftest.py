@@ -16,7 +16,7 @@ import pytest
 import soundfile
 import yaml
 from gpiozero import Device
-from gpiozero.pins.mock import MockFactory, MockPWMPin
+from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from party_button.config import Config, load_config
 
@@ -32,11 +32,27 @@ def write_tone(path: Path, seconds: float, frequency: float = 440.0) -> Path:
     return path
 
 
+class RelayMockFactory(MockFactory):
+    """MockFactory whose relay pins are plain digital pins and all others PWM-capable."""
+
+    def __init__(self) -> None:
+        super().__init__(pin_class=MockPWMPin)
+
+    def pin(self, name, pin_class=None, **kwargs):
+        if pin_class is None and name in RELAY_PINS:
+            pin_class = MockPin
+        return super().pin(name, pin_class, **kwargs)
+
+
 @pytest.fixture
 def mock_factory() -> Iterator[MockFactory]:
-    """gpiozero's MockFactory with PWM pins, installed as the default and reset after."""
+    """gpiozero's MockFactory, installed as the default and reset after.
+
+    Pins are PWM-capable (the status LED pulses); the relay pins of ``BASE_CONFIG`` are
+    plain digital pins, which keep their last driven level when released.
+    """
     saved = Device.pin_factory
-    factory = MockFactory(pin_class=MockPWMPin)
+    factory = RelayMockFactory()
     Device.pin_factory = factory
     try:
         yield factory
@@ -47,15 +63,16 @@ def mock_factory() -> Iterator[MockFactory]:
 
 @pytest.fixture
 def song_folder(tmp_path: Path) -> Path:
-    """A library of three short songs and an intro folder with a siren and a fallback."""
+    """A library of three short songs, and a siren and a fallback sound in ``sounds/``."""
     folder = tmp_path / "songs"
     for index, frequency in enumerate((330.0, 440.0, 550.0)):
         write_tone(folder / f"song{index}.ogg", 0.6, frequency)
-    write_tone(folder / "intro" / "siren.ogg", 0.3, 880.0)
-    write_tone(folder / "intro" / "fallback.ogg", 0.3, 660.0)
+    write_tone(tmp_path / "sounds" / "siren.ogg", 0.3, 880.0)
+    write_tone(tmp_path / "sounds" / "fallback.ogg", 0.3, 660.0)
     return folder
 
 
+RELAY_PINS = (5, 6)
 BASE_CONFIG: dict = {
     "gpio": {"pin_factory": "mock"},
     "button": {"pin": "GPIO17", "bounce_time": 0.02, "hold_time": 1.0},

@@ -1,0 +1,199 @@
+"""The daemon end to end: mock pins, the real pygame mixer on SDL's dummy driver."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from party_button.config import Config
+from party_button.party import Phase
+from tests.daemon_helpers import press, running_daemon, wait_for
+
+LIGHTS, BEACON, LED = 5, 6, 12  # lights is active-low, beacon active-high
+
+
+def relays_on(factory: MockFactory) -> tuple[bool, bool]:
+    return (factory.pin(LIGHTS).state == 0, factory.pin(BEACON).state == 1)
+
+
+def test_press_starts_a_party_that_ends_with_the_song(
+    make_config: Callable[..., Config], mock_factory: MockFactory, no_leaked_threads: None
+) -> None:
+    config = make_config()
+    with running_daemon(config, mock_factory) as daemon:
+        assert relays_on(mock_factory) == (False, False)
+        assert daemon.player.prepared is not None
+        press(mock_factory)
+        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
+        assert relays_on(mock_factory) == (True, True)
+        assert daemon.player.is_playing()
+        assert daemon.playing is not None and daemon.playing.name.startswith("song")
+        assert mock_factory.pin(LED).state == 1  # the LED shines during a party
+        wait_for(lambda: daemon.machine.phase is Phase.COOLDOWN, timeout=3)
+        assert relays_on(mock_factory) == (False, False)
+        assert not daemon.player.is_playing()
+        wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=2)
+    assert relays_on(mock_factory) == (False, False)
+
+
+def test_relays_are_off_after_stopping_mid_party(
+    make_config: Callable[..., Config], mock_factory: MockFactory
+) -> None:
+    with running_daemon(make_config(), mock_factory) as daemon:
+        press(mock_factory)
+        wait_for(lambda: relays_on(mock_factory) == (True, True))
+    assert relays_on(mock_factory) == (False, False)
+    assert not daemon.player.is_open
+
+
+def test_hold_stops_everything_at_once(
+    make_config: Callable[..., Config], mock_factory: MockFactory, tmp_path: Path
+) -> None:
+    from tests.conftest import write_tone
+
+    for index in range(3):
+        write_tone(tmp_path / "songs" / f"song{index}.ogg", 5.0)
+    config = make_config({"button": {"hold_time": 0.3}})
+    with running_daemon(config, mock_factory) as daemon:
+        mock_factory.pin(17).drive_low()
+        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
+        started = time.monotonic()
+        wait_for(lambda: relays_on(mock_factory) == (False, False), timeout=2)
+        assert 0.2 < time.monotonic() - started < 1.0
+        assert not daemon.player.is_playing()
+        assert daemon.machine.phase is Phase.COOLDOWN
+        mock_factory.pin(17).drive_high()
+
+
+def test_led_pulses_when_idle(
+    make_config: Callable[..., Config], mock_factory: MockFactory
+) -> None:
+    with running_daemon(make_config(), mock_factory):
+        time.sleep(0.3)
+        levels = {round(state.state, 2) for state in mock_factory.pin(LED).states}
+    assert len(levels) > 3  # a fading brightness, not on/off
+
+
+def test_corrupt_song_is_skipped_with_one_log_line(
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    song_folder: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for song in song_folder.glob("song*.ogg"):
+        song.unlink()
+    (song_folder / "broken.ogg").write_bytes(b"this is not an ogg file" * 50)
+    from tests.conftest import write_tone
+
+    write_tone(song_folder / "good.ogg", 0.5)
+    caplog.set_level(logging.INFO)
+    with running_daemon(make_config(), mock_factory, seed=2) as daemon:
+        for _party in range(2):
+            wait_for(lambda: daemon.machine.phase is Phase.IDLE)
+            press(mock_factory)
+            wait_for(lambda: daemon.playing is not None)
+            assert daemon.playing.name == "good.ogg"
+            wait_for(lambda: daemon.machine.phase is Phase.COOLDOWN, timeout=3)
+    skipped = [r.getMessage() for r in caplog.records if "skipping song" in r.getMessage()]
+    assert skipped == [
+        f"skipping song: {song_folder / 'broken.ogg'}: cannot be played: "
+        "Not an Ogg Vorbis audio stream"
+    ]
+
+
+def test_empty_library_throws_the_lights_and_plays_the_fallback(
+    make_config: Callable[..., Config], mock_factory: MockFactory, song_folder: Path
+) -> None:
+    for song in song_folder.glob("song*.ogg"):
+        song.unlink()
+    fallback = song_folder.parent / "sounds" / "fallback.ogg"
+    config = make_config({"party": {"fallback_sound": str(fallback)}})
+    with running_daemon(config, mock_factory) as daemon:
+        press(mock_factory)
+        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
+        assert relays_on(mock_factory) == (True, True)
+        assert daemon.playing == fallback
+        assert daemon.player.effect_playing()
+        wait_for(lambda: relays_on(mock_factory) == (False, False), timeout=3)
+
+
+def test_no_sound_at_all_is_a_silent_party(
+    make_config: Callable[..., Config], mock_factory: MockFactory, song_folder: Path
+) -> None:
+    for song in song_folder.glob("song*.ogg"):
+        song.unlink()
+    config = make_config({"party": {"max_duration": 1.0}})
+    with running_daemon(config, mock_factory) as daemon:
+        press(mock_factory)
+        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
+        assert daemon.playing is None
+        assert relays_on(mock_factory) == (True, True)
+        wait_for(lambda: relays_on(mock_factory) == (False, False), timeout=3)
+
+
+def test_missing_audio_device_blinks_keeps_lights_and_retries(
+    make_config: Callable[..., Config], mock_factory: MockFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(
+        {
+            "audio": {"device": "no such device", "retry_interval": 0.5},
+            "party": {"max_duration": 1.0},
+        }
+    )
+    with running_daemon(config, mock_factory) as daemon:
+        assert not daemon.player.is_open
+        assert "audio device missing" in daemon.audio_status
+        time.sleep(0.5)
+        led = [state.state for state in mock_factory.pin(LED).states[-6:]]
+        assert set(led) == {0, 1}  # fast blinking
+        press(mock_factory)
+        wait_for(lambda: relays_on(mock_factory) == (True, True))
+        daemon.player.device = None  # the device is plugged in
+        wait_for(lambda: daemon.player.is_open, timeout=3)
+        wait_for(lambda: daemon.machine.phase is not Phase.PARTY, timeout=3)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert (
+        len(errors) == 1 and "cannot open audio device 'no such device'" in errors[0].getMessage()
+    )
+
+
+def test_soak_presses_bounces_and_holds(
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    caplog: pytest.LogCaptureFixture,
+    no_leaked_threads: None,
+) -> None:
+    config = make_config(
+        {
+            "button": {"bounce_time": 0.002, "hold_time": 0.2},
+            "party": {"cooldown": 0.0},
+            "audio": {"fade_out": 0.0},
+        }
+    )
+    rng = random.Random(5)
+    pin = mock_factory.pin(17)
+    edges = holds = 0
+    caplog.set_level(logging.INFO)
+    with running_daemon(config, mock_factory) as daemon:
+        while edges < 4000:
+            pin.drive_low()
+            held = rng.choices((0.0, 0.0005, 0.001, 0.003, 0.25), weights=(30, 30, 20, 19, 1))[0]
+            holds += held > 0.2
+            time.sleep(held)
+            pin.drive_high()
+            time.sleep(rng.choice((0.0, 0.0005, 0.002)))
+            edges += 2
+        wait_for(lambda: not daemon.events._events)
+        assert daemon.machine.phase in set(Phase)
+    assert relays_on(mock_factory) == (False, False)
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert holds > 10
+    assert sum(m == "panic stop: button held" for m in messages) >= 1
+    assert sum(m.startswith("playing ") for m in messages) > 50
