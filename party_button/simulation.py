@@ -15,6 +15,7 @@ from typing import TextIO
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from party_button.audio import PygamePlayer
 from party_button.config import Config, GpioConfig
 from party_button.daemon import Daemon, Snapshot, player_from
 from party_button.errors import AudioError
@@ -105,6 +106,17 @@ class Keyboard:
                 return
 
 
+def _open_sound(player: PygamePlayer) -> str:
+    """Open the configured device, else the laptop's default one."""
+    try:
+        return player.open()
+    except AudioError:
+        if player.device is None:
+            raise
+    configured, player.device = player.device, None
+    return f"{player.open()} (the configured device {configured!r} is not here)"
+
+
 @contextlib.contextmanager
 def _raw_terminal(stream: TextIO) -> Iterator[None]:
     if not stream.isatty():
@@ -125,8 +137,7 @@ def simulate(config: Config, *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
     display = TerminalDisplay(stdout)
     player = player_from(config)
     try:
-        device = player.open()
-        display.message(f"Sound: {device}")
+        display.message(f"Sound: {_open_sound(player)}")
     except AudioError as exc:
         os.environ["SDL_AUDIODRIVER"] = "dummy"
         player.open()

@@ -1,0 +1,57 @@
+# party-button: set up, simulate, test, benchmark.
+#
+#   make simulate   set up and run the party in simulation (mock pins, keyboard button)
+#   make test       set up and run the whole test suite
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages: building systemd-python, and the real programs the tests run.
+DAEMON_DEBS := python3-venv python3-dev gcc pkg-config libsystemd-dev
+TEST_DEBS := $(DAEMON_DEBS) mpv openscad systemd
+
+.PHONY: simulate test lint bench daemon-debs test-debs
+
+simulate: daemon-debs $(BIN)/.daemon
+	$(BIN)/party-button run --simulate --config config/config.yaml
+
+test: test-debs $(BIN)/.test
+	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(BIN)/.test
+	$(BIN)/python -m benchmarks.latency
+
+daemon-debs:
+	@$(call install_debs,$(DAEMON_DEBS))
+
+test-debs:
+	@$(call install_debs,$(TEST_DEBS))
+
+# Install the Debian packages in $(1) that are missing (apt-get only when needed).
+define install_debs
+	missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q $$missing; \
+	fi
+endef
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(BIN)/.daemon: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(BIN)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(BIN)/.daemon

@@ -1,0 +1,168 @@
+"""Press-to-relay and press-to-sound latency, idle CPU, memory and start-up time.
+
+Run from the repository root: ``python -m benchmarks.latency [--json]``. It uses mock
+pins and the real pygame mixer (SDL's dummy driver unless SDL_AUDIODRIVER is set), and
+prints a table, or one JSON object with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+import pygame
+import yaml
+from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
+
+from party_button.config import SHIPPED_CONFIG, load_config
+from party_button.events import Event
+from party_button.party import Phase
+from tests.daemon_helpers import running_daemon, wait_for
+
+TARGETS = {
+    "press_to_relay_ms p99": 2.0,
+    "press_to_playing_ms p99": 30.0,
+    "idle_cpu_percent": 0.5,
+    "rss_mb": 80.0,
+    "ready_s": 1.5,
+}
+
+
+def bench_config(folder: Path) -> Path:
+    """The shipped config on mock pins, with no intro so a press starts the song."""
+    data = yaml.safe_load(SHIPPED_CONFIG.read_text())
+    base = SHIPPED_CONFIG.parent
+    data["gpio"]["pin_factory"] = "mock"
+    data["songs"]["folders"] = [str((base / f).resolve()) for f in data["songs"]["folders"]]
+    data["party"]["fallback_sound"] = str((base / data["party"]["fallback_sound"]).resolve())
+    data["party"]["intro_sound"] = None
+    data["party"]["cooldown"] = 0.0
+    data["audio"]["fade_out"] = 0.0
+    path = folder / "bench.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "p99": percentile(values, 0.99)}
+
+
+def measure_presses(config_path: Path, presses: int) -> tuple[list[float], list[float]]:
+    """Press ``presses`` times; returns press-to-relay and press-to-playing in ms."""
+    config = load_config(config_path)
+    factory = MockFactory(pin_class=MockPWMPin)
+    first_relay = factory.pin(config.relays[0].pin, pin_class=MockPin)
+    button = factory.pin(config.button.pin)
+    to_relay, to_playing = [], []
+    with running_daemon(config, factory) as daemon:
+        for _ in range(presses):
+            wait_for(lambda: daemon.machine.phase is Phase.IDLE and daemon.player.prepared)
+            time.sleep(0.05)
+            before = first_relay._last_change
+            pressed = time.monotonic()
+            button.drive_low()
+            wait_for(lambda before=before: first_relay._last_change != before)
+            to_relay.append((first_relay._last_change - pressed) * 1000)
+            wait_for(lambda: pygame.mixer.music.get_pos() > 0)
+            to_playing.append((time.monotonic() - pressed) * 1000)
+            button.drive_high()
+            time.sleep(0.03)
+            daemon.events.put(Event("stop"))
+    return to_relay, to_playing
+
+
+def measure_process(config_path: Path, idle_seconds: float) -> dict[str, float]:
+    """Start ``party-button run`` and measure ready time, idle CPU and resident memory."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "party_button", "run", "--config", str(config_path)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if " songs in " in line:
+            break
+    ready = time.monotonic() - started
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds() -> float:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    time.sleep(1.0)
+    cpu_before, wall_before = cpu_seconds(), time.monotonic()
+    time.sleep(idle_seconds)
+    cpu = (cpu_seconds() - cpu_before) / (time.monotonic() - wall_before) * 100
+    status = Path(f"/proc/{proc.pid}/status").read_text()
+    rss_kb = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+    proc.terminate()
+    proc.wait(timeout=10)
+    return {"ready_s": ready, "idle_cpu_percent": cpu, "rss_mb": rss_kb / 1024}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--presses", type=int, default=200)
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        config_path = bench_config(Path(folder))
+        to_relay, to_playing = measure_presses(config_path, args.presses)
+        process = measure_process(config_path, args.idle_seconds)
+    result = {
+        "press_to_relay_ms": summary(to_relay),
+        "press_to_playing_ms": summary(to_playing),
+        **process,
+        "presses": args.presses,
+        "audio_driver": os.environ["SDL_AUDIODRIVER"],
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    rows = [
+        ("press to relay, median (ms)", result["press_to_relay_ms"]["median"], None),
+        (
+            "press to relay, p99 (ms)",
+            result["press_to_relay_ms"]["p99"],
+            TARGETS["press_to_relay_ms p99"],
+        ),
+        ("press to playing, median (ms)", result["press_to_playing_ms"]["median"], None),
+        (
+            "press to playing, p99 (ms)",
+            result["press_to_playing_ms"]["p99"],
+            TARGETS["press_to_playing_ms p99"],
+        ),
+        ("idle CPU (% of one core)", result["idle_cpu_percent"], TARGETS["idle_cpu_percent"]),
+        ("resident memory (MB)", result["rss_mb"], TARGETS["rss_mb"]),
+        ("start-up to ready (s)", result["ready_s"], TARGETS["ready_s"]),
+    ]
+    print(f"{'measure':32} {'value':>9} {'target':>9}  ok")
+    for name, value, target in rows:
+        verdict = "" if target is None else ("yes" if value < target else "NO")
+        shown = "" if target is None else f"< {target:g}"
+        print(f"{name:32} {value:9.3f} {shown:>9}  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

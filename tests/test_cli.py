@@ -1,0 +1,149 @@
+"""The command line: songs, test-relays, relays-off and the simulation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from gpiozero.pins.mock import MockFactory
+
+from party_button import cli
+from party_button.config import Config
+from tests.conftest import BASE_CONFIG
+
+
+def test_songs_lists_a_seeded_round(
+    make_config: Callable[..., Config], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = make_config()
+    assert cli.main(["songs", "--config", str(config.path), "--seed", "4", "--count", "6"]) == 0
+    first = capsys.readouterr().out.splitlines()
+    assert cli.main(["songs", "--config", str(config.path), "--seed", "4", "--count", "6"]) == 0
+    assert capsys.readouterr().out.splitlines() == first
+    names = [Path(line.split()[1]).name for line in first]
+    assert sorted(names[:3]) == sorted(names[3:]) == ["song0.ogg", "song1.ogg", "song2.ogg"]
+    assert names[2] != names[3]
+
+
+def test_test_relays_clicks_each_relay_in_turn(
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = make_config()
+    monkeypatch.setattr(cli, "make_pin_factory", lambda _name: mock_factory)
+    assert cli.main(["test-relays", "--config", str(config.path), "--seconds", "0.05"]) == 0
+    lights, beacon = mock_factory.pin(5), mock_factory.pin(6)
+    # lights is active-low: on is a low level; beacon is active-high.
+    assert [s.state for s in lights.states] == [False, True, False, True]
+    assert [s.state for s in beacon.states] == [False, True, False]
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "lights: GPIO5 on (driven low) - "
+    assert out[2] == "beacon: GPIO6 on (driven high) - "
+
+
+def test_relays_off_drives_every_relay_to_its_off_level(
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = make_config()
+    mock_factory.pin(5).drive_low()  # left "on" by a crashed daemon (active-low)
+    mock_factory.pin(6).drive_high()
+    monkeypatch.setattr(cli, "make_pin_factory", lambda _name: mock_factory)
+    assert cli.main(["relays-off", "--config", str(config.path)]) == 0
+    assert mock_factory.pin(5).state == 1 and mock_factory.pin(6).state == 0
+    assert capsys.readouterr().out == "relays off: lights, beacon\n"
+
+
+def test_auto_pin_factory_off_a_pi_is_a_clear_error(tmp_path: Path, song_folder: Path) -> None:
+    path = tmp_path / "auto.yaml"
+    path.write_text(yaml.safe_dump({**BASE_CONFIG, "gpio": {"pin_factory": "auto"}}))
+    result = subprocess.run(
+        [sys.executable, "-m", "party_button", "relays-off", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        "this is not a Raspberry Pi (no board model in /proc/device-tree); "
+        "use 'party-button run --simulate' or set gpio.pin_factory: mock"
+    )
+
+
+def simulate(config: Config, keys: list[tuple[float, str]], env: dict[str, str]) -> str:
+    """Run the simulation, typing ``keys`` at the given delays; returns its output."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "party_button", "run", "--simulate", "--config", str(config.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert proc.stdin is not None
+    for delay, key in keys:
+        time.sleep(delay)
+        proc.stdin.write(key)
+        proc.stdin.flush()
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_simulation_shows_lamps_and_song(
+    make_config: Callable[..., Config], tmp_path: Path
+) -> None:
+    config = make_config()
+    out = simulate(config, [(1.5, " "), (1.5, "q")], {"SDL_AUDIODRIVER": "dummy"})
+    assert "[  idle  ] ○ lights  ○ beacon" in out
+    assert "[ party  ] ● lights  ● beacon  ♪ song" in out
+    assert "[cooldown] ○ lights  ○ beacon" in out
+    assert out.rstrip().endswith("Simulation ended; every relay is off.")
+
+
+def test_simulation_without_a_sound_device_says_it_runs_silent(
+    make_config: Callable[..., Config],
+) -> None:
+    config = make_config({"audio": {"device": "a speaker that is not there"}})
+    out = simulate(config, [(1.5, "q")], {"SDL_AUDIODRIVER": "no-such-driver"})
+    # The configured device is missing, and (with an SDL driver that does not exist) so
+    # is the default one, on any machine.
+    assert "No sound device (cannot open the default audio device: " in out
+    assert "the simulation runs SILENT." in out
+
+
+def test_a_press_produces_real_audio_samples(
+    make_config: Callable[..., Config], tmp_path: Path
+) -> None:
+    config = make_config()
+    before, after = tmp_path / "before.raw", tmp_path / "after.raw"
+    simulate(config, [(1.5, "q")], {"SDL_AUDIODRIVER": "disk", "SDL_DISKAUDIOFILE": str(before)})
+    simulate(
+        config,
+        [(1.5, " "), (1.0, "q")],
+        {"SDL_AUDIODRIVER": "disk", "SDL_DISKAUDIOFILE": str(after)},
+    )
+    silent = np.frombuffer(before.read_bytes(), dtype=np.int16)
+    sound = np.frombuffer(after.read_bytes(), dtype=np.int16)
+    assert silent.size > 0 and np.abs(silent).max() == 0
+    assert np.abs(sound).max() > 5000  # the test songs are sine tones at 0.4 of full scale
+
+
+def test_simulation_uses_the_default_device_when_the_configured_one_is_missing(
+    make_config: Callable[..., Config],
+) -> None:
+    config = make_config({"audio": {"device": "usb speaker"}})
+    out = simulate(config, [(1.5, "q")], {"SDL_AUDIODRIVER": "dummy"})
+    assert "(the configured device 'usb speaker' is not here)" in out
+    assert "SILENT" not in out
