@@ -22,13 +22,13 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import pygame
 import yaml
-from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from party_button.config import SHIPPED_CONFIG, load_config
 from party_button.events import Event
 from party_button.party import Phase
-from tests.daemon_helpers import running_daemon, wait_for
+from tests.daemon_helpers import RelayMockFactory, running_daemon, wait_for
 
+PRESS_SECONDS = 0.08  # how long a finger keeps the button down
 TARGETS = {
     "press_to_relay_ms p99": 2.0,
     "press_to_playing_ms p99": 30.0,
@@ -65,8 +65,8 @@ def summary(values: list[float]) -> dict[str, float]:
 def measure_presses(config_path: Path, presses: int) -> tuple[list[float], list[float]]:
     """Press ``presses`` times; returns press-to-relay and press-to-playing in ms."""
     config = load_config(config_path)
-    factory = MockFactory(pin_class=MockPWMPin)
-    first_relay = factory.pin(config.relays[0].pin, pin_class=MockPin)
+    factory = RelayMockFactory(tuple(relay.pin for relay in config.relays))
+    first_relay = factory.pin(config.relays[0].pin)
     button = factory.pin(config.button.pin)
     to_relay, to_playing = [], []
     with running_daemon(config, factory) as daemon:
@@ -80,8 +80,8 @@ def measure_presses(config_path: Path, presses: int) -> tuple[list[float], list[
             to_relay.append((first_relay._last_change - pressed) * 1000)
             wait_for(lambda: pygame.mixer.music.get_pos() > 0)
             to_playing.append((time.monotonic() - pressed) * 1000)
+            time.sleep(PRESS_SECONDS)
             button.drive_high()
-            time.sleep(0.03)
             daemon.events.put(Event("stop"))
     return to_relay, to_playing
 

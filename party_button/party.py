@@ -32,6 +32,7 @@ class ButtonReader:
         self.hold_time = hold_time
         self._down = False
         self._raw = False
+        self._raw_at = float("-inf")
         self._last_edge = float("-inf")
         self._settle_at: float | None = None
         self._hold_at: float | None = None
@@ -43,19 +44,20 @@ class ButtonReader:
 
     def edge(self, pressed: bool, now: float) -> Input | None:
         """Feed one raw edge; returns ``PRESS`` when it is a real press."""
-        self._raw = pressed
+        self._raw, self._raw_at = pressed, now
         if now - self._last_edge < self.bounce_time:
             self._settle_at = self._last_edge + self.bounce_time
             return None
         return self._accept(pressed, now)
 
-    def _accept(self, pressed: bool, now: float) -> Input | None:
+    def _accept(self, pressed: bool, at: float) -> Input | None:
+        """Take the level ``pressed`` as real, from the raw edge at ``at``."""
         if pressed == self._down:
             return None
-        self._last_edge = now
+        self._last_edge = at
         self._down = pressed
         if pressed:
-            self._hold_at = now + self.hold_time
+            self._hold_at = at + self.hold_time
             return Input.PRESS
         self._hold_at = None
         return None
@@ -69,7 +71,7 @@ class ButtonReader:
         """Returns ``PRESS`` if the contacts settled pressed, ``HOLD`` after ``hold_time``."""
         if self._settle_at is not None and now >= self._settle_at:
             self._settle_at = None
-            settled = self._accept(self._raw, now)
+            settled = self._accept(self._raw, self._raw_at)
             if settled is not None:
                 return settled
         if self._hold_at is not None and now >= self._hold_at:

@@ -16,9 +16,10 @@ import pytest
 import soundfile
 import yaml
 from gpiozero import Device
-from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
+from gpiozero.pins.mock import MockFactory
 
 from party_button.config import Config, load_config
+from tests.daemon_helpers import RelayMockFactory
 
 SAMPLE_RATE = 44100
 
@@ -32,18 +33,6 @@ def write_tone(path: Path, seconds: float, frequency: float = 440.0) -> Path:
     return path
 
 
-class RelayMockFactory(MockFactory):
-    """MockFactory whose relay pins are plain digital pins and all others PWM-capable."""
-
-    def __init__(self) -> None:
-        super().__init__(pin_class=MockPWMPin)
-
-    def pin(self, name, pin_class=None, **kwargs):
-        if pin_class is None and name in RELAY_PINS:
-            pin_class = MockPin
-        return super().pin(name, pin_class, **kwargs)
-
-
 @pytest.fixture
 def mock_factory() -> Iterator[MockFactory]:
     """gpiozero's MockFactory, installed as the default and reset after.
@@ -52,7 +41,7 @@ def mock_factory() -> Iterator[MockFactory]:
     plain digital pins, which keep their last driven level when released.
     """
     saved = Device.pin_factory
-    factory = RelayMockFactory()
+    factory = RelayMockFactory(RELAY_PINS)
     Device.pin_factory = factory
     try:
         yield factory

@@ -7,11 +7,28 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from party_button.audio import Player
 from party_button.config import Config
 from party_button.daemon import Daemon
+
+
+class RelayMockFactory(MockFactory):
+    """MockFactory whose relay pins are plain digital pins and all others PWM-capable.
+
+    A released digital mock pin keeps its last level, so a test can see that every relay
+    was driven off before the daemon let go of it.
+    """
+
+    def __init__(self, relay_pins: tuple[int, ...]) -> None:
+        super().__init__(pin_class=MockPWMPin)
+        self.relay_pins = relay_pins
+
+    def pin(self, name, pin_class=None, **kwargs):
+        if pin_class is None and name in self.relay_pins:
+            pin_class = MockPin
+        return super().pin(name, pin_class, **kwargs)
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:

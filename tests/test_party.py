@@ -134,7 +134,8 @@ def test_chatter_that_settles_pressed_is_a_press() -> None:
     log = party.run(
         [(1.0, "down"), (1.01, "up"), (5.0, "down"), (5.01, "up"), (5.02, "down")], until=6
     )
-    # The release at 1.01 bounced; the contacts settled up at 1.05, so 5.0 is a new press.
+    # The release at 1.01 came within the bounce time; it is taken once the contacts have
+    # settled (at 1.05), so 5.0 is a new press.
     assert log == [(1.0, "relays on"), (1.0, "play song"), (5.0, "next song")]
     assert party.reader.is_down
 
