@@ -71,7 +71,6 @@ def parse_lights(root: MapReader, relays: Sequence[RelayLimits]) -> LightsConfig
     show_keys = shows_section.keys()
     for name in show_keys:
         shows[name] = _parse_show(name, shows_section.map(name), names, limits)
-    shows_section.finish()
     for phase, name in DEFAULT_SHOW_FOR.items():
         if name not in shows:
             shows[name] = _fallback_show(name, relay_names, lit=phase != "ending")

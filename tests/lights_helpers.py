@@ -7,7 +7,7 @@ from pathlib import Path
 
 from party_button.patterns import Pattern
 from party_button.show_config import parse_lights
-from party_button.shows import LightsConfig
+from party_button.shows import LightsConfig, Show, Step
 from party_button.yaml_reader import MapReader, Problems
 
 SHIPPED_LIGHTS = Path(__file__).parent / "data" / "lights.yaml"
@@ -60,6 +60,18 @@ def load_lights(
     lights = parse_lights(root, relays)
     root.finish()
     return lights, problems.lines
+
+
+def load_shipped(folder: Path) -> LightsConfig:
+    """The shipped light-show block, parsed (it must have no problems)."""
+    lights, problems = load_lights(folder, SHIPPED_LIGHTS.read_text(encoding="utf-8"))
+    assert problems == []
+    return lights
+
+
+def single_show(*steps: Step, duration: float | None = None) -> LightsConfig:
+    """Lights for :data:`RELAYS` with one show ``s`` made of ``steps`` (no config check)."""
+    return LightsConfig(relays=RELAYS, shows={"s": Show("s", steps, duration)})
 
 
 def changes(pattern: Pattern, grid: object, until: float) -> list[tuple[float, dict[str, bool]]]:

@@ -10,15 +10,13 @@ import pytest
 from party_button.lights import LightShow, Timeline, simulate
 from party_button.patterns import Blink, Sparkle, Steady
 from party_button.relay_guard import guards_for
-from party_button.shows import LightsConfig, Show, Step
-from tests.lights_helpers import RELAYS, SHIPPED_LIGHTS, load_lights, steady_grid
+from party_button.shows import LightsConfig, Step
+from tests.lights_helpers import RELAYS, load_shipped, single_show, steady_grid
 
 
 @pytest.fixture
 def shipped(tmp_path: Path) -> LightsConfig:
-    lights, problems = load_lights(tmp_path, SHIPPED_LIGHTS.read_text(encoding="utf-8"))
-    assert problems == []
-    return lights
+    return load_shipped(tmp_path)
 
 
 def lit(timeline: Timeline) -> list[tuple[float, str]]:
@@ -42,11 +40,6 @@ def spans(timeline: Timeline, relay: str, until: float) -> list[tuple[float, flo
     if since is not None:
         found.append((round(since, 9), until))
     return found
-
-
-def single_show(*steps: Step, duration: float | None = None) -> LightsConfig:
-    """Lights for ``RELAYS`` with one show ``s`` made of ``steps`` (no config check)."""
-    return LightsConfig(relays=RELAYS, shows={"s": Show("s", steps, duration)})
 
 
 def test_shipped_intro_golden_timeline(shipped: LightsConfig) -> None:

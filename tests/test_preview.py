@@ -14,22 +14,16 @@ from party_button import preview_command
 from party_button.lights import LightShow
 from party_button.patterns import BeatFlash, Blink, Steady
 from party_button.preview import render_timeline, write_png
-from party_button.shows import LightsConfig, Show, Step
-from tests.lights_helpers import RELAYS, SHIPPED_LIGHTS, Grid, load_lights
+from party_button.shows import LightsConfig, Step
+from tests.lights_helpers import Grid, load_shipped, single_show
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 
-def single_show(*steps: Step, duration: float | None = None) -> LightsConfig:
-    return LightsConfig(relays=RELAYS, shows={"s": Show("s", steps, duration)})
-
-
 @pytest.fixture
 def shipped(tmp_path: Path) -> LightsConfig:
-    lights, problems = load_lights(tmp_path, SHIPPED_LIGHTS.read_text(encoding="utf-8"))
-    assert problems == []
-    return lights
+    return load_shipped(tmp_path)
 
 
 def test_timeline_golden_drawing() -> None:
