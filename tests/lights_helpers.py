@@ -1,0 +1,85 @@
+"""Shared pieces of the light-show tests: relay settings, beat grids, config loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from party_button.patterns import Pattern
+from party_button.show_config import parse_lights
+from party_button.shows import LightsConfig, Show, Step
+from party_button.yaml_reader import MapReader, Problems
+
+SHIPPED_LIGHTS = Path(__file__).parent / "data" / "lights.yaml"
+
+
+@dataclass(frozen=True)
+class Relay:
+    """The fields of ``config.RelayConfig`` that the light shows read."""
+
+    name: str
+    pin: int = 0
+    active_high: bool = False
+    drives: str = ""
+    min_interval: float = 0.25
+    max_on_time: float | None = None
+    rest_time: float = 30.0
+
+
+RELAYS = (
+    Relay("lights", 5, drives="party lights"),
+    Relay("beacon", 6, drives="rotating beacon"),
+    Relay("fog", 13, drives="fog machine", max_on_time=20.0, rest_time=40.0),
+    Relay("strobe", 19, drives="strobe lamp", min_interval=0.1),
+)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A beat grid with the attributes of ``beats.BeatGrid``."""
+
+    tempo_bpm: float
+    beats: tuple[float, ...]
+    downbeats: tuple[float, ...]
+
+
+def steady_grid(bpm: float = 120.0, count: int = 32, first: float = 0.5, per_bar: int = 4) -> Grid:
+    """``count`` evenly spaced beats from ``first`` on, a downbeat every ``per_bar``."""
+    beats = tuple(first + index * 60.0 / bpm for index in range(count))
+    return Grid(bpm, beats, beats[::per_bar])
+
+
+def load_lights(
+    folder: Path, text: str, relays: tuple[Relay, ...] = RELAYS
+) -> tuple[LightsConfig, list[str]]:
+    """Parse ``text`` as config.yaml in ``folder``; the lights and every problem found."""
+    path = folder / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    problems = Problems(path)
+    root = MapReader.load(path, problems)
+    lights = parse_lights(root, relays)
+    root.finish()
+    return lights, problems.lines
+
+
+def load_shipped(folder: Path) -> LightsConfig:
+    """The shipped light-show block, parsed (it must have no problems)."""
+    lights, problems = load_lights(folder, SHIPPED_LIGHTS.read_text(encoding="utf-8"))
+    assert problems == []
+    return lights
+
+
+def single_show(*steps: Step, duration: float | None = None) -> LightsConfig:
+    """Lights for :data:`RELAYS` with one show ``s`` made of ``steps`` (no config check)."""
+    return LightsConfig(relays=RELAYS, shows={"s": Show("s", steps, duration)})
+
+
+def changes(pattern: Pattern, grid: object, until: float) -> list[tuple[float, dict[str, bool]]]:
+    """Walk ``pattern`` from 0 by its own ``next_change``: each ``(position, states)``."""
+    position = 0.0
+    found = [(position, pattern.states(position, grid))]
+    while (upcoming := pattern.next_change(position, grid)) is not None and upcoming <= until:
+        assert upcoming > position
+        position = upcoming
+        found.append((position, pattern.states(position, grid)))
+    return found
