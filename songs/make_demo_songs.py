@@ -324,7 +324,7 @@ def render_siren() -> np.ndarray:
     fade = np.minimum(np.minimum(t / 0.3, 1.0), np.clip((4.0 - t) / 0.5, 0.0, 1.0))
     mix = Mix(4.0)
     mix.add(wave * fade, 0.0, 0.5)
-    return mix.mastered(peak=0.8)
+    return mix.mastered(peak=0.35)  # a pure tone sounds loud: keep it near the songs' level
 
 
 def render_fallback() -> np.ndarray:
