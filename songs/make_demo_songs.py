@@ -6,6 +6,8 @@ Everything is made from numpy arithmetic and a fixed random seed, so each run wr
 music, and ``demo-songs.json`` records the grid each song was built on: the tempo, the exact
 time of every beat and downbeat (4/4, first beat after a short silent lead-in) and the duration.
 The tests re-run this script and compare, so the ground truth is never edited by hand.
+(The Ogg container gets a random stream serial number, so the files differ byte for byte
+from run to run while decoding to the same audio.)
 """
 
 from __future__ import annotations
