@@ -53,5 +53,5 @@ $(BIN)/.daemon: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(BIN)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,beats]'
 	touch $@ $(BIN)/.daemon

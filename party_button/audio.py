@@ -160,7 +160,10 @@ class PygamePlayer:
         if self._prepared is None:
             raise SongError("no song is prepared")
         pygame.mixer.music.set_volume(self.volume)
-        pygame.mixer.music.play()
+        try:
+            pygame.mixer.music.play()
+        except pygame.error as exc:
+            raise AudioError(f"the mixer cannot play {self._prepared.name}: {exc}") from None
         self._anchor = (0, time.monotonic())
         self._prepared = None
 

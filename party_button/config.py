@@ -15,6 +15,8 @@ from gpiozero.exc import PinInvalidPin
 from gpiozero.pins.pi import PiBoardInfo
 
 from party_button.board import board_info
+from party_button.show_config import parse_lights
+from party_button.shows import LightsConfig
 from party_button.yaml_reader import MapReader, Problems
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +111,7 @@ class Config:
     songs: SongsConfig
     audio: AudioConfig
     party: PartyConfig
+    lights: LightsConfig
 
     def relay(self, name: str) -> RelayConfig:
         """The relay called ``name``."""
@@ -313,6 +316,7 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
     songs = _read_songs(root, base)
     audio = _read_audio(root)
     party = _read_party(root, base)
+    lights = parse_lights(root, relays)
     root.finish()
     problems.raise_if_any()
     return Config(
@@ -324,4 +328,5 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
         songs=songs,
         audio=audio,
         party=party,
+        lights=lights,
     )

@@ -18,7 +18,7 @@ from party_button.errors import PartyButtonError, SongError
 from party_button.lights import LightShow
 from party_button.patterns import BeatGridLike
 from party_button.preview import render_timeline, write_png
-from party_button.yaml_reader import _hint
+from party_button.yaml_reader import did_you_mean
 
 # How long a preview lasts when neither --duration, the song, nor the show says.
 DEFAULT_PREVIEW_SECONDS = 16.0
@@ -52,7 +52,9 @@ def run(args: argparse.Namespace, config: Any) -> int:
     lights = config.lights
     if args.show not in lights.shows:
         names = sorted(lights.shows)
-        _complain(f"unknown show {args.show!r}{_hint(args.show, names)}; shows: {', '.join(names)}")
+        _complain(
+            f"unknown show {args.show!r}{did_you_mean(args.show, names)}; shows: {', '.join(names)}"
+        )
         return 1
     grid: BeatGridLike | None = None
     song_length: float | None = None

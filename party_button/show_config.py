@@ -24,7 +24,7 @@ from party_button.patterns import (
 )
 from party_button.relay_guard import RelayLimits
 from party_button.shows import DEFAULT_SHOW_FOR, PHASES, LightsConfig, Show, Step
-from party_button.yaml_reader import ListReader, MapReader, _hint
+from party_button.yaml_reader import ListReader, MapReader, did_you_mean
 
 PATTERN_TYPES = ("steady", "blink", "strobe", "chase", "sparkle", "beat", "downbeat", "alternate")
 _BEAT_TYPES = ("beat", "downbeat", "alternate")
@@ -55,7 +55,7 @@ class _Names:
             return self.groups[name]
         known = [*self.relays, *self.groups]
         reader.problems.add(
-            line, reader.keypath, f"unknown relay or group {name!r}{_hint(name, known)}"
+            line, reader.keypath, f"unknown relay or group {name!r}{did_you_mean(name, known)}"
         )
         return ()
 
@@ -115,7 +115,7 @@ def _parse_groups(section: MapReader, relays: tuple[str, ...]) -> dict[str, tupl
         members: list[str] = []
         for line, member in listing.strings():
             if member not in relays:
-                hint = _hint(member, relays)
+                hint = did_you_mean(member, relays)
                 section.problems.add(line, listing.keypath, f"unknown relay {member!r}{hint}")
             elif member not in members:
                 members.append(member)

@@ -199,8 +199,9 @@ class MapReader(_Reader):
             self.error("must not be empty", key, node)
             return None if default is _MISSING else default
         if choices is not None and value not in choices:
+            hint = did_you_mean(value, choices)
             self.error(
-                f"expected one of {', '.join(choices)}, got {value!r}{_hint(value, choices)}",
+                f"expected one of {', '.join(choices)}, got {value!r}{hint}",
                 key,
                 node,
             )
@@ -282,7 +283,9 @@ class MapReader(_Reader):
         for key, (key_node, _value) in self._items.items():
             if key not in self._used:
                 self.problems.add(
-                    _line(key_node), _join(self.keypath, key), f"unknown key{_hint(key, known)}"
+                    _line(key_node),
+                    _join(self.keypath, key),
+                    f"unknown key{did_you_mean(key, known)}",
                 )
 
 
@@ -329,6 +332,7 @@ def _empty_list(at: yaml.Node, keypath: str, problems: Problems) -> ListReader:
     return ListReader(node, keypath, problems)
 
 
-def _hint(word: str, candidates: list[str] | tuple[str, ...]) -> str:
+def did_you_mean(word: str, candidates: list[str] | tuple[str, ...]) -> str:
+    """`` (did you mean 'x'?)`` for the candidate closest to ``word``, or ``""``."""
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""

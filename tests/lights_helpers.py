@@ -5,26 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from party_button.config import SHIPPED_CONFIG, load_config
+from party_button.config import RelayConfig as Relay
 from party_button.patterns import Pattern
 from party_button.show_config import parse_lights
 from party_button.shows import LightsConfig, Show, Step
 from party_button.yaml_reader import MapReader, Problems
-
-SHIPPED_LIGHTS = Path(__file__).parent / "data" / "lights.yaml"
-
-
-@dataclass(frozen=True)
-class Relay:
-    """The fields of ``config.RelayConfig`` that the light shows read."""
-
-    name: str
-    pin: int = 0
-    active_high: bool = False
-    drives: str = ""
-    min_interval: float = 0.25
-    max_on_time: float | None = None
-    rest_time: float = 30.0
-
 
 RELAYS = (
     Relay("lights", 5, drives="party lights"),
@@ -63,10 +49,8 @@ def load_lights(
 
 
 def load_shipped(folder: Path) -> LightsConfig:
-    """The shipped light-show block, parsed (it must have no problems)."""
-    lights, problems = load_lights(folder, SHIPPED_LIGHTS.read_text(encoding="utf-8"))
-    assert problems == []
-    return lights
+    """The light shows of the shipped config (which must load without problems)."""
+    return load_config(SHIPPED_CONFIG).lights
 
 
 def single_show(*steps: Step, duration: float | None = None) -> LightsConfig:

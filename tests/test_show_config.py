@@ -8,16 +8,15 @@ from pathlib import Path
 import pytest
 
 from party_button.patterns import Alternate, BeatFlash, Blink, Chase, Sparkle, Steady
-from tests.lights_helpers import RELAYS, SHIPPED_LIGHTS, Relay, load_lights
+from tests.lights_helpers import RELAYS, Relay, load_lights, load_shipped
 
 
 def parse(tmp_path: Path, text: str, relays: tuple[Relay, ...] = RELAYS):
     return load_lights(tmp_path, textwrap.dedent(text).lstrip("\n"), relays)
 
 
-def test_the_shipped_block_validates_cleanly(tmp_path: Path) -> None:
-    lights, problems = parse(tmp_path, SHIPPED_LIGHTS.read_text(encoding="utf-8"))
-    assert problems == []
+def test_the_shipped_shows_validate_cleanly(tmp_path: Path) -> None:
+    lights = load_shipped(tmp_path)
     assert set(lights.shows) == {"intro", "party", "calm", "ending"}
     assert lights.groups["all"] == ("lights", "beacon", "fog", "strobe")
     assert dict(lights.show_for) == {"intro": "intro", "song": "party", "ending": "ending"}
@@ -243,7 +242,7 @@ def test_every_bad_show_is_reported_with_its_line(tmp_path: Path, case: str) -> 
 
 
 def test_alternate_is_checked_against_slow_relays(tmp_path: Path) -> None:
-    relays = (Relay("left", min_interval=0.75), Relay("right", min_interval=0.5))
+    relays = (Relay("left", 20, min_interval=0.75), Relay("right", 21, min_interval=0.5))
     _lights, problems = parse(
         tmp_path,
         """
