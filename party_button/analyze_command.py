@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 from party_button.beats import analyze_song, is_up_to_date, librosa_available, save_grid
+from party_button.config import SONG_EXTENSIONS
 from party_button.errors import SongError
+from party_button.library import scan_library
 
-AUDIO_SUFFIXES = frozenset({".ogg", ".mp3", ".wav", ".flac"})
 NEEDS_EXTRA = "party-button analyze needs the beats extra: pip install 'party-button[beats]'"
 
 
@@ -61,9 +62,7 @@ def find_songs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     seen: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
-            )
+            found = scan_library([path], SONG_EXTENSIONS)
         elif path.exists():
             found = [path]
         else:

@@ -7,8 +7,12 @@ the log and ignores what is submitted, and the light show keeps its tempo-free p
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import queue
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +21,8 @@ from party_button.beats import (
     BeatGrid,
     SongStamp,
     analyze_song,
+    grid_document,
+    grid_from_document,
     librosa_available,
     load_grid,
     save_grid,
@@ -49,11 +55,12 @@ class BeatWorker:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
+        self._child: subprocess.Popen[str] | None = None
         if librosa_available():
             self._thread = threading.Thread(target=self._run, name="beat-worker", daemon=True)
             self._thread.start()
         else:
-            log.warning(
+            log.info(
                 "beat analysis is off: librosa is not installed "
                 "(pip install 'party-button[beats]'); lights use a tempo-free pattern"
             )
@@ -86,6 +93,9 @@ class BeatWorker:
             except queue.Empty:
                 break
         self._queue.put(_STOP)
+        with self._lock:
+            if self._child is not None:
+                self._child.kill()
         self._thread.join()
 
     def __enter__(self) -> BeatWorker:
@@ -125,10 +135,12 @@ class BeatWorker:
             return None
         log.info("analysing the beat of %s", song)
         try:
-            grid = analyze_song(song, self._beats_per_bar)
+            grid = self._analyse_in_child(song)
         except SongError as exc:
             self._failed[song] = stamp
             log.warning("no beat grid for %s", exc)
+            return None
+        if grid is None:
             return None
         log.info("%s: %.1f BPM, %d beats", song, grid.tempo_bpm, len(grid.beats))
         try:
@@ -136,3 +148,49 @@ class BeatWorker:
         except OSError as exc:  # the grid still serves this run; it is only not kept
             log.warning("cannot store the beat grid of %s: %s", song, exc.strerror or exc)
         return grid
+
+    def _analyse_in_child(self, song: Path) -> BeatGrid | None:
+        """Analyse ``song`` in a child process: librosa's memory stays out of the daemon, and
+        :meth:`close` can stop an analysis at once. ``None`` when stopped; raises SongError."""
+        command = [sys.executable, "-m", "party_button.beat_worker", str(song)]
+        with self._lock:
+            if self._closed.is_set():
+                return None
+            self._child = subprocess.Popen(
+                [*command, str(self._beats_per_bar)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            child = self._child
+        out, err = child.communicate()
+        with self._lock:
+            self._child = None
+        if self._closed.is_set():
+            return None
+        if child.returncode != 0:
+            lines = err.strip().splitlines()
+            raise SongError(
+                lines[-1] if lines else f"{song}: analysis ended with {child.returncode}"
+            )
+        try:
+            return grid_from_document(json.loads(out))
+        except ValueError as exc:
+            raise SongError(f"{song}: the analysis gave no usable grid: {exc}") from None
+
+
+def main(argv: list[str]) -> int:
+    """The child's side: analyse one song at low priority and print its grid as JSON."""
+    os.nice(10)
+    song, beats_per_bar = Path(argv[0]), int(argv[1])
+    try:
+        grid = analyze_song(song, beats_per_bar)
+    except SongError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(json.dumps(grid_document(song, grid)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -22,10 +22,13 @@ whose song or analysis has changed since is stale and is not used.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import logging
 import math
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,16 +51,25 @@ _MIN_BEATS = 4
 
 @dataclass(frozen=True)
 class SongStamp:
-    """What identifies the version of a song file that a grid was made from."""
+    """What identifies the version of a song file that a grid was made from.
+
+    The content's hash, not the modification time, so that a grid stays valid when the
+    song is copied to the Pi, checked out by git or installed by a package.
+    """
 
     size: int
-    mtime_ns: int
+    sha256: str
 
     @classmethod
     def of(cls, song: Path) -> SongStamp:
         """The stamp of ``song`` as it is on disk now; raises ``OSError`` if it cannot be read."""
-        st = song.stat()
-        return cls(size=st.st_size, mtime_ns=st.st_mtime_ns)
+        digest = hashlib.sha256()
+        size = 0
+        with song.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        return cls(size=size, sha256=digest.hexdigest())
 
 
 @dataclass(frozen=True)
@@ -74,12 +86,10 @@ class BeatGrid:
 
 
 def librosa_available() -> bool:
-    """Whether librosa (the ``beats`` extra) can be imported."""
-    try:
-        import librosa  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether librosa (the ``beats`` extra) is installed; does not import it (that is slow)."""
+    if "librosa" in sys.modules:
+        return sys.modules["librosa"] is not None
+    return importlib.util.find_spec("librosa") is not None
 
 
 def sidecar_path(song: Path) -> Path:
@@ -158,19 +168,32 @@ def _strongest_phase(phases, beats_per_bar: int, *cues) -> int:
     return int(np.argmax(total))
 
 
-def save_grid(song: Path, grid: BeatGrid) -> Path:
-    """Write ``grid`` to the sidecar of ``song`` atomically (temp file, then rename)."""
-    target = sidecar_path(song)
-    document = {
+def grid_document(song: Path, grid: BeatGrid) -> dict[str, object]:
+    """``grid`` as the JSON document of a sidecar."""
+    return {
         "format": SIDECAR_FORMAT,
         "version": grid.version,
         "analyzer": grid.analyzer,
-        "song": {"name": song.name, "size": grid.stamp.size, "mtime_ns": grid.stamp.mtime_ns},
+        "song": {"name": song.name, "size": grid.stamp.size, "sha256": grid.stamp.sha256},
         "tempo_bpm": grid.tempo_bpm,
         "beats_per_bar": grid.beats_per_bar,
         "beats": list(grid.beats),
         "downbeats": list(grid.downbeats),
     }
+
+
+def grid_from_document(document: object) -> BeatGrid:
+    """A grid from a sidecar's decoded JSON; raises ``ValueError`` naming what is wrong."""
+    try:
+        return _parse_grid(document)
+    except KeyError as exc:
+        raise ValueError(f"missing key {exc}") from None
+
+
+def save_grid(song: Path, grid: BeatGrid) -> Path:
+    """Write ``grid`` to the sidecar of ``song`` atomically (temp file, then rename)."""
+    target = sidecar_path(song)
+    document = grid_document(song, grid)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -199,10 +222,7 @@ def load_grid(song: Path) -> BeatGrid | None:
         log.warning("%s: cannot read beat grid, ignoring it: %s", path, _reason(exc))
         return None
     try:
-        grid = _parse_grid(json.loads(text))
-    except KeyError as exc:
-        log.warning("%s: corrupt beat grid, ignoring it: missing key %s", path, exc)
-        return None
+        grid = grid_from_document(json.loads(text))
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
         log.warning("%s: corrupt beat grid, ignoring it: %s", path, _reason(exc))
         return None
@@ -232,7 +252,7 @@ def _parse_grid(document: object) -> BeatGrid:
         beats=_times(document, "beats"),
         downbeats=_times(document, "downbeats"),
         beats_per_bar=_integer(document, "beats_per_bar"),
-        stamp=SongStamp(size=_integer(song, "size"), mtime_ns=_integer(song, "mtime_ns")),
+        stamp=SongStamp(size=_integer(song, "size"), sha256=str(song["sha256"])),
         analyzer=str(document["analyzer"]),
         version=_integer(document, "version"),
     )

@@ -10,6 +10,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from party_button.config import Config, find_config, load_config
 from party_button.errors import PartyButtonError
@@ -48,11 +49,10 @@ def cmd_songs(args: argparse.Namespace) -> int:
     from party_button.library import SongLibrary
 
     config = _load(args)
-    excluded = [p for p in (config.party.intro_sound, config.party.fallback_sound) if p]
     library = SongLibrary(
         config.songs.folders,
         config.songs.extensions,
-        exclude=excluded,
+        exclude=config.effect_sounds,
         seed=args.seed,
         no_repeat=config.songs.no_repeat,
     )
@@ -101,6 +101,25 @@ def cmd_relays_off(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Compute the beat grids of songs (the configured library by default)."""
+    from party_button import analyze_command
+    from party_button.library import scan_library
+
+    songs: list[Path] = []
+    if not args.paths:
+        config = _load(args)
+        songs = scan_library(config.songs.folders, config.songs.extensions, config.effect_sounds)
+    return analyze_command.run(args, songs)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    """Draw what a light show will do."""
+    from party_button import preview_command
+
+    return preview_command.run(args, _load(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="party-button", description="The emergency party button.")
@@ -127,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=1.0, help="how long each relay stays on (default 1)"
     )
     add("relays-off", cmd_relays_off, "drive every relay to its off level")
+    from party_button import analyze_command, preview_command
+
+    analyze_command.add_arguments(add("analyze", cmd_analyze, "compute the songs' beat grids"))
+    preview_command.add_arguments(add("preview", cmd_preview, "draw a light show's timeline"))
     return parser
 
 

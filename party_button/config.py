@@ -113,6 +113,11 @@ class Config:
     party: PartyConfig
     lights: LightsConfig
 
+    @property
+    def effect_sounds(self) -> tuple[Path, ...]:
+        """The intro and fallback sounds, which are not songs of the library."""
+        return tuple(p for p in (self.party.intro_sound, self.party.fallback_sound) if p)
+
     def relay(self, name: str) -> RelayConfig:
         """The relay called ``name``."""
         for relay in self.relays:
@@ -167,7 +172,7 @@ class _PinBook:
 
 def _resolve(base: Path, raw: str) -> Path:
     path = Path(os.path.expanduser(raw))
-    return path if path.is_absolute() else base / path
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))
 
 
 def _read_button(root: MapReader, pins: _PinBook) -> ButtonConfig:

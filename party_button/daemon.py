@@ -17,12 +17,15 @@ from pathlib import Path
 from gpiozero.pins import Factory
 
 from party_button.audio import Player, PygamePlayer
+from party_button.beat_worker import BeatWorker
+from party_button.beats import BeatGrid, load_grid
 from party_button.config import Config
 from party_button.errors import AudioError, SongError
 from party_button.events import Event, EventQueue
 from party_button.hardware import PartyHardware, make_pin_factory
 from party_button.library import SongLibrary
 from party_button.party import ButtonReader, Do, Input, PartyMachine, Phase, Rules
+from party_button.show_driver import ShowDriver
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +49,13 @@ class Snapshot:
 
 def rules_from(config: Config) -> Rules:
     """The state machine's rules for ``config``."""
+    ending_show = config.lights.shows[config.lights.show_name_for("ending")]
     return Rules(
         on_press=config.party.on_press,
         cooldown=config.party.cooldown,
         max_duration=config.party.max_duration,
         has_intro=config.party.intro_sound is not None,
-        ending_time=config.audio.fade_out,
+        ending_time=max(config.audio.fade_out, ending_show.duration or 0.0),
     )
 
 
@@ -83,20 +87,24 @@ class Daemon:
         self.events = EventQueue()
         self.factory = factory
         self.player: Player = player or player_from(config)
-        excluded = [p for p in (config.party.intro_sound, config.party.fallback_sound) if p]
         self.library = SongLibrary(
             config.songs.folders,
             config.songs.extensions,
-            exclude=excluded,
+            exclude=config.effect_sounds,
             seed=seed,
             no_repeat=config.songs.no_repeat,
         )
         self.machine = PartyMachine(rules_from(config))
         self.reader = ButtonReader(config.button.bounce_time, config.button.hold_time)
         self.hardware: PartyHardware | None = None
+        self.lights = ShowDriver(config.lights, config.relays, self._switch_relay)
+        self.beats: BeatWorker | None = None
         self.on_change = on_change
         self.audio_status = "not opened"
         self.playing: Path | None = None
+        self._grid: BeatGrid | None = None
+        self._prepared_grid: BeatGrid | None = None
+        self._lights_phase: tuple[str, Path | None] | None = None
         self._audio_retry_at: float | None = None
         self._silent_until: float | None = None
         self._running = False
@@ -122,6 +130,9 @@ class Daemon:
             ", ".join(f"{r.name}=GPIO{r.pin}" for r in self.config.relays),
         )
         self._open_audio()
+        self.beats = BeatWorker(lambda song, grid: self.events.put(Event("grid", (song, grid))))
+        for song in self.library.refresh():
+            self.beats.submit(song)
         log.info(
             "%d songs in %s", len(self.library), ", ".join(map(str, self.config.songs.folders))
         )
@@ -158,6 +169,8 @@ class Daemon:
     def close(self) -> None:
         """Stop the music and drive every relay off, in reverse order of start-up."""
         try:
+            if self.beats is not None:
+                self.beats.close()
             if self.hardware is not None:
                 self.hardware.all_off()
         finally:
@@ -202,6 +215,7 @@ class Daemon:
             self.machine.deadline(),
             self._audio_retry_at,
             self._silent_until,
+            self.lights.next_wakeup(now),
         ]
         if self.machine.phase in (Phase.INTRO, Phase.PARTY) and self._silent_until is None:
             deadlines.append(now + PARTY_POLL_INTERVAL)
@@ -214,6 +228,7 @@ class Daemon:
         for event in events:
             self.handle(event)
         self._timers(self.clock())
+        self.lights.update(self.clock())
         self._publish()
 
     def handle(self, event: Event) -> None:
@@ -226,6 +241,13 @@ class Daemon:
             self._input(Input.PRESS, self.clock())
         elif event.kind == "stop":
             self._input(Input.STOP, self.clock())
+        elif event.kind == "grid":
+            song, grid = event.data
+            if song == self.player.prepared:
+                self._prepared_grid = grid
+            if song == self.playing:
+                self._grid = grid
+            self.lights.grid_found(song, grid, self.clock())
         elif event.kind in ("signal", "quit"):
             log.info("stopping (%s)", _signal_name(event.data) if event.data else "requested")
             self._running = False
@@ -263,15 +285,45 @@ class Daemon:
     def _do(self, actions: list[Do], now: float) -> None:
         for action in actions:
             self._act(action, now)
+        self._follow_phase(now)
         self._show_status()
+
+    def _follow_phase(self, now: float) -> None:
+        """Start the light show of the phase the party is in, when it changes."""
+        phase = self.machine.phase
+        if phase is Phase.INTRO:
+            wanted: tuple[str, Path | None] | None = ("intro", None)
+        elif phase is Phase.PARTY:
+            wanted = ("song", self.playing)
+        elif phase is Phase.ENDING:
+            wanted = ("ending", None)
+        else:
+            wanted = None
+        if wanted == self._lights_phase:
+            return
+        self._lights_phase = wanted
+        if wanted is None:
+            self.lights.stop(now)
+            return
+        name, song = wanted
+        if name == "song" and song is not None and self.player.is_playing():
+            self.lights.start("song", self.player.position, now, song=song, grid=self._grid)
+            return
+        started = now
+        self.lights.start(name, lambda: self.clock() - started, now, song=song)  # type: ignore[arg-type]
+
+    def _switch_relay(self, name: str, on: bool) -> None:
+        if self.hardware is not None:
+            self.hardware.set_relay(name, on)
 
     def _act(self, action: Do, now: float) -> None:
         hardware = self.hardware
         assert hardware is not None
         if action is Do.RELAYS_ON:
-            for name in hardware.relays:
-                hardware.set_relay(name, True)
+            self._follow_phase(now)
         elif action is Do.RELAYS_OFF:
+            self.lights.stop(now)
+            self._lights_phase = None
             hardware.all_off()
             log.info("relays off")
         elif action is Do.PLAY_INTRO:
@@ -311,6 +363,9 @@ class Daemon:
             log.warning("skipping song: %s", exc)
             self.library.mark_broken(song)
             return False
+        self._prepared_grid = load_grid(song)
+        if self._prepared_grid is None and self.beats is not None:
+            self.beats.submit(song)
         return True
 
     def _prepare_next(self) -> None:
@@ -328,7 +383,7 @@ class Daemon:
         prepared = self.player.prepared
         if self.player.is_open and prepared is not None:
             self.player.start()
-            self.playing = prepared
+            self.playing, self._grid = prepared, self._prepared_grid
             log.info("playing %s", prepared.name)
             return
         fallback = self.config.party.fallback_sound

@@ -193,7 +193,11 @@ def test_soak_presses_bounces_and_holds(
         assert daemon.machine.phase in set(Phase)
     assert relays_on(mock_factory) == (False, False)
     messages = [r.getMessage() for r in caplog.records]
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # The test songs are plain tones: the beat analysis rightly finds no beat in them.
+    problems = [
+        r for r in caplog.records if r.levelno >= logging.WARNING and "no beat grid" not in r.msg
+    ]
+    assert not problems
     assert holds > 10
     assert sum(m == "panic stop: button held" for m in messages) >= 1
     assert sum(m.startswith("playing ") for m in messages) > 50
