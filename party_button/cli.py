@@ -120,6 +120,13 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return preview_command.run(args, _load(args))
 
 
+def cmd_wiring(args: argparse.Namespace) -> int:
+    """Print the wiring table (and write the diagram) for the config's pins."""
+    from party_button import wiring_command
+
+    return wiring_command.run(args, _load(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="party-button", description="The emergency party button.")
@@ -146,10 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=1.0, help="how long each relay stays on (default 1)"
     )
     add("relays-off", cmd_relays_off, "drive every relay to its off level")
-    from party_button import analyze_command, preview_command
+    from party_button import analyze_command, preview_command, wiring_command
 
     analyze_command.add_arguments(add("analyze", cmd_analyze, "compute the songs' beat grids"))
     preview_command.add_arguments(add("preview", cmd_preview, "draw a light show's timeline"))
+    wiring_command.add_arguments(add("wiring", cmd_wiring, "print the wiring table and diagram"))
     return parser
 
 

@@ -15,9 +15,10 @@ from gpiozero.exc import PinInvalidPin
 from gpiozero.pins.pi import PiBoardInfo
 
 from party_button.board import board_info
+from party_button.pinout import INTERFACES, KNOWN_AUDIO_HATS, pin_clashes
 from party_button.show_config import parse_lights
 from party_button.shows import LightsConfig
-from party_button.yaml_reader import MapReader, Problems
+from party_button.yaml_reader import MapReader, Problems, did_you_mean
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = PACKAGE_ROOT / "config" / "config.yaml"
@@ -34,6 +35,14 @@ class GpioConfig:
     """Which gpiozero pin factory drives the pins."""
 
     pin_factory: str = "auto"
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """What else uses the header: enabled interfaces and an audio HAT, so pins do not clash."""
+
+    interfaces: tuple[str, ...] = ()
+    audio_hat: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ class Config:
 
     path: Path
     gpio: GpioConfig
+    board: BoardConfig
     button: ButtonConfig
     status_led: StatusLedConfig | None
     relays: tuple[RelayConfig, ...]
@@ -141,8 +151,9 @@ def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
 class _PinBook:
     """Parses pin names and remembers which key claimed each GPIO first."""
 
-    def __init__(self, board: PiBoardInfo) -> None:
+    def __init__(self, board: PiBoardInfo, uses: BoardConfig) -> None:
         self.board = board
+        self.uses = uses
         self.owners: dict[int, str] = {}
 
     def read(
@@ -163,6 +174,8 @@ class _PinBook:
         except PinInvalidPin as exc:
             section.error(f"{exc} on this board (use GPIO17, BOARD11 or 17)", key)
             return None
+        for clash in pin_clashes(gpio, self.uses.interfaces, self.uses.audio_hat):
+            section.error(clash, key)
         if gpio in self.owners:
             section.error(f"GPIO{gpio} is already the {self.owners[gpio]}'s pin", key)
             return gpio
@@ -299,6 +312,23 @@ def _read_party(root: MapReader, base: Path) -> PartyConfig:
     return party
 
 
+def _read_board(root: MapReader) -> BoardConfig:
+    section = root.map("board")
+    interfaces: list[str] = []
+    for line, name in section.list("interfaces").strings():
+        if name in INTERFACES:
+            interfaces.append(name)
+        else:
+            hint = did_you_mean(name, INTERFACES)
+            section.problems.add(
+                line, "board.interfaces", f"expected {', '.join(INTERFACES)}, got {name!r}{hint}"
+            )
+    hats = ("none", *sorted(KNOWN_AUDIO_HATS))
+    hat = section.string("audio_hat", "none", choices=hats)
+    section.finish()
+    return BoardConfig(interfaces=tuple(interfaces), audio_hat=None if hat == "none" else hat)
+
+
 def _read_gpio(root: MapReader) -> GpioConfig:
     section = root.map("gpio")
     gpio = GpioConfig(pin_factory=section.string("pin_factory", "auto", choices=PIN_FACTORIES))
@@ -313,8 +343,9 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
     root = MapReader.load(path, problems)
     problems.raise_if_any()  # an unreadable or malformed file has nothing more to say
     base = path.resolve().parent
-    pins = _PinBook(board or board_info())
     gpio = _read_gpio(root)
+    uses = _read_board(root)
+    pins = _PinBook(board or board_info(), uses)
     button = _read_button(root, pins)
     status_led = _read_status_led(root, pins)
     relays = _read_relays(root, pins)
@@ -327,6 +358,7 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
     return Config(
         path=path,
         gpio=gpio,
+        board=uses,
         button=button,
         status_led=status_led,
         relays=relays,

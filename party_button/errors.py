@@ -33,3 +33,7 @@ class HardwareError(PartyButtonError, RuntimeError):
 
 class ControlError(PartyButtonError, ConnectionError):
     """The daemon's control socket could not be reached or answered badly."""
+
+
+class StlError(PartyButtonError, ValueError):
+    """An STL file is missing, truncated or not STL at all."""

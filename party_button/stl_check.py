@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from party_button.errors import PartyButtonError
+from party_button.errors import StlError
 
 Vertex = tuple[float, float, float]
 Triangle = tuple[Vertex, Vertex, Vertex]
@@ -26,10 +26,6 @@ Triangle = tuple[Vertex, Vertex, Vertex]
 _BINARY_HEADER = 80
 _BINARY_RECORD = struct.Struct("<12fH")
 _MAX_LISTED_PROBLEMS = 5
-
-
-class StlError(PartyButtonError, ValueError):
-    """An STL file is missing, truncated or not STL at all."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from party_button.stl_check import StlError, check_solid, parse_stl, read_stl
+from party_button.errors import StlError
+from party_button.stl_check import check_solid, parse_stl, read_stl
 
 Triangle = tuple[tuple[float, float, float], ...]
 
