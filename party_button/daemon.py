@@ -105,6 +105,7 @@ class Daemon:
         self._grid: BeatGrid | None = None
         self._prepared_grid: BeatGrid | None = None
         self._lights_phase: tuple[str, Path | None] | None = None
+        self._phase_started = 0.0
         self._audio_retry_at: float | None = None
         self._silent_until: float | None = None
         self._running = False
@@ -294,7 +295,8 @@ class Daemon:
         if phase is Phase.INTRO:
             wanted: tuple[str, Path | None] | None = ("intro", None)
         elif phase is Phase.PARTY:
-            wanted = ("song", self.playing)
+            # At the press the song is only prepared: its show starts with the relays.
+            wanted = ("song", self.playing or self.player.prepared)
         elif phase is Phase.ENDING:
             wanted = ("ending", None)
         else:
@@ -306,11 +308,22 @@ class Daemon:
             self.lights.stop(now)
             return
         name, song = wanted
-        if name == "song" and song is not None and self.player.is_playing():
-            self.lights.start("song", self.player.position, now, song=song, grid=self._grid)
-            return
-        started = now
-        self.lights.start(name, lambda: self.clock() - started, now, song=song)  # type: ignore[arg-type]
+        self._phase_started = now
+        if name == "song":
+            grid = self._grid if self.playing else self._prepared_grid
+            self.lights.start("song", self._song_position, now, song=song, grid=grid)
+        else:
+            self.lights.start(name, self._phase_position, now)  # type: ignore[arg-type]
+
+    def _phase_position(self) -> float:
+        """Seconds since the current light-show phase began."""
+        return self.clock() - self._phase_started
+
+    def _song_position(self) -> float:
+        """The mixer's playback position while music plays; the phase's clock otherwise."""
+        if self.player.is_playing():
+            return self.player.position()
+        return self._phase_position()
 
     def _switch_relay(self, name: str, on: bool) -> None:
         if self.hardware is not None:

@@ -22,7 +22,7 @@ def test_the_shipped_shows_validate_cleanly(tmp_path: Path) -> None:
     assert dict(lights.show_for) == {"intro": "intro", "song": "party", "ending": "ending"}
     assert lights.song_shows == (("slow-*", "calm"),)
     party = lights.shows["party"]
-    assert [type(step.pattern) for step in party.steps] == [BeatFlash, BeatFlash, Sparkle, Steady]
+    assert [type(step.pattern) for step in party.steps] == [BeatFlash, BeatFlash, Steady, Steady]
     assert (party.steps[3].start, party.steps[3].stop) == (10, 25)
     ending = lights.shows["ending"]
     assert ending.duration == 4
