@@ -7,6 +7,7 @@ real ``AF_UNIX`` datagram socket as ``$NOTIFY_SOCKET`` and ``$WATCHDOG_USEC`` /
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import signal
@@ -60,9 +61,7 @@ class Service:
         environ.pop("JOURNAL_STREAM", None)
         environ.pop("PARTY_BUTTON_SOCKET", None)
         # systemd sets WATCHDOG_PID to the main process; exec keeps the shell's pid.
-        command = (
-            f'WATCHDOG_PID=$$ exec "{sys.executable}" -m party_button run --config "{config}"'
-        )
+        command = f'WATCHDOG_PID=$$ exec "{sys.executable}" -m party_button run --config "{config}"'
         with self.log_path.open("wb") as log_file:
             self.process = subprocess.Popen(
                 ["sh", "-c", command],
@@ -163,7 +162,7 @@ def test_ready_after_pins_and_audio_then_watchdog_pings_at_half_the_period(servi
         if message == "WATCHDOG=1":
             pings.append(daemon.messages[-1][0])
     assert len(pings) >= 5, daemon.messages
-    period = statistics.median(b - a for a, b in zip(pings, pings[1:], strict=False))
+    period = statistics.median(b - a for a, b in itertools.pairwise(pings))
     assert 0.15 <= period <= 0.3, f"median watchdog period {period:.3f}s, expected 0.2s"
 
 
