@@ -49,17 +49,10 @@ class Notifier:
     and systemd restarts the service.
     """
 
-    def __init__(
-        self,
-        environ: Mapping[str, str] | None = None,
-        *,
-        send: Callable[[str], object] | None = None,
-    ) -> None:
-        environ = os.environ if environ is None else environ
-        if send is None and sd_daemon is not None and environ.get("NOTIFY_SOCKET"):
-            send = sd_daemon.notify
-        self._send = send
-        self.period = watchdog_period(environ, os.getpid()) if send else None
+    def __init__(self) -> None:
+        listening = sd_daemon is not None and bool(os.environ.get("NOTIFY_SOCKET"))
+        self._send: Callable[[str], object] | None = sd_daemon.notify if listening else None
+        self.period = watchdog_period(os.environ, os.getpid()) if listening else None
         self._next_ping: float | None = None
         self._status = ""
 
