@@ -73,7 +73,11 @@ fi
 step "songs $ROOT$STATEDIR/songs"
 install -d -m 0755 "$ROOT$STATEDIR" "$ROOT$STATEDIR/songs"
 if [ -d "$SRC/songs" ]; then
-    cp -R -n "$SRC/songs/." "$ROOT$STATEDIR/songs/"
+    # File by file, so that a song already there (maybe the admin's own) is never replaced.
+    (cd "$SRC/songs" && find . -type f) | while IFS= read -r song; do
+        [ -e "$ROOT$STATEDIR/songs/$song" ] ||
+            install -D -m 0644 "$SRC/songs/$song" "$ROOT$STATEDIR/songs/$song"
+    done
 fi
 
 step "unit $ROOT$UNITDIR/party-button.service and user $ROOT$SYSUSERSDIR/party-button.conf"
