@@ -224,3 +224,13 @@ def test_unit_has_the_required_settings():
         assert required in settings, required
     assert any(line.startswith("WatchdogSec=") for line in settings)
     assert any(line.startswith("SystemCallFilter=") for line in settings)
+
+
+@needs_systemctl
+def test_prefix_moves_the_virtual_environment_in_the_unit(source, tmp_path):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "PREFIX=/srv/pb", "--no-venv")
+    unit = (root / "etc/systemd/system/party-button.service").read_text()
+    assert "/opt/party-button" not in unit
+    assert "ExecStart=/srv/pb/venv/bin/party-button run " in unit
+    assert "ExecStopPost=/srv/pb/venv/bin/party-button relays-off " in unit
