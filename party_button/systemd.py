@@ -121,24 +121,19 @@ def journal_stream_matches(environ: Mapping[str, str], stream: TextIO) -> bool:
 
 def setup_logging(
     level: int, *, environ: Mapping[str, str] | None = None, stream: TextIO | None = None
-) -> logging.Handler:
+) -> None:
     """Log to journald with structured fields under systemd, else to ``stream`` (stderr).
 
     Fields such as ``SONG=``, ``RELAY=``, ``EVENT=`` and ``PHASE=`` come from ``extra=`` on
-    the log calls: ``journalctl -u party-button EVENT=press`` lists every press.
+    the log calls: ``journalctl -u party-button EVENT=press`` lists every press. Outside
+    systemd this is :func:`logging.basicConfig`, which leaves a logging setup already in
+    place (a test runner's) alone.
     """
     environ = os.environ if environ is None else environ
     stream = sys.stderr if stream is None else stream
-    handler: logging.Handler
     if sd_journal is not None and journal_stream_matches(environ, stream):
         handler = sd_journal.JournalHandler(SYSLOG_IDENTIFIER=SYSLOG_IDENTIFIER)
         handler.setFormatter(logging.Formatter("%(message)s"))
+        logging.basicConfig(level=level, handlers=[handler], force=True)
     else:
-        handler = logging.StreamHandler(stream)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level)
-    return handler
+        logging.basicConfig(level=level, format=LOG_FORMAT, stream=stream)

@@ -99,6 +99,7 @@ def test_a_vanished_notify_socket_does_not_stop_the_daemon(tmp_path, monkeypatch
 
 @pytest.fixture
 def root_logger() -> Iterator[logging.Logger]:
+    """The root logger, restored after the test."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     yield root
@@ -113,16 +114,19 @@ def test_logs_go_to_journald_when_stderr_is_the_journal_stream(tmp_path, root_lo
     with (tmp_path / "stream").open("w") as stream:
         info = os.fstat(stream.fileno())
         environ = {"JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}"}
-        handler = setup_logging(logging.INFO, environ=environ, stream=stream)
+        setup_logging(logging.INFO, environ=environ, stream=stream)
+    [handler] = root_logger.handlers
     assert isinstance(handler, JournalHandler)
-    assert root_logger.handlers == [handler]
 
 
 @pytest.mark.parametrize("journal_stream", [None, "1:2", "nonsense"])
 def test_logs_go_to_the_terminal_otherwise(tmp_path, root_logger, journal_stream):
     environ = {"JOURNAL_STREAM": journal_stream} if journal_stream else {}
+    for handler in list(root_logger.handlers):  # a fresh process has none
+        root_logger.removeHandler(handler)
     with (tmp_path / "stream").open("w") as stream:
-        handler = setup_logging(logging.INFO, environ=environ, stream=stream)
+        setup_logging(logging.INFO, environ=environ, stream=stream)
         logging.getLogger("party_button.test").info("hello %s", "terminal")
+    [handler] = root_logger.handlers
     assert not isinstance(handler, JournalHandler)
     assert "INFO hello terminal" in (tmp_path / "stream").read_text()
