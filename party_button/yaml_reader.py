@@ -131,6 +131,14 @@ class MapReader(_Reader):
     def __contains__(self, key: str) -> bool:
         return key in self._items
 
+    def error(
+        self, message: str, key: str | int | None = None, node: yaml.Node | None = None
+    ) -> None:
+        """Record a problem about this mapping, or about ``key`` at the key's own line."""
+        if node is None and isinstance(key, str) and key in self._items:
+            node = self._items[key][0]
+        super().error(message, key, node)
+
     def keys(self) -> list[str]:
         """The keys present, in file order."""
         return list(self._items)
