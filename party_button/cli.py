@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 bad input or configuration (or a failure), 2 usage.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -13,8 +14,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from party_button.config import Config, find_config, load_config
+from party_button.control import client_socket_path, daemon_socket_path, send_command
 from party_button.errors import PartyButtonError
 from party_button.hardware import drive_relays_off, make_pin_factory
+from party_button.systemd import setup_logging
 
 log = logging.getLogger("party_button")
 
@@ -34,7 +37,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return simulate(config)
     from party_button.daemon import Daemon
 
-    return Daemon(config).run()
+    socket_path = Path(args.socket) if args.socket else daemon_socket_path()
+    return Daemon(config, control_path=socket_path).run()
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -46,16 +50,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_songs(args: argparse.Namespace) -> int:
     """List the library in the order it would play from ``--seed``."""
-    from party_button.library import SongLibrary
+    from party_button.library import library_from
 
-    config = _load(args)
-    library = SongLibrary(
-        config.songs.folders,
-        config.songs.extensions,
-        exclude=config.effect_sounds,
-        seed=args.seed,
-        no_repeat=config.songs.no_repeat,
-    )
+    library = library_from(_load(args), args.seed)
     count = args.count or len(library)
     if not len(library):
         print("the songs library is empty")
@@ -127,6 +124,29 @@ def cmd_wiring(args: argparse.Namespace) -> int:
     return wiring_command.run(args, _load(args))
 
 
+def cmd_boot_config(args: argparse.Namespace) -> int:
+    """Print the ``config.txt`` lines that hold the relays off from power-on."""
+    from party_button.boot_config import boot_config_lines
+
+    print("\n".join(boot_config_lines(_load(args))))
+    return 0
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    """Send ``press``, ``stop``, ``status`` or ``reload`` to the running daemon."""
+    path = Path(args.socket) if args.socket else client_socket_path()
+    answer = send_command(path, args.command)
+    if args.command == "status" or args.json:
+        print(json.dumps(answer, indent=2))
+    elif args.command == "reload" and not answer.get("ok"):
+        for line in answer.get("errors", []) or [answer.get("status", "reload failed")]:
+            print(line, file=sys.stderr)
+        return 1
+    else:
+        print(answer.get("status", answer.get("error", "")))
+    return 0 if answer.get("ok") else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="party-button", description="The emergency party button.")
@@ -143,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--simulate", action="store_true", help="mock pins, the keyboard is the button"
     )
+    run.add_argument("--socket", metavar="PATH", help="control socket to listen on")
     check = add("check-config", cmd_check_config, "validate a config file")
     check.add_argument("path", nargs="?", help="the file to check (default: the one in use)")
     songs = add("songs", cmd_songs, "list the songs in the order they would play")
@@ -158,17 +179,24 @@ def build_parser() -> argparse.ArgumentParser:
     analyze_command.add_arguments(add("analyze", cmd_analyze, "compute the songs' beat grids"))
     preview_command.add_arguments(add("preview", cmd_preview, "draw a light show's timeline"))
     wiring_command.add_arguments(add("wiring", cmd_wiring, "print the wiring table and diagram"))
+    add("boot-config", cmd_boot_config, "print config.txt lines that hold the relays off at boot")
+    for name, help_text in (
+        ("press", "press the button of the running daemon"),
+        ("stop", "end the running party"),
+        ("status", "print what the daemon is doing, as JSON"),
+        ("reload", "make the daemon re-read its config file"),
+    ):
+        client = sub.add_parser(name, help=help_text, description=help_text)
+        client.add_argument("--socket", metavar="PATH", help="the daemon's control socket")
+        client.add_argument("--json", action="store_true", help="print the full JSON answer")
+        client.set_defaults(func=cmd_control)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``party-button``; returns the exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return args.func(args)
     except PartyButtonError as exc:

@@ -3,29 +3,37 @@
 Button edges, signals and commands arrive as events on one :class:`EventQueue`; the
 loop hands them to :class:`ButtonReader` and :class:`PartyMachine` and carries out the
 actions they return. Relays end off however the loop ends.
+
+Under systemd the loop also reports readiness and status and pings the watchdog
+(:mod:`party_button.systemd`), serves the control socket (:mod:`party_button.control`),
+and reloads the configuration on ``SIGHUP``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gpiozero.pins import Factory
 
 from party_button.audio import Player, PygamePlayer
 from party_button.beat_worker import BeatWorker
 from party_button.beats import BeatGrid, load_grid
-from party_button.config import Config
-from party_button.errors import AudioError, SongError
+from party_button.config import Config, load_config
+from party_button.control import ControlServer
+from party_button.errors import AudioError, ConfigError, HardwareError, SongError
 from party_button.events import Event, EventQueue
 from party_button.hardware import PartyHardware, make_pin_factory
-from party_button.library import SongLibrary
+from party_button.library import library_from
 from party_button.party import ButtonReader, Do, Input, PartyMachine, Phase, Rules
 from party_button.show_driver import ShowDriver
+from party_button.systemd import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -81,24 +89,25 @@ class Daemon:
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[Snapshot], None] | None = None,
+        notifier: Notifier | None = None,
+        control_path: Path | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.events = EventQueue()
         self.factory = factory
+        self._factory_owned = factory is None
         self.player: Player = player or player_from(config)
-        self.library = SongLibrary(
-            config.songs.folders,
-            config.songs.extensions,
-            exclude=config.effect_sounds,
-            seed=seed,
-            no_repeat=config.songs.no_repeat,
-        )
-        self.machine = PartyMachine(rules_from(config))
-        self.reader = ButtonReader(config.button.bounce_time, config.button.hold_time)
+        self._seed = seed
+        self._configure(config)
         self.hardware: PartyHardware | None = None
-        self.lights = ShowDriver(config.lights, config.relays, self._switch_relay)
         self.beats: BeatWorker | None = None
+        self.notifier = notifier or Notifier()
+        self.control_path = control_path
+        self.control: ControlServer | None = None
+        self._pending: Config | None = None
+        self._reload_error: str | None = None
+        self._phase = self.machine.phase
         self.on_change = on_change
         self.audio_status = "not opened"
         self.playing: Path | None = None
@@ -113,8 +122,28 @@ class Daemon:
 
     # -- start-up and shutdown -------------------------------------------------------------
 
+    def _configure(self, config: Config) -> None:
+        """Take ``config``'s library, rules, button timing and light shows (not the pins)."""
+        self.config = config
+        self.library = library_from(config, self._seed)
+        self.machine = PartyMachine(rules_from(config))
+        self.reader = ButtonReader(config.button.bounce_time, config.button.hold_time)
+        self.lights = ShowDriver(config.lights, config.relays, self._switch_relay)
+
     def start(self) -> None:
-        """Claim the pins (relays off), open the audio and prepare the first song."""
+        """Claim the pins (relays off), open the audio, prepare the first song, then listen."""
+        self._claim_pins()
+        self._open_audio()
+        self.beats = BeatWorker(lambda song, grid: self.events.put(Event("grid", (song, grid))))
+        for song in self.library.refresh():
+            self.beats.submit(song)
+        log.info(
+            "%d songs in %s", len(self.library), ", ".join(map(str, self.config.songs.folders))
+        )
+        if self.control_path is not None:
+            self.control = ControlServer(self.control_path, self.events)
+
+    def _claim_pins(self) -> None:
         factory = self.factory or make_pin_factory(self.config.gpio.pin_factory)
         self.factory = factory
         self.hardware = PartyHardware(
@@ -129,13 +158,6 @@ class Daemon:
             type(factory).__name__,
             self.config.button.pin,
             ", ".join(f"{r.name}=GPIO{r.pin}" for r in self.config.relays),
-        )
-        self._open_audio()
-        self.beats = BeatWorker(lambda song, grid: self.events.put(Event("grid", (song, grid))))
-        for song in self.library.refresh():
-            self.beats.submit(song)
-        log.info(
-            "%d songs in %s", len(self.library), ", ".join(map(str, self.config.songs.folders))
         )
 
     def _open_audio(self) -> bool:
@@ -168,14 +190,21 @@ class Daemon:
             log.warning("%s", exc)
 
     def close(self) -> None:
-        """Stop the music and drive every relay off, in reverse order of start-up."""
+        """Drive every relay off, stop listening and the music, in reverse order of start-up."""
         try:
             if self.beats is not None:
                 self.beats.close()
             if self.hardware is not None:
                 self.hardware.all_off()
+                states = self.hardware.relay_states()
+                log.info(
+                    "shutdown: %s",
+                    ", ".join(f"{name} {'ON' if on else 'off'}" for name, on in states.items()),
+                )
         finally:
             try:
+                if self.control is not None:
+                    self.control.close()
                 self.player.close()
             finally:
                 if self.hardware is not None:
@@ -187,14 +216,20 @@ class Daemon:
         previous: dict[int, object] = {}
         try:
             if install_signals:
-                for signum in (signal.SIGTERM, signal.SIGINT):
+                for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     previous[signum] = signal.signal(signum, self._on_signal)
             self.start()
             self._running = True
+            # Ready once the pins are claimed and the first attempt at the audio device is
+            # done. A missing device is not fatal: the lights still party, STATUS says
+            # "audio device missing, retrying", and the loop retries. Failing start-up
+            # instead would make systemd restart a working light show over and over.
+            self.notifier.ready(self.status_text())
             self._publish()
             while self._running:
                 self.step()
         finally:
+            self.notifier.stopping()
             self.close()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)  # type: ignore[arg-type]
@@ -220,6 +255,7 @@ class Daemon:
         ]
         if self.machine.phase in (Phase.INTRO, Phase.PARTY) and self._silent_until is None:
             deadlines.append(now + PARTY_POLL_INTERVAL)
+        deadlines.append(self.notifier.watchdog_deadline(now))
         pending = [deadline for deadline in deadlines if deadline is not None]
         return max(0.0, min(pending) - now) if pending else None
 
@@ -230,10 +266,14 @@ class Daemon:
             self.handle(event)
         self._timers(self.clock())
         self.lights.update(self.clock())
+        if self._pending is not None and self.machine.phase is Phase.IDLE:
+            self._apply_pending()
+        self.notifier.watchdog(self.clock())
         self._publish()
 
     def handle(self, event: Event) -> None:
-        """Handle one event."""
+        """Handle one event; a control-socket event gets its answer."""
+        answer: dict[str, Any] = {"ok": True}
         if event.kind == "edge":
             signal_in = self.reader.edge(bool(event.data), event.at)
             if signal_in is not None:
@@ -249,12 +289,17 @@ class Daemon:
             if song == self.playing:
                 self._grid = grid
             self.lights.grid_found(song, grid, self.clock())
+        elif event.kind == "reload" or (event.kind == "signal" and event.data == signal.SIGHUP):
+            answer = self.reload()
         elif event.kind in ("signal", "quit"):
             log.info("stopping (%s)", _signal_name(event.data) if event.data else "requested")
             self._running = False
+        if event.reply is not None:
+            event.reply({**answer, **self.status()})
 
     def _input(self, signal_in: Input, now: float) -> None:
         before = self.machine.phase
+        log.info("%s during %s", signal_in.value, before.value, extra={"EVENT": signal_in.value})
         actions = self.machine.handle(signal_in, now)
         if not actions and before in (Phase.ENDING, Phase.COOLDOWN):
             log.info("%s ignored during %s", signal_in.value, before.value)
@@ -334,11 +379,13 @@ class Daemon:
         assert hardware is not None
         if action is Do.RELAYS_ON:
             self._follow_phase(now)
+            names = ",".join(hardware.relays)
+            log.info("party lights on: %s", names, extra={"RELAY": names})
         elif action is Do.RELAYS_OFF:
             self.lights.stop(now)
             self._lights_phase = None
             hardware.all_off()
-            log.info("relays off")
+            log.info("relays off", extra={"RELAY": ",".join(hardware.relays)})
         elif action is Do.PLAY_INTRO:
             self._play_intro()
         elif action is Do.PLAY_SONG:
@@ -397,7 +444,7 @@ class Daemon:
         if self.player.is_open and prepared is not None:
             self.player.start()
             self.playing, self._grid = prepared, self._prepared_grid
-            log.info("playing %s", prepared.name)
+            log.info("playing %s", prepared.name, extra={"SONG": prepared.name})
             return
         fallback = self.config.party.fallback_sound
         if self.player.is_open and fallback is not None:
@@ -412,7 +459,103 @@ class Daemon:
         self._silent_until = now + (self.config.party.max_duration or SILENT_PARTY_SECONDS)
         log.warning("no sound can play: a silent party of %gs", self._silent_until - now)
 
+    # -- reload ----------------------------------------------------------------------------
+
+    def reload(self) -> dict[str, Any]:
+        """Re-read and validate the config file (``SIGHUP``, ``party-button reload``).
+
+        An invalid file is reported line by line, like ``check-config``, and the daemon keeps
+        the configuration it has. A valid one is applied at once when idle, otherwise as
+        soon as the party is over. systemd gets ``RELOADING=1`` and then ``READY=1`` as soon
+        as the file is judged, so a reload never waits for a party to end.
+        """
+        self.notifier.reloading()
+        path = self.config.path
+        log.info("reloading %s", path, extra={"EVENT": "reload"})
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("%s", problem)
+            self._reload_error = f"{len(exc.problems)} problem(s) in {path}"
+            log.error(
+                "reload refused (%s): still running on the previous configuration",
+                self._reload_error,
+            )
+            self.notifier.ready(self.status_text())
+            return {"ok": False, "errors": exc.problems}
+        self._reload_error = None
+        self._pending = config
+        if self.machine.phase is Phase.IDLE:
+            self._apply_pending()
+        else:
+            log.info("%s is valid; it applies when the party is over", path)
+        self.notifier.ready(self.status_text())
+        return {"ok": self._reload_error is None, "applied": self._pending is None}
+
+    def _apply_pending(self) -> None:
+        """Switch to the validated new config: relays off, pins released and re-claimed."""
+        config, self._pending = self._pending, None
+        assert config is not None
+        previous = self.config
+        self._release(previous, config)
+        self._configure(config)
+        try:
+            self._claim_pins()
+        except HardwareError as exc:
+            self._reload_error = str(exc)
+            log.error("new configuration not applied: %s; back to the previous one", exc)
+            self._release(config, previous)
+            self._configure(previous)
+            self._claim_pins()  # if even the old pins are gone, systemd restarts the daemon
+        self._open_audio()
+        if self._reload_error is None:
+            log.info("configuration %s applied: %d songs", config.path, len(self.library))
+
+    def _release(self, old: Config, new: Config) -> None:
+        """Let go of what ``new`` sets up differently from ``old``; always the pins."""
+        if self.hardware is not None:
+            self.hardware.close()  # relays off first
+            self.hardware = None
+        if new.gpio != old.gpio and self._factory_owned and self.factory is not None:
+            self.factory.close()
+            self.factory = None
+        if new.audio != old.audio:
+            self.player.close()
+            self.player = player_from(new)
+
     # -- status ----------------------------------------------------------------------------
+
+    def status_text(self) -> str:
+        """One line for ``systemctl status``: "idle, 42 songs", "partying: song.ogg", ..."""
+        phase = self.machine.phase
+        if phase is Phase.IDLE:
+            text = f"idle, {len(self.library)} songs"
+        elif phase is Phase.INTRO:
+            text = "partying: intro"
+        elif phase is Phase.PARTY:
+            text = f"partying: {self.playing.name if self.playing else 'silence'}"
+        elif phase is Phase.ENDING:
+            text = "party ending"
+        else:
+            text = "cooling down"
+        notes = [text]
+        if not self.player.is_open:
+            notes.append("audio device missing, retrying")
+        if self._pending is not None:
+            notes.append("new configuration waits for the party to end")
+        if self._reload_error is not None:
+            notes.append(f"reload failed ({self._reload_error}), previous configuration kept")
+        return "; ".join(notes)
+
+    def status(self) -> dict[str, Any]:
+        """The snapshot plus the status line and the config in use, as JSON-ready data."""
+        return {
+            **dataclasses.asdict(self.snapshot()),
+            "status": self.status_text(),
+            "config": str(self.config.path),
+            "reload_pending": self._pending is not None,
+        }
 
     def _show_status(self) -> None:
         if self.hardware is None:
@@ -436,6 +579,11 @@ class Daemon:
         )
 
     def _publish(self) -> None:
+        phase = self.machine.phase
+        if phase is not self._phase:
+            log.info("phase %s -> %s", self._phase.value, phase.value, extra={"PHASE": phase.value})
+            self._phase = phase
+        self.notifier.status(self.status_text())
         if self.on_change is not None:
             self.on_change(self.snapshot())
 

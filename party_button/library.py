@@ -6,6 +6,10 @@ import logging
 import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from party_button.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -155,3 +159,14 @@ def _signature(path: Path) -> tuple[float, int] | None:
     except OSError:
         return None
     return (stat.st_mtime, stat.st_size)
+
+
+def library_from(config: Config, seed: int | None = None) -> SongLibrary:
+    """The songs library for ``config``, without the intro and fallback sounds."""
+    return SongLibrary(
+        config.songs.folders,
+        config.songs.extensions,
+        exclude=config.effect_sounds,
+        seed=seed,
+        no_repeat=config.songs.no_repeat,
+    )

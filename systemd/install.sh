@@ -1,0 +1,108 @@
+#!/bin/sh
+# Install party-button as a systemd service on a Raspberry Pi.
+#
+#   sudo systemd/install.sh [VAR=value ...] [--no-venv]
+#
+# VAR=value settings (also read from the environment):
+#   DESTDIR    install into this root instead of / (nothing is started or enabled for real)
+#   PREFIX     where the virtual environment goes            (default /opt/party-button)
+#   PYTHON     the Python that creates it                    (default python3)
+#   PIP_ARGS   extra arguments for pip install, e.g. "--no-deps"
+#   NO_VENV=1  skip the virtual environment (same as --no-venv)
+#
+# An existing /etc/party-button/config.yaml is never overwritten; the shipped one is then
+# written next to it as config.yaml.dist. Songs already in /var/lib/party-button/songs stay.
+set -eu
+
+DESTDIR=${DESTDIR:-}
+PREFIX=${PREFIX:-/opt/party-button}
+PYTHON=${PYTHON:-python3}
+PIP_ARGS=${PIP_ARGS:-}
+NO_VENV=${NO_VENV:-0}
+for arg in "$@"; do
+    case $arg in
+        DESTDIR=*) DESTDIR=${arg#*=} ;;
+        PREFIX=*) PREFIX=${arg#*=} ;;
+        PYTHON=*) PYTHON=${arg#*=} ;;
+        PIP_ARGS=*) PIP_ARGS=${arg#*=} ;;
+        NO_VENV=*) NO_VENV=${arg#*=} ;;
+        --no-venv) NO_VENV=1 ;;
+        -h|--help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+CONFDIR=/etc/party-button
+STATEDIR=/var/lib/party-button
+UNITDIR=/etc/systemd/system
+SYSUSERSDIR=/etc/sysusers.d
+VENV=$PREFIX/venv
+ROOT=${DESTDIR%/}
+
+if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
+    echo "install.sh: run as root (sudo), or give DESTDIR=DIR to install into a folder" >&2
+    exit 1
+fi
+[ -f "$SRC/pyproject.toml" ] || { echo "install.sh: $SRC is not a party-button source tree" >&2; exit 1; }
+
+step() { printf '%s\n' "- $*"; }
+
+if [ "$NO_VENV" != 1 ]; then
+    step "virtual environment $ROOT$VENV"
+    # System site packages let apt's python3-lgpio, python3-rpi.gpio and python3-systemd in.
+    "$PYTHON" -m venv --system-site-packages "$ROOT$VENV"
+    # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
+    "$ROOT$VENV/bin/pip" install --quiet --disable-pip-version-check $PIP_ARGS "$SRC"
+fi
+
+step "configuration $ROOT$CONFDIR/config.yaml"
+install -d -m 0755 "$ROOT$CONFDIR"
+# The shipped config finds songs next to itself; the service's live in $STATEDIR/songs.
+config_tmp=$(mktemp)
+trap 'rm -f "$config_tmp"' EXIT
+sed -E "/^[[:space:]]*(folders|intro_sound|fallback_sound):/ s#\.\./songs#$STATEDIR/songs#g" \
+    "$SRC/config/config.yaml" > "$config_tmp"
+if [ -e "$ROOT$CONFDIR/config.yaml" ]; then
+    install -m 0644 "$config_tmp" "$ROOT$CONFDIR/config.yaml.dist"
+    echo "  kept the existing config.yaml; the shipped one is config.yaml.dist"
+else
+    install -m 0644 "$config_tmp" "$ROOT$CONFDIR/config.yaml"
+fi
+
+step "songs $ROOT$STATEDIR/songs"
+install -d -m 0755 "$ROOT$STATEDIR" "$ROOT$STATEDIR/songs"
+if [ -d "$SRC/songs" ]; then
+    # File by file, so that a song already there (maybe the admin's own) is never replaced.
+    (cd "$SRC/songs" && find . -type f) | while IFS= read -r song; do
+        [ -e "$ROOT$STATEDIR/songs/$song" ] ||
+            install -D -m 0644 "$SRC/songs/$song" "$ROOT$STATEDIR/songs/$song"
+    done
+fi
+
+step "unit $ROOT$UNITDIR/party-button.service and user $ROOT$SYSUSERSDIR/party-button.conf"
+sed "s#/opt/party-button/venv#$VENV#g" "$SRC/systemd/party-button.service" > "$config_tmp"
+install -D -m 0644 "$config_tmp" "$ROOT$UNITDIR/party-button.service"
+install -D -m 0644 "$SRC/systemd/party-button.sysusers" "$ROOT$SYSUSERSDIR/party-button.conf"
+
+if [ -n "$ROOT" ]; then
+    step "enable party-button.service in $ROOT"
+    systemctl --root="$ROOT" enable party-button.service
+    exit 0
+fi
+
+step "create the party-button user, enable and (re)start the service"
+systemd-sysusers "$SYSUSERSDIR/party-button.conf"
+systemctl daemon-reload
+if [ "$NO_VENV" != 1 ]; then
+    "$VENV/bin/party-button" check-config "$CONFDIR/config.yaml"
+fi
+systemctl enable party-button.service
+systemctl restart party-button.service
+cat <<DONE
+Installed. Next steps:
+  edit $CONFDIR/config.yaml, then: systemctl reload party-button
+  let a user press the button from a shell: usermod -aG party-button USER
+  hold the relays off from power-on: $VENV/bin/party-button boot-config
+  (append its lines to /boot/firmware/config.txt and reboot)
+DONE

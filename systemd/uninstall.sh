@@ -1,0 +1,42 @@
+#!/bin/sh
+# Remove the party-button service, leaving the config and the songs in place.
+#
+#   sudo systemd/uninstall.sh [DESTDIR=DIR] [PREFIX=DIR]
+#
+# Removes the unit, the sysusers file and the virtual environment. Kept:
+# /etc/party-button/config.yaml and /var/lib/party-button (songs and clips), and the
+# party-button user (removing users is left to the admin: userdel party-button).
+set -eu
+
+DESTDIR=${DESTDIR:-}
+PREFIX=${PREFIX:-/opt/party-button}
+for arg in "$@"; do
+    case $arg in
+        DESTDIR=*) DESTDIR=${arg#*=} ;;
+        PREFIX=*) PREFIX=${arg#*=} ;;
+        -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        *) echo "uninstall.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+ROOT=${DESTDIR%/}
+UNIT=/etc/systemd/system/party-button.service
+
+if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
+    echo "uninstall.sh: run as root (sudo), or give DESTDIR=DIR" >&2
+    exit 1
+fi
+
+if [ -e "$ROOT$UNIT" ]; then
+    if [ -n "$ROOT" ]; then
+        systemctl --root="$ROOT" disable party-button.service
+    else
+        systemctl disable --now party-button.service
+    fi
+fi
+rm -f "$ROOT$UNIT" "$ROOT/etc/sysusers.d/party-button.conf" \
+    "$ROOT/etc/party-button/config.yaml.dist"
+rm -rf "$ROOT$PREFIX"
+if [ -z "$ROOT" ]; then
+    systemctl daemon-reload
+fi
+echo "party-button removed; kept $ROOT/etc/party-button and $ROOT/var/lib/party-button"

@@ -1,0 +1,180 @@
+"""The control socket server and client over real Unix sockets, and where the socket lives."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from party_button.cli import main
+from party_button.control import (
+    SYSTEM_SOCKET,
+    ControlServer,
+    client_socket_path,
+    daemon_socket_path,
+    send_command,
+)
+from party_button.errors import ControlError
+from party_button.events import EventQueue
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ControlServer]:
+    queue = EventQueue()
+    control = ControlServer(tmp_path / "run" / "control.sock", queue)
+    yield control
+    control.close()
+    queue.close()
+
+
+def serve(server: ControlServer, client: Callable[[], object], answer: dict | None = None):
+    """Run ``client`` in a thread while this thread plays the daemon's loop."""
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = client()
+        except Exception as exc:
+            result["value"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    events = []
+    while thread.is_alive():
+        for event in server.queue.wait(0.05):
+            events.append(event)
+            event.reply({"ok": True, "kind": event.kind, **(answer or {})})
+    thread.join()
+    return result["value"], events
+
+
+def raw_request(path: Path, *chunks: bytes) -> dict:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(str(path))
+        for chunk in chunks:
+            sock.sendall(chunk)
+        return json.loads(sock.makefile("rb").readline())
+
+
+def test_socket_is_created_for_owner_and_group_only(server):
+    info = server.path.stat()
+    assert stat.S_ISSOCK(info.st_mode)
+    assert stat.S_IMODE(info.st_mode) == 0o660
+
+
+@pytest.mark.parametrize("command", ["press", "stop", "status", "reload"])
+def test_each_command_becomes_an_event_and_its_answer_comes_back(server, command):
+    answer, events = serve(server, lambda: send_command(server.path, command))
+    assert [event.kind for event in events] == [command]
+    assert answer == {"ok": True, "kind": command}
+
+
+def test_a_request_split_over_several_writes_is_put_together(server):
+    answer, events = serve(server, lambda: raw_request(server.path, b"pre", b"ss\n"))
+    assert answer == {"ok": True, "kind": "press"}
+    assert len(events) == 1
+
+
+def test_an_unknown_command_is_answered_without_reaching_the_daemon(server):
+    answer, events = serve(server, lambda: raw_request(server.path, b"dance\n"))
+    assert events == []
+    assert answer == {
+        "ok": False,
+        "error": "unknown command 'dance' (use press, stop, status, reload)",
+    }
+
+
+def test_a_client_that_hangs_up_without_a_word_is_forgotten(server):
+    def hang_up() -> str:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(str(server.path))
+        return send_command(server.path, "status")["kind"]
+
+    answer, events = serve(server, hang_up)
+    assert answer == "status"
+    assert [event.kind for event in events] == ["status"]
+
+
+def test_a_stale_socket_file_is_replaced(tmp_path):
+    path = tmp_path / "control.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # the file stays, nobody listens: a daemon that was killed
+    queue = EventQueue()
+    control = ControlServer(path, queue)
+    try:
+        answer, _events = serve(control, lambda: send_command(path, "status"))
+        assert answer["ok"] is True
+    finally:
+        control.close()
+        queue.close()
+    assert not path.exists()
+
+
+def test_a_second_daemon_on_the_same_socket_is_refused(server):
+    queue = EventQueue()
+    with pytest.raises(ControlError, match="another party-button daemon is listening on"):
+        ControlServer(server.path, queue)
+    queue.close()
+    assert stat.S_ISSOCK(server.path.stat().st_mode)
+
+
+def test_a_file_in_the_way_is_not_deleted(tmp_path):
+    path = tmp_path / "control.sock"
+    path.write_text("important")
+    with pytest.raises(ControlError, match="exists and is not a socket"):
+        ControlServer(path, EventQueue())
+    assert path.read_text() == "important"
+
+
+def test_client_without_a_daemon_gets_a_clear_error(tmp_path, capsys):
+    path = tmp_path / "none.sock"
+    with pytest.raises(ControlError, match=r"no party-button daemon is listening on .*none\.sock"):
+        send_command(path, "press")
+    assert main(["press", "--socket", str(path)]) == 1
+    assert "is it running?" in capsys.readouterr().err
+
+
+def test_cli_prints_the_status_line_and_json(server, capsys):
+    answer = {"status": "idle, 3 songs"}
+    code, _ = serve(server, lambda: main(["press", "--socket", str(server.path)]), answer)
+    assert code == 0
+    assert capsys.readouterr().out == "idle, 3 songs\n"
+    code, _ = serve(server, lambda: main(["status", "--socket", str(server.path)]), answer)
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "ok": True,
+        "kind": "status",
+        "status": "idle, 3 songs",
+    }
+
+
+def test_cli_reload_prints_the_config_errors_and_fails(server, capsys):
+    problems = {"ok": False, "errors": ["config.yaml:3: button.pin: is required"]}
+    code, _ = serve(server, lambda: main(["reload", "--socket", str(server.path)]), problems)
+    assert code == 1
+    assert capsys.readouterr().err == "config.yaml:3: button.pin: is required\n"
+
+
+def test_daemon_socket_path_follows_systemd_then_the_user(tmp_path):
+    assert daemon_socket_path({"PARTY_BUTTON_SOCKET": "/x/y.sock"}) == Path("/x/y.sock")
+    assert daemon_socket_path({"RUNTIME_DIRECTORY": "/run/party-button:/run/other"}) == Path(
+        "/run/party-button/control.sock"
+    )
+    assert daemon_socket_path({"XDG_RUNTIME_DIR": "/run/user/1000"}) == Path(
+        "/run/user/1000/party-button/control.sock"
+    )
+    assert daemon_socket_path({}).name == "control.sock"
+
+
+@pytest.mark.skipif(SYSTEM_SOCKET.exists(), reason="a party-button service runs here")
+def test_client_socket_path_is_the_daemons_without_a_system_service(tmp_path):
+    environ = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    assert client_socket_path(environ) == tmp_path / "party-button" / "control.sock"
+    assert client_socket_path({"RUNTIME_DIRECTORY": str(tmp_path)}) == tmp_path / "control.sock"

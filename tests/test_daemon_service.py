@@ -1,0 +1,155 @@
+"""The daemon's service side in-process: reload, status lines, watchdog wake-ups, log fields."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from gpiozero import DigitalOutputDevice
+
+from party_button.audio import PygamePlayer
+from party_button.config import load_config
+from party_button.daemon import Daemon
+from party_button.errors import ConfigError
+from party_button.events import Event
+
+
+@pytest.fixture
+def daemon(make_config, mock_factory) -> Iterator[Callable[..., Daemon]]:
+    made: list[Daemon] = []
+
+    def make(changes: dict | None = None, **kwargs) -> Daemon:
+        made.append(Daemon(make_config(changes), factory=mock_factory, seed=1, **kwargs))
+        made[-1].start()
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+def reload(daemon: Daemon) -> dict:
+    answers: list[dict] = []
+    daemon.handle(Event("reload", reply=answers.append))
+    return answers[0]
+
+
+def test_status_line_says_what_is_going_on(daemon):
+    party = daemon()
+    assert party.status_text() == "idle, 3 songs"
+    party.handle(Event("press"))
+    assert party.status_text() == f"partying: {party.playing.name}"
+    party.handle(Event("stop"))
+    assert party.status_text() == "party ending"
+
+
+def test_status_line_says_when_the_audio_device_is_missing(daemon):
+    party = daemon(player=PygamePlayer("no such device"))
+    assert party.status_text() == "idle, 3 songs; audio device missing, retrying"
+
+
+def test_a_broken_config_is_refused_with_check_config_errors(daemon, caplog):
+    party = daemon()
+    path = party.config.path
+    path.write_text(path.read_text().replace("GPIO17", "GPIO5"))
+    with pytest.raises(ConfigError) as expected:  # what check-config reports
+        load_config(path)
+    with caplog.at_level(logging.ERROR):
+        answer = reload(party)
+    assert answer["ok"] is False
+    assert answer["errors"] == expected.value.problems
+    for problem in expected.value.problems:
+        assert problem in caplog.messages
+    assert party.config.button.pin == 17
+    assert party.hardware is not None and set(party.hardware.relays) == {"lights", "beacon"}
+    assert "reload failed (1 problem(s) in" in party.status_text()
+
+
+def test_a_good_config_is_applied_at_once_when_idle(daemon, make_config, mock_factory):
+    party = daemon()
+    make_config({"relays": [{"name": "fog", "pin": "GPIO13", "active_high": True}]})
+    answer = reload(party)
+    assert answer["ok"] is True and answer["applied"] is True
+    assert answer["relays"] == {"fog": False}
+    assert party.status_text() == "idle, 3 songs"
+    # The old relay pins were released, the new one is claimed and drives off.
+    DigitalOutputDevice(5, pin_factory=mock_factory).close()
+    assert mock_factory.pin(13).state is False
+
+
+def test_pins_that_cannot_be_claimed_leave_the_old_config_running(
+    daemon, make_config, mock_factory, caplog
+):
+    party = daemon()
+    squatter = DigitalOutputDevice(20, pin_factory=mock_factory)  # another program's pin
+    make_config({"relays": [{"name": "lights", "pin": "GPIO20"}]})
+    with caplog.at_level(logging.ERROR):
+        answer = reload(party)
+    squatter.close()
+    assert answer["ok"] is False
+    assert answer["relays"] == {"lights": False, "beacon": False}
+    assert party.config.relays[0].pin == 5
+    assert any("new configuration not applied" in message for message in caplog.messages)
+    party.handle(Event("press"))
+    assert party.hardware is not None
+    assert party.hardware.relay_states() == {"lights": True, "beacon": True}
+
+
+def test_idle_daemon_sleeps_without_a_watchdog(daemon, monkeypatch):
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    party = daemon()
+    assert party.next_wakeup(party.clock()) is None
+
+
+def test_the_watchdog_is_the_only_wake_up_when_idle(daemon, tmp_path, monkeypatch):
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(tmp_path / "notify"))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    monkeypatch.setenv("WATCHDOG_USEC", "6000000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    party = daemon()
+    now = party.clock()
+    assert party.next_wakeup(now) == 0.0  # the first ping is due at once
+    party.notifier.watchdog(now)
+    assert party.next_wakeup(now) == pytest.approx(3.0)
+    assert listener.recv(100) == b"WATCHDOG=1"
+    listener.close()
+
+
+def test_log_records_carry_journal_fields(daemon, caplog):
+    party = daemon()
+    with caplog.at_level(logging.INFO):
+        party.handle(Event("press"))
+        party.step()
+    fields = {
+        key: getattr(record, key)
+        for record in caplog.records
+        for key in ("EVENT", "RELAY", "SONG", "PHASE")
+        if hasattr(record, key)
+    }
+    assert fields == {
+        "EVENT": "press",
+        "RELAY": "lights,beacon",
+        "SONG": party.playing.name,
+        "PHASE": "party",
+    }
+
+
+def test_shutdown_logs_every_relay_off(daemon, caplog):
+    party = daemon()
+    party.handle(Event("press"))
+    with caplog.at_level(logging.INFO):
+        party.close()
+    assert "shutdown: lights off, beacon off" in caplog.messages
+
+
+def test_daemon_socket_is_removed_on_close(daemon, tmp_path):
+    path = Path(tmp_path / "run" / "control.sock")
+    party = daemon(control_path=path)
+    assert path.exists()
+    party.close()
+    assert not path.exists()

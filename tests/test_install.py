@@ -1,0 +1,237 @@
+"""The installer and uninstaller into a temporary root; the unit checked by systemd-analyze."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from party_button.config import load_config
+
+REPO = Path(__file__).resolve().parent.parent
+UNIT = REPO / "systemd" / "party-button.service"
+STATE = "/var/lib/party-button"
+needs_systemctl = pytest.mark.skipif(not shutil.which("systemctl"), reason="needs systemctl")
+needs_analyze = pytest.mark.skipif(
+    not shutil.which("systemd-analyze"), reason="needs systemd-analyze"
+)
+
+
+SONGS = {
+    f"{STATE}/songs/song0.ogg",
+    f"{STATE}/songs/song1.ogg",
+    f"{STATE}/songs/song2.ogg",
+    f"{STATE}/songs/intro/siren.ogg",
+    f"{STATE}/songs/intro/fallback.ogg",
+}
+
+
+@pytest.fixture
+def source(tmp_path: Path, song_folder: Path) -> Path:
+    """A copy of the source tree with the test songs as its songs folder."""
+    tree = tmp_path / "src"
+    tree.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        if (REPO / name).exists():
+            shutil.copy(REPO / name, tree / name)
+    for folder in ("party_button", "config", "systemd"):
+        shutil.copytree(REPO / folder, tree / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(song_folder, tree / "songs")
+    shutil.copytree(song_folder.parent / "sounds", tree / "songs" / "intro")
+    return tree
+
+
+def run_script(source: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        ["sh", str(source / "systemd" / script), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def files_under(root: Path) -> set[str]:
+    return {
+        "/" + str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() or path.is_symlink()
+    }
+
+
+def installed_config(root: Path) -> Path:
+    """The installed config with its absolute paths moved into ``root``, ready to load."""
+    text = (root / "etc/party-button/config.yaml").read_text()
+    moved = root / "config-in-root.yaml"
+    moved.write_text(text.replace(STATE, f"{root}{STATE}"))
+    return moved
+
+
+@needs_systemctl
+def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    assert files_under(root) == {
+        "/etc/party-button/config.yaml",
+        "/etc/systemd/system/party-button.service",
+        "/etc/systemd/system/multi-user.target.wants/party-button.service",
+        "/etc/sysusers.d/party-button.conf",
+        *SONGS,
+    }
+    assert (root / "etc/systemd/system/party-button.service").read_text() == UNIT.read_text()
+    wants = root / "etc/systemd/system/multi-user.target.wants/party-button.service"
+    assert os.readlink(wants) == "/etc/systemd/system/party-button.service"
+    sysusers = (root / "etc/sysusers.d/party-button.conf").read_text()
+    assert re.search(rf"^u party-button - .* {STATE}$", sysusers, re.MULTILINE)
+    for path in ("etc/party-button/config.yaml", "etc/systemd/system/party-button.service"):
+        assert (root / path).stat().st_mode & 0o777 == 0o644
+
+    config = load_config(installed_config(root))
+    assert config.songs.folders == (root / STATE.lstrip("/") / "songs",)
+    assert config.party.intro_sound == root / STATE.lstrip("/") / "songs/intro/siren.ogg"
+    # Only the paths changed: comments and every other setting are the shipped file's.
+    shipped = (source / "config/config.yaml").read_text().splitlines()
+    ours = (root / "etc/party-button/config.yaml").read_text().splitlines()
+    changed = [(a, b) for a, b in zip(shipped, ours, strict=True) if a != b]
+    assert [b.split(":")[0].strip() for _a, b in changed] == [
+        "folders",
+        "intro_sound",
+        "fallback_sound",
+    ]
+
+
+@needs_systemctl
+def test_reinstall_keeps_the_admins_config_and_songs(source, tmp_path):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    config = root / "etc/party-button/config.yaml"
+    config.write_text(config.read_text().replace("volume: 0.8", "volume: 0.3"))
+    song = root / STATE.lstrip("/") / "songs/song0.ogg"
+    song.write_bytes(b"the admin's own recording")
+
+    result = run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    assert "kept the existing config.yaml" in result.stdout
+    assert "volume: 0.3" in config.read_text()
+    assert "volume: 0.8" in (root / "etc/party-button/config.yaml.dist").read_text()
+    assert song.read_bytes() == b"the admin's own recording"
+
+
+@needs_systemctl
+def test_uninstall_leaves_config_and_songs(source, tmp_path):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")  # adds config.yaml.dist
+    (root / "opt/party-button/venv/bin").mkdir(parents=True)
+    run_script(source, "uninstall.sh", f"DESTDIR={root}")
+    assert files_under(root) == {"/etc/party-button/config.yaml", *SONGS}
+    assert not (root / "opt/party-button").exists()
+
+
+def test_installer_refuses_unknown_arguments(source):
+    result = subprocess.run(
+        ["sh", str(source / "systemd/install.sh"), "--frobnicate"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "unknown argument '--frobnicate'" in result.stderr
+
+
+@needs_systemctl
+def test_install_with_a_virtual_environment_that_really_works(source, tmp_path):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", f"PYTHON={sys.executable}")
+    venv_cli = root / "opt/party-button/venv/bin/party-button"
+    unit = (root / "etc/systemd/system/party-button.service").read_text()
+    assert "ExecStart=/opt/party-button/venv/bin/party-button run " in unit
+    config = installed_config(root)
+    checked = subprocess.run(
+        [str(venv_cli), "check-config", str(config)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith(f"{config}: OK (4 relays)")
+    off = subprocess.run(
+        [str(venv_cli), "boot-config", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "gpio=5=op,dh" in off.stdout.splitlines()
+
+
+def unit_for_verify(tmp_path: Path) -> Path:
+    """The unit with its ExecStart= binary moved to one that exists on this machine."""
+    cli = Path(sys.executable).with_name("party-button")
+    assert cli.exists(), "the package's console script, from pip install -e ."
+    copy = tmp_path / "unit" / "party-button.service"
+    copy.parent.mkdir()
+    copy.write_text(UNIT.read_text().replace("/opt/party-button/venv/bin/party-button", str(cli)))
+    return copy
+
+
+@needs_analyze
+def test_systemd_analyze_verify_is_clean(tmp_path):
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(unit_for_verify(tmp_path))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert result.stdout + result.stderr == ""
+
+
+@needs_analyze
+def test_systemd_analyze_security_rates_the_unit_safe():
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(UNIT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    match = re.search(
+        r"Overall exposure level for party-button\.service: ([\d.]+) (\w+)", result.stdout
+    )
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= 1.0, result.stdout
+    assert match.group(2) == "SAFE"
+
+
+def test_unit_has_the_required_settings():
+    settings = [line.strip() for line in UNIT.read_text().splitlines()]
+    for required in (
+        "Type=notify",
+        "NotifyAccess=main",
+        "Restart=on-failure",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "ExecStopPost=/opt/party-button/venv/bin/party-button relays-off "
+        "--config /etc/party-button/config.yaml",
+        "User=party-button",
+        "SupplementaryGroups=gpio audio video",
+        "StateDirectory=party-button",
+        "RuntimeDirectory=party-button",
+        "ProtectSystem=strict",
+        "DevicePolicy=closed",
+        "PrivateNetwork=yes",
+        "CapabilityBoundingSet=",
+    ):
+        assert required in settings, required
+    assert any(line.startswith("WatchdogSec=") for line in settings)
+    assert any(line.startswith("SystemCallFilter=") for line in settings)
+
+
+@needs_systemctl
+def test_prefix_moves_the_virtual_environment_in_the_unit(source, tmp_path):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "PREFIX=/srv/pb", "--no-venv")
+    unit = (root / "etc/systemd/system/party-button.service").read_text()
+    assert "/opt/party-button" not in unit
+    assert "ExecStart=/srv/pb/venv/bin/party-button run " in unit
+    assert "ExecStopPost=/srv/pb/venv/bin/party-button relays-off " in unit
