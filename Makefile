@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DAEMON_DEBS := python3-venv python3-dev gcc pkg-config libsystemd-dev
 TEST_DEBS := $(DAEMON_DEBS) mpv openscad systemd
 
-.PHONY: simulate test lint bench daemon-debs test-debs
+.PHONY: simulate test lint bench install uninstall daemon-debs test-debs
 
 simulate: daemon-debs $(BIN)/.daemon
 	$(BIN)/party-button run --simulate --config config/config.yaml
@@ -26,6 +26,14 @@ lint: $(BIN)/.test
 
 bench: $(BIN)/.test
 	$(BIN)/python -m benchmarks.latency
+	$(BIN)/python -m benchmarks.lights
+
+# On the Raspberry Pi: the service, its user, config and songs (see README). DESTDIR works.
+install:
+	$(SUDO) DESTDIR=$(DESTDIR) systemd/install.sh
+
+uninstall:
+	$(SUDO) DESTDIR=$(DESTDIR) systemd/uninstall.sh
 
 daemon-debs:
 	@$(call install_debs,$(DAEMON_DEBS))
