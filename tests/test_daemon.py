@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
@@ -201,3 +202,43 @@ def test_soak_presses_bounces_and_holds(
     assert holds > 10
     assert sum(m == "panic stop: button held" for m in messages) >= 1
     assert sum(m.startswith("playing ") for m in messages) > 50
+
+
+def test_lights_flash_on_the_beats_of_the_playing_song(
+    make_config: Callable[..., Config], mock_factory: MockFactory, song_folder: Path
+) -> None:
+    from party_button.beats import BeatGrid, SongStamp, save_grid
+    from tests.conftest import write_tone
+
+    for song in song_folder.glob("song*.ogg"):
+        song.unlink()
+    song = write_tone(song_folder / "beat.ogg", 3.0)
+    beats = tuple(0.25 + 0.5 * index for index in range(6))
+    stamp = SongStamp.of(song)
+    save_grid(song, BeatGrid(120.0, beats, beats[::4], 4, stamp, analyzer="known"))
+    show = {"steps": [{"relays": ["lights"], "pattern": "beat", "length": 0.4}]}
+    relays = [
+        {"name": "lights", "pin": LIGHTS, "min_interval": 0.2},
+        {"name": "beacon", "pin": BEACON, "active_high": True},
+    ]
+    config = make_config({"relays": relays, "shows": {"party": show}})
+    lights = mock_factory.pin(LIGHTS)
+    with running_daemon(config, mock_factory) as daemon:
+        lights.clear_states()
+        base = lights._last_change
+        pressed = time.monotonic()
+        press(mock_factory)
+        wait_for(lambda: daemon.machine.phase is Phase.COOLDOWN, timeout=6)
+    ons, at = [], base
+    for state in lights.states[1:]:
+        at += state.timestamp
+        if state.state == 0:  # active-low: a low level is on
+            ons.append(at - pressed)
+    assert len(ons) == len(beats)
+    # The show follows the mixer's clock, which SDL's dummy driver lets drift by a few
+    # per cent against the wall clock used here: the first flash is on the first beat,
+    # and every later one a beat after the one before.
+    assert abs(ons[0] - beats[0]) < 0.05
+    for gap in (b - a for a, b in itertools.pairwise(ons)):
+        assert abs(gap - 0.5) < 0.05
+    assert all(state.state == 0 for state in mock_factory.pin(BEACON).states)  # not in the show
