@@ -45,17 +45,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_songs(args: argparse.Namespace) -> int:
     """List the library in the order it would play from ``--seed``."""
-    from party_button.library import SongLibrary
+    from party_button.library import library_from
 
     config = _load(args)
-    excluded = [p for p in (config.party.intro_sound, config.party.fallback_sound) if p]
-    library = SongLibrary(
-        config.songs.folders,
-        config.songs.extensions,
-        exclude=excluded,
-        seed=args.seed,
-        no_repeat=config.songs.no_repeat,
-    )
+    library = library_from(config, seed=args.seed)
     count = args.count or len(library)
     if not len(library):
         print("the songs library is empty")
