@@ -18,11 +18,13 @@ from gpiozero.pins import Factory
 
 from party_button.audio import Player, PygamePlayer
 from party_button.config import Config
-from party_button.errors import AudioError, SongError
+from party_button.errors import AudioError, SongError, VideoError
 from party_button.events import Event, EventQueue
 from party_button.hardware import PartyHardware, make_pin_factory
-from party_button.library import SongLibrary
+from party_button.library import library_from
 from party_button.party import ButtonReader, Do, Input, PartyMachine, Phase, Rules
+from party_button.playback import MediaPlayer
+from party_button.video import clip_player_from
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +84,10 @@ class Daemon:
         self.clock = clock
         self.events = EventQueue()
         self.factory = factory
-        self.player: Player = player or player_from(config)
-        excluded = [p for p in (config.party.intro_sound, config.party.fallback_sound) if p]
-        self.library = SongLibrary(
-            config.songs.folders,
-            config.songs.extensions,
-            exclude=excluded,
-            seed=seed,
-            no_repeat=config.songs.no_repeat,
+        self.library = library_from(config, seed=seed)
+        self.clips = clip_player_from(config)
+        self.player: Player = MediaPlayer(
+            player or player_from(config), self.clips, self.library.is_clip
         )
         self.machine = PartyMachine(rules_from(config))
         self.reader = ButtonReader(config.button.bounce_time, config.button.hold_time)
@@ -121,10 +119,26 @@ class Daemon:
             self.config.button.pin,
             ", ".join(f"{r.name}=GPIO{r.pin}" for r in self.config.relays),
         )
+        self._check_clips()
         self._open_audio()
         log.info(
-            "%d songs in %s", len(self.library), ", ".join(map(str, self.config.songs.folders))
+            "%d songs and %d clips in %s",
+            len(self.library) - self.library.clip_count,
+            self.library.clip_count,
+            ", ".join(map(str, self.config.songs.folders)),
         )
+
+    def _check_clips(self) -> None:
+        if self.clips is None:
+            return
+        try:
+            log.info("clips shown by %s", self.clips.check())
+        except VideoError as exc:
+            self._clips_off(exc)
+
+    def _clips_off(self, reason: VideoError) -> None:
+        log.error("%s; clips are off, songs only", reason)
+        self.library.use_clips(False)
 
     def _open_audio(self) -> bool:
         try:
@@ -256,7 +270,23 @@ class Daemon:
     def _sound_finished(self, now: float) -> bool:
         if self._silent_until is not None:
             return now >= self._silent_until
+        if self._clip_failed(now):
+            return False
         return not self.player.is_playing() and not self.player.effect_playing()
+
+    def _clip_failed(self, now: float) -> bool:
+        """Set aside a clip that mpv could not play; if it was this party's, play a song."""
+        failure = self.clips.take_failure() if self.clips is not None else None
+        if failure is None:
+            return False
+        log.warning("skipping clip %s: %s; a song plays instead", failure.clip, failure.reason)
+        if failure.clip_at_fault:
+            self.library.mark_broken(failure.clip)
+        if failure.clip != self.playing:
+            return False
+        self._prepare_next(clips=False)
+        self._play_song(now)
+        return True
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -307,17 +337,20 @@ class Daemon:
     def _prepare(self, song: Path) -> bool:
         try:
             self.player.prepare(song)
+        except VideoError as exc:
+            self._clips_off(exc)
+            return False
         except SongError as exc:
             log.warning("skipping song: %s", exc)
             self.library.mark_broken(song)
             return False
         return True
 
-    def _prepare_next(self) -> None:
+    def _prepare_next(self, *, clips: bool = True) -> None:
         if not self.player.is_open:
             return
         for _attempt in range(max(1, len(self.library))):
-            song = self.library.next_song()
+            song = self.library.next_song(clips=clips)
             if song is None:
                 return
             if self._prepare(song):

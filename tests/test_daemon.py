@@ -154,7 +154,7 @@ def test_missing_audio_device_blinks_keeps_lights_and_retries(
         assert set(led) == {0, 1}  # fast blinking
         press(mock_factory)
         wait_for(lambda: relays_on(mock_factory) == (True, True))
-        daemon.player.device = None  # the device is plugged in
+        daemon.player.audio.device = None  # the device is plugged in
         wait_for(lambda: daemon.player.is_open, timeout=3)
         wait_for(lambda: daemon.machine.phase is not Phase.PARTY, timeout=3)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
