@@ -158,6 +158,8 @@ class SongLibrary:
         self.clip_chance = clip_chance
         self.clips_on = bool(self.clip_extensions)
         self._broken: dict[Path, tuple[float, int] | None] = {}
+        self._no_repeat = no_repeat
+        self._last: Path | str | None = None
         self._bag = ShuffleBag(seed=seed, no_repeat=no_repeat)
         seeds = random.Random(seed)
         clip_seed = None if seed is None else seeds.getrandbits(64)
@@ -204,15 +206,16 @@ class SongLibrary:
     def next_song(self, *, clips: bool = True) -> Path | None:
         """The next song or clip (only songs with ``clips=False``), noticing added files."""
         self.refresh()
-        bag = self._bag
-        if clips and len(self._clip_bag):
-            # The coin is thrown even when the songs bag is empty, so that the order of
-            # picks from a seed does not depend on which bag ran dry.
-            heads = self._coin.random() < self.clip_chance
-            if heads or not len(self._bag):
-                bag = self._clip_bag
-        item = bag.pick()
-        return Path(item) if item is not None else None
+        bags = [bag for bag in (self._bag, self._clip_bag if clips else None) if bag]
+        if not bags:
+            return None
+        if len(bags) == 2 and self._coin.random() < self.clip_chance:
+            bags.reverse()
+        alone = len(bags) == 2 and len(bags[0]) == 1 and self._last is not None
+        if self._no_repeat and alone and bags[0].last == self._last:
+            bags.reverse()  # the only item of the chosen bag has just played
+        self._last = bags[0].pick()
+        return Path(self._last) if self._last is not None else None
 
     def paired_song(self, clip: Path) -> Path | None:
         """The song whose audio ``clip`` plays, if it has one in the library."""
