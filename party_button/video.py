@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 
 # Seconds a starting mpv may take to open its IPC socket (a cold start on a Pi is slow).
 START_TIMEOUT = 10.0
-# Seconds to wait for mpv's answer to a request.
+# Seconds to wait for mpv's answer: at start, and mid-party (where the loop waits on it).
 REPLY_TIMEOUT = 2.0
+PARTY_REPLY_TIMEOUT = 0.2
 # Seconds mpv gets to quit before it is terminated, and then killed.
 QUIT_TIMEOUT = 2.0
 # The position is extrapolated from mpv's last report by at most this many seconds.
@@ -265,14 +266,14 @@ class ClipPlayer:
                     self._socket.sendall(data)
         return rid
 
-    def _request(self, command: list[Any]) -> Any:
+    def _request(self, command: list[Any], timeout: float = REPLY_TIMEOUT) -> Any:
         """Send ``command`` and wait for mpv's answer; ``None`` on an error or no answer."""
         rid = next(self._requests)
         waiter: list[Any] = [threading.Event(), None]
         with self._lock:
             self._replies[rid] = waiter
         self._send(command, rid)
-        waiter[0].wait(REPLY_TIMEOUT)
+        waiter[0].wait(timeout)
         with self._lock:
             self._replies.pop(rid, None)
         return waiter[1]
@@ -453,7 +454,7 @@ class ClipPlayer:
         if self._state != "playing":
             return
         position = self.position()
-        pts = self._request(["get_property", "audio-pts"])
+        pts = self._request(["get_property", "audio-pts"], PARTY_REPLY_TIMEOUT)
         if not isinstance(pts, int | float):
             return  # a clip without sound
         length = max(seconds - max(pts - position, 0.0), 0.05)

@@ -93,25 +93,28 @@ def test_killing_mpv_mid_clip_ends_the_party_with_the_relays_off(
     song_folder: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clip = write_clip(song_folder / "long.mp4", 5.0)
+    clips = {write_clip(song_folder / f"long{i}.mp4", 5.0) for i in range(2)}
     config = clip_config(make_config)
     with running_daemon(config, mock_factory) as daemon:
         press(mock_factory)
         wait_for(lambda: daemon.player.position() > 0.3, timeout=3)
-        first = mpv_pid(daemon)
-        os.kill(first, signal.SIGKILL)
+        killed = mpv_pid(daemon)
+        played = daemon.playing
+        assert played in clips
+        os.kill(killed, signal.SIGKILL)
         wait_for(lambda: relays_on(mock_factory) == (False, False), timeout=2)
         assert daemon.machine.phase is Phase.COOLDOWN
         assert messages(caplog, logging.ERROR) == [
-            "mpv stopped during clip long.mp4 (exit code -9): the party ends"
+            f"mpv stopped during clip {played.name} (exit code -9): the party ends"
         ]
         # The next clip is prepared with a new mpv, and the next party plays it.
         wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=2)
-        assert daemon.player.prepared == clip
-        assert mpv_pid(daemon) != first
+        (other,) = clips - {played}
+        assert daemon.player.prepared == other
+        assert mpv_pid(daemon) != killed
         press(mock_factory)
         wait_for(lambda: daemon.player.position() > 0.3, timeout=3)
-        assert daemon.playing == clip and relays_on(mock_factory) == (True, True)
+        assert daemon.playing == other and relays_on(mock_factory) == (True, True)
 
 
 def test_missing_mpv_logs_once_and_plays_songs_only(
@@ -135,6 +138,24 @@ def test_missing_mpv_logs_once_and_plays_songs_only(
     assert messages(caplog, logging.WARNING) == [
         "mpv not found: '/nonexistent/mpv' is not an installed program "
         "(apt-get install mpv, or set clips.mpv); clips are off, songs only"
+    ]
+
+
+def test_mpv_that_cannot_start_turns_clips_off(
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    song_folder: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    write_clip(song_folder / "party.mp4", 1.0)
+    config = clip_config(make_config, mpv_options=["--no-such-option=1"])
+    with running_daemon(config, mock_factory) as daemon:
+        prepared = daemon.player.prepared
+        assert prepared is not None and prepared.suffix == ".ogg"
+        assert daemon.library.clip_count == 0
+    assert messages(caplog, logging.WARNING) == [
+        "mpv exited at start with code 1: Error parsing option no-such-option (option not found)"
+        " / Setting commandline option --no-such-option=1 failed.; clips are off, songs only"
     ]
 
 
