@@ -111,7 +111,6 @@ class ClipPlayer:
         self._entry: int | None = None
         self._entry_started = False
         self._state = "idle"  # idle, loading, playing, ended
-        self._loaded = False
         self._video_failed = False
         self._sound_only = False
         self._fading = False
@@ -310,8 +309,6 @@ class ClipPlayer:
             self._video_failed |= str(message.get("prefix", "")).startswith("vo")
         elif event == "start-file":
             self._entry_started = message.get("playlist_entry_id") == self._entry
-        elif event == "file-loaded" and self._entry_started:
-            self._loaded = True
         elif event == "playback-restart" and self._entry_started and self._state == "loading":
             self._state = "playing"
             self._anchor = (0.0, time.monotonic())
@@ -410,6 +407,7 @@ class ClipPlayer:
         with self._lock:
             self._clip = clip
             self._failure = None
+            self._errors.clear()
             self._state = "loading"
             self._anchor = (0.0, time.monotonic())
             if not self.is_open:
@@ -420,7 +418,6 @@ class ClipPlayer:
     def _load(self, clip: Path) -> None:
         self._entry = None
         self._entry_started = False
-        self._loaded = False
         self._video_failed = False
         self._errors.clear()
         self._load_request = self._send(["loadfile", str(clip.resolve()), "replace"])
