@@ -122,9 +122,8 @@ class Daemon:
         self._check_clips()
         self._open_audio()
         log.info(
-            "%d songs and %d clips in %s",
+            "%d songs in %s",
             len(self.library) - self.library.clip_count,
-            self.library.clip_count,
             ", ".join(map(str, self.config.songs.folders)),
         )
 
@@ -132,7 +131,7 @@ class Daemon:
         if self.clips is None:
             return
         try:
-            log.info("clips shown by %s", self.clips.check())
+            log.info("%d clips, shown by %s", self.library.clip_count, self.clips.check())
         except VideoError as exc:
             self._clips_off(exc)
 

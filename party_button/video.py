@@ -466,6 +466,7 @@ class ClipPlayer:
                 self._send(["stop"])
             self._state = "idle"
             self._entry = None
+            self._anchor = (0.0, time.monotonic())
             if self._fading:
                 self._send(["af", "remove", FADE_FILTER])
                 self._fading = False

@@ -81,6 +81,7 @@ def test_stop_mid_clip_and_play_another(player: ClipPlayer, tmp_path: Path) -> N
     wait_for(lambda: player.position() > 0.2, timeout=3)
     player.stop()
     assert not player.is_playing()
+    assert player.position() == 0.0
     short = write_clip(tmp_path / "short.mp4", 0.5)
     play(player, short)
     wait_for(lambda: not player.is_playing(), timeout=3)
