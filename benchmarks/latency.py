@@ -156,12 +156,18 @@ def main() -> int:
         ("resident memory (MB)", result["rss_mb"], TARGETS["rss_mb"]),
         ("start-up to ready (s)", result["ready_s"], TARGETS["ready_s"]),
     ]
-    print(f"{'measure':32} {'value':>9} {'target':>9}  ok")
+    print_table(rows)
+    return 0
+
+
+def print_table(rows: list[tuple[str, float, float | None]]) -> None:
+    """Print ``(measure, value, target or None)`` rows, saying whether each target is met."""
+    width = max(len(name) for name, _value, _target in rows)
+    print(f"{'measure':{width}} {'value':>9} {'target':>9}  ok")
     for name, value, target in rows:
         verdict = "" if target is None else ("yes" if value < target else "NO")
         shown = "" if target is None else f"< {target:g}"
-        print(f"{name:32} {value:9.3f} {shown:>9}  {verdict}")
-    return 0
+        print(f"{name:{width}} {value:9.3f} {shown:>9}  {verdict}")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def cmd_songs(args: argparse.Namespace) -> int:
     """List the library in the order it would play from ``--seed``."""
     from party_button.library import library_from
 
-    library = library_from(_load(args), args.seed)
+    library = library_from(_load(args), seed=args.seed)
     count = args.count or len(library)
     if not len(library):
         print("the songs library is empty")

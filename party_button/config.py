@@ -8,7 +8,7 @@ Nothing here touches a pin.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpiozero.exc import PinInvalidPin
@@ -28,6 +28,12 @@ CONFIG_ENV = "PARTY_BUTTON_CONFIG"
 PIN_FACTORIES = ("auto", "lgpio", "rpigpio", "mock")
 PRESS_ACTIONS = ("next", "stop", "ignore", "restart")
 SONG_EXTENSIONS = ("ogg", "mp3", "wav", "flac")
+VIDEO_EXTENSIONS = ("mp4", "mkv", "webm", "mov", "m4v")
+CLIP_EXTENSIONS = ("mp4", "mkv", "webm", "mov")
+# Full screen on the Pi's HDMI output without a desktop (DRM/KMS), hardware decoding if any.
+PI_MPV_OPTIONS = ("--vo=gpu", "--gpu-context=drm", "--hwdec=auto-safe", "--fullscreen")
+# Options that the clip player sets itself and a config must not change.
+RESERVED_MPV_OPTIONS = ("idle", "input-ipc-server", "config", "keep-open", "terminal")
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,17 @@ class PartyConfig:
 
 
 @dataclass(frozen=True)
+class ClipsConfig:
+    """Rendered clips in the party playlist, shown by mpv."""
+
+    enabled: bool = True
+    chance: float = 0.3
+    extensions: tuple[str, ...] = CLIP_EXTENSIONS
+    mpv: str = "mpv"
+    mpv_options: tuple[str, ...] = PI_MPV_OPTIONS
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated configuration."""
 
@@ -122,6 +139,7 @@ class Config:
     audio: AudioConfig
     party: PartyConfig
     lights: LightsConfig
+    clips: ClipsConfig = field(default_factory=ClipsConfig)
 
     @property
     def effect_sounds(self) -> tuple[Path, ...]:
@@ -252,25 +270,57 @@ def _read_songs(root: MapReader, base: Path) -> SongsConfig:
         if not folder.is_dir():
             section.problems.add(line, "songs.folders", f"folder {str(folder)!r} does not exist")
         folders.append(folder)
-    extensions: list[str] = []
-    if "extensions" in section:
-        for line, raw in section.list("extensions").strings():
-            ext = raw.lower().lstrip(".")
-            if ext not in SONG_EXTENSIONS:
-                section.problems.add(
-                    line,
-                    "songs.extensions",
-                    f"{raw!r} is not a format the mixer plays (use {', '.join(SONG_EXTENSIONS)})",
-                )
-            else:
-                extensions.append(ext)
+    extensions = _read_extensions(section, SONG_EXTENSIONS, "a format the mixer plays")
     songs = SongsConfig(
         folders=tuple(folders),
-        extensions=tuple(extensions) or SONG_EXTENSIONS,
+        extensions=extensions or SONG_EXTENSIONS,
         no_repeat=section.boolean("no_repeat", True),
     )
     section.finish()
     return songs
+
+
+def _read_extensions(section: MapReader, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """The ``extensions`` list of ``section``, each one of ``allowed``."""
+    extensions: list[str] = []
+    if "extensions" in section:
+        for line, raw in section.list("extensions").strings():
+            ext = raw.lower().lstrip(".")
+            if ext not in allowed:
+                section.problems.add(
+                    line,
+                    f"{section.keypath}.extensions",
+                    f"{raw!r} is not {what} (use {', '.join(allowed)})",
+                )
+            else:
+                extensions.append(ext)
+    return tuple(extensions)
+
+
+def _read_clips(root: MapReader) -> ClipsConfig:
+    section = root.map("clips")
+    options: list[str] = []
+    if "mpv_options" in section:
+        for line, raw in section.list("mpv_options").strings():
+            name = raw[2:].split("=", 1)[0].removeprefix("no-")
+            if not raw.startswith("--") or not name:
+                message = f"expected an mpv option such as --hwdec=auto-safe, got {raw!r}"
+            elif name in RESERVED_MPV_OPTIONS:
+                message = f"{raw!r}: party-button sets --{name} itself"
+            else:
+                options.append(raw)
+                continue
+            section.problems.add(line, "clips.mpv_options", message)
+    extensions = _read_extensions(section, VIDEO_EXTENSIONS, "a video format")
+    clips = ClipsConfig(
+        enabled=section.boolean("enabled", True),
+        chance=section.number("chance", 0.3, minimum=0.0, maximum=1.0),
+        extensions=extensions or CLIP_EXTENSIONS,
+        mpv=section.string("mpv", "mpv"),
+        mpv_options=tuple(options) if "mpv_options" in section else PI_MPV_OPTIONS,
+    )
+    section.finish()
+    return clips
 
 
 def _read_audio(root: MapReader) -> AudioConfig:
@@ -353,6 +403,7 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
     audio = _read_audio(root)
     party = _read_party(root, base)
     lights = parse_lights(root, relays)
+    clips = _read_clips(root)
     root.finish()
     problems.raise_if_any()
     return Config(
@@ -366,4 +417,5 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
         audio=audio,
         party=party,
         lights=lights,
+        clips=clips,
     )

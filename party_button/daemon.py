@@ -27,13 +27,15 @@ from party_button.beat_worker import BeatWorker
 from party_button.beats import BeatGrid, load_grid
 from party_button.config import Config, load_config
 from party_button.control import ControlServer
-from party_button.errors import AudioError, ConfigError, HardwareError, SongError
+from party_button.errors import AudioError, ConfigError, HardwareError, SongError, VideoError
 from party_button.events import Event, EventQueue
 from party_button.hardware import PartyHardware, make_pin_factory
 from party_button.library import library_from
 from party_button.party import ButtonReader, Do, Input, PartyMachine, Phase, Rules
+from party_button.playback import MediaPlayer
 from party_button.show_driver import ShowDriver
 from party_button.systemd import Notifier
+from party_button.video import clip_player_from
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +99,9 @@ class Daemon:
         self.events = EventQueue()
         self.factory = factory
         self._factory_owned = factory is None
-        self.player: Player = player or player_from(config)
         self._seed = seed
         self._configure(config)
+        self._build_player(config, player)
         self.hardware: PartyHardware | None = None
         self.beats: BeatWorker | None = None
         self.notifier = notifier or Notifier()
@@ -125,7 +127,7 @@ class Daemon:
     def _configure(self, config: Config) -> None:
         """Take ``config``'s library, rules, button timing and light shows (not the pins)."""
         self.config = config
-        self.library = library_from(config, self._seed)
+        self.library = library_from(config, seed=self._seed)
         self.machine = PartyMachine(rules_from(config))
         self.reader = ButtonReader(config.button.bounce_time, config.button.hold_time)
         self.lights = ShowDriver(config.lights, config.relays, self._switch_relay)
@@ -133,12 +135,16 @@ class Daemon:
     def start(self) -> None:
         """Claim the pins (relays off), open the audio, prepare the first song, then listen."""
         self._claim_pins()
+        self._check_clips()
         self._open_audio()
         self.beats = BeatWorker(lambda song, grid: self.events.put(Event("grid", (song, grid))))
-        for song in self.library.refresh():
-            self.beats.submit(song)
+        for item in self.library.refresh():
+            if not self.library.is_clip(item):
+                self.beats.submit(item)
         log.info(
-            "%d songs in %s", len(self.library), ", ".join(map(str, self.config.songs.folders))
+            "%d songs in %s",
+            len(self.library) - self.library.clip_count,
+            ", ".join(map(str, self.config.songs.folders)),
         )
         if self.control_path is not None:
             self.control = ControlServer(self.control_path, self.events)
@@ -159,6 +165,25 @@ class Daemon:
             self.config.button.pin,
             ", ".join(f"{r.name}=GPIO{r.pin}" for r in self.config.relays),
         )
+
+    def _build_player(self, config: Config, audio: Player | None = None) -> None:
+        """The player for ``config``: songs through ``audio`` (pygame), clips through mpv."""
+        self.clips = clip_player_from(config)
+        self.player: Player = MediaPlayer(
+            audio or player_from(config), self.clips, lambda item: self.library.is_clip(item)
+        )
+
+    def _check_clips(self) -> None:
+        if self.clips is None:
+            return
+        try:
+            log.info("%d clips, shown by %s", self.library.clip_count, self.clips.check())
+        except VideoError as exc:
+            self._clips_off(exc)
+
+    def _clips_off(self, reason: VideoError) -> None:
+        log.error("%s; clips are off, songs only", reason)
+        self.library.use_clips(False)
 
     def _open_audio(self) -> bool:
         try:
@@ -324,7 +349,23 @@ class Daemon:
     def _sound_finished(self, now: float) -> bool:
         if self._silent_until is not None:
             return now >= self._silent_until
+        if self._clip_failed(now):
+            return False
         return not self.player.is_playing() and not self.player.effect_playing()
+
+    def _clip_failed(self, now: float) -> bool:
+        """Set aside a clip that mpv could not play; if it was this party's, play a song."""
+        failure = self.clips.take_failure() if self.clips is not None else None
+        if failure is None:
+            return False
+        log.warning("skipping clip %s: %s; a song plays instead", failure.clip, failure.reason)
+        if failure.clip_at_fault:
+            self.library.mark_broken(failure.clip)
+        if failure.clip != self.playing:
+            return False
+        self._prepare_next(clips=False)
+        self._play_song(now)
+        return True
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -419,20 +460,28 @@ class Daemon:
     def _prepare(self, song: Path) -> bool:
         try:
             self.player.prepare(song)
+        except VideoError as exc:
+            self._clips_off(exc)
+            return False
         except SongError as exc:
             log.warning("skipping song: %s", exc)
             self.library.mark_broken(song)
             return False
-        self._prepared_grid = load_grid(song)
-        if self._prepared_grid is None and self.beats is not None:
-            self.beats.submit(song)
+        grid_of = self.library.beat_source(song)
+        self._prepared_grid = load_grid(grid_of)
+        if (
+            self._prepared_grid is None
+            and self.beats is not None
+            and not self.library.is_clip(grid_of)
+        ):
+            self.beats.submit(grid_of)
         return True
 
-    def _prepare_next(self) -> None:
+    def _prepare_next(self, *, clips: bool = True) -> None:
         if not self.player.is_open:
             return
         for _attempt in range(max(1, len(self.library))):
-            song = self.library.next_song()
+            song = self.library.next_song(clips=clips)
             if song is None:
                 return
             if self._prepare(song):
@@ -508,6 +557,7 @@ class Daemon:
             self._release(config, previous)
             self._configure(previous)
             self._claim_pins()  # if even the old pins are gone, systemd restarts the daemon
+        self._check_clips()
         self._open_audio()
         if self._reload_error is None:
             log.info("configuration %s applied: %d songs", config.path, len(self.library))
@@ -520,9 +570,9 @@ class Daemon:
         if new.gpio != old.gpio and self._factory_owned and self.factory is not None:
             self.factory.close()
             self.factory = None
-        if new.audio != old.audio:
+        if new.audio != old.audio or new.clips != old.clips:
             self.player.close()
-            self.player = player_from(new)
+            self._build_player(new)
 
     # -- status ----------------------------------------------------------------------------
 

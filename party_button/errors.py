@@ -27,6 +27,10 @@ class SongError(PartyButtonError, OSError):
     """A song file is missing, unreadable or corrupt."""
 
 
+class VideoError(PartyButtonError, RuntimeError):
+    """The mpv program that shows clips is missing, cannot start, or does not answer."""
+
+
 class HardwareError(PartyButtonError, RuntimeError):
     """A GPIO pin or pin factory could not be set up."""
 

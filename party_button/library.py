@@ -1,4 +1,4 @@
-"""The songs library: finding playable files and choosing the next one from a shuffle bag."""
+"""The songs library: finding songs and clips, and choosing the next one from shuffle bags."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from party_button.beats import sidecar_path
+
 if TYPE_CHECKING:
     from party_button.config import Config
 
 log = logging.getLogger(__name__)
+
+# What ``party-button render`` adds to a clip's name: ``NAME.outlined.mp4``.
+RENDERED_MARK = ".outlined"
 
 
 def scan_library(
@@ -97,11 +102,43 @@ class ShuffleBag:
         return self._last
 
 
+def pairing_name(clip: Path) -> str:
+    """The song name that ``clip`` pairs with: its name less the extension and ``.outlined``."""
+    stem = clip.stem
+    if stem.lower().endswith(RENDERED_MARK):
+        stem = stem[: -len(RENDERED_MARK)]
+    return stem.casefold()
+
+
+def pair_clips(songs: Sequence[Path], clips: Sequence[Path]) -> dict[Path, Path]:
+    """Each clip whose audio is a song of the library, mapped to that song.
+
+    ``foo.outlined.mp4`` and ``foo.mp4`` pair with ``foo.ogg`` (any song extension, names
+    compared ignoring case); a song in the clip's own folder wins over one elsewhere.
+    """
+    by_name: dict[str, list[Path]] = {}
+    for song in songs:
+        by_name.setdefault(song.stem.casefold(), []).append(song)
+    pairs: dict[Path, Path] = {}
+    for clip in clips:
+        candidates = by_name.get(pairing_name(clip), [])
+        if candidates:
+            nearby = [song for song in candidates if song.parent == clip.parent]
+            pairs[clip] = (nearby or candidates)[0]
+    return pairs
+
+
 class SongLibrary:
     """The songs folders, rescanned on every pick, with broken files set aside.
 
-    A file that failed to play stays out of the bag until it changes on disk (a new
+    A file that failed to play stays out of the bags until it changes on disk (a new
     size or modification time), so a corrupt song is reported once, not at every party.
+
+    Clips (files with ``clip_extensions``) live in the same folders and have a shuffle bag
+    of their own; a pick takes a clip with probability ``clip_chance`` (a seeded coin), or
+    from the other bag when one is empty. A song paired with a clip (:func:`pair_clips`)
+    plays as that clip: it leaves the songs bag while the clip is playable and clips are in
+    use, so one track never plays twice in a round.
     """
 
     def __init__(
@@ -112,37 +149,93 @@ class SongLibrary:
         exclude: Sequence[Path] = (),
         seed: int | None = None,
         no_repeat: bool = True,
+        clip_extensions: Sequence[str] = (),
+        clip_chance: float = 0.0,
     ) -> None:
         self.folders = tuple(folders)
         self.extensions = tuple(extensions)
         self.exclude = tuple(exclude)
+        self.clip_extensions = tuple(ext.lower().lstrip(".") for ext in clip_extensions)
+        self.clip_chance = clip_chance
+        self.clips_on = bool(self.clip_extensions)
         self._broken: dict[Path, tuple[float, int] | None] = {}
+        self._no_repeat = no_repeat
+        self._last: Path | str | None = None
         self._bag = ShuffleBag(seed=seed, no_repeat=no_repeat)
+        seeds = random.Random(seed)
+        clip_seed = None if seed is None else seeds.getrandbits(64)
+        self._clip_bag = ShuffleBag(seed=clip_seed, no_repeat=no_repeat)
+        self._coin = random.Random(None if seed is None else seeds.getrandbits(64))
+        self._pairs: dict[Path, Path] = {}
         self.refresh()
 
     def __len__(self) -> int:
-        return len(self._bag)
+        return len(self._bag) + len(self._clip_bag)
+
+    @property
+    def clip_count(self) -> int:
+        """How many clips are in the clips bag (0 while clips are off)."""
+        return len(self._clip_bag)
+
+    def is_clip(self, path: Path) -> bool:
+        """Whether ``path`` is a clip (by its extension) rather than a song."""
+        return path.suffix.lower().lstrip(".") in self.clip_extensions
+
+    def use_clips(self, on: bool) -> None:
+        """Let clips take part (``True``) or play songs only, paired songs included."""
+        self.clips_on = on and bool(self.clip_extensions)
+        self.refresh()
 
     def refresh(self) -> list[Path]:
-        """Scan the folders again; returns the playable songs."""
-        songs = [
+        """Scan the folders again; returns the playable songs and clips."""
+        found = [
             path
-            for path in scan_library(self.folders, self.extensions, self.exclude)
+            for path in scan_library(
+                self.folders, self.extensions + self.clip_extensions, self.exclude
+            )
             if not self._still_broken(path)
         ]
+        songs = [path for path in found if not self.is_clip(path)]
+        clips = [path for path in found if self.is_clip(path)] if self.clips_on else []
+        self._pairs = pair_clips(songs, clips)
+        paired = set(self._pairs.values())
+        songs = [song for song in songs if song not in paired]
         self._bag.update(songs)
-        return songs
+        self._clip_bag.update(clips)
+        return songs + clips
 
-    def next_song(self) -> Path | None:
-        """The next song to play, noticing files added or removed since the last pick."""
+    def next_song(self, *, clips: bool = True) -> Path | None:
+        """The next song or clip (only songs with ``clips=False``), noticing added files."""
         self.refresh()
-        song = self._bag.pick()
-        return Path(song) if song is not None else None
+        bags = [bag for bag in (self._bag, self._clip_bag if clips else None) if bag]
+        if not bags:
+            return None
+        if len(bags) == 2 and self._coin.random() < self.clip_chance:
+            bags.reverse()
+        alone = len(bags) == 2 and len(bags[0]) == 1 and self._last is not None
+        if self._no_repeat and alone and bags[0].last == self._last:
+            bags.reverse()  # the only item of the chosen bag has just played
+        self._last = bags[0].pick()
+        return Path(self._last) if self._last is not None else None
+
+    def paired_song(self, clip: Path) -> Path | None:
+        """The song whose audio ``clip`` plays, if it has one in the library."""
+        return self._pairs.get(clip)
+
+    def beat_source(self, item: Path) -> Path:
+        """The file whose beat grid (``FILE.beats.json``) the light show follows for ``item``.
+
+        A clip without a grid of its own follows the grid of its paired song.
+        """
+        song = self._pairs.get(item)
+        if song is None or sidecar_path(item).is_file():
+            return item
+        return song
 
     def mark_broken(self, song: Path) -> None:
-        """Set ``song`` aside until the file changes."""
+        """Set ``song`` (or clip) aside until the file changes."""
         self._broken[song] = _signature(song)
-        self._bag.update([item for item in self.refresh() if item != song])
+        self.refresh()
 
     def _still_broken(self, song: Path) -> bool:
         if song not in self._broken:
@@ -153,20 +246,23 @@ class SongLibrary:
         return False
 
 
-def _signature(path: Path) -> tuple[float, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_mtime, stat.st_size)
-
-
-def library_from(config: Config, seed: int | None = None) -> SongLibrary:
-    """The songs library for ``config``, without the intro and fallback sounds."""
+def library_from(config: Config, *, seed: int | None = None) -> SongLibrary:
+    """The library that ``config`` describes; the intro and fallback sounds are not songs."""
+    clips = config.clips
     return SongLibrary(
         config.songs.folders,
         config.songs.extensions,
         exclude=config.effect_sounds,
         seed=seed,
         no_repeat=config.songs.no_repeat,
+        clip_extensions=clips.extensions if clips.enabled else (),
+        clip_chance=clips.chance,
     )
+
+
+def _signature(path: Path) -> tuple[float, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime, stat.st_size)

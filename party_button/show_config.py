@@ -3,8 +3,8 @@
 :func:`parse_lights` reports every problem through the readers (``FILE:LINE: key: message``)
 and still returns a usable :class:`~party_button.shows.LightsConfig`, leaving out what was
 wrong. Shows named by default (``intro``, ``party``, ``ending``) that the file does not define
-are filled in: every relay steadily on for the intro and the song, everything off at once for
-the ending.
+are filled in: every relay steadily on, so that without shows the lights stay on from the
+press until the music has faded out.
 """
 
 from __future__ import annotations
@@ -71,9 +71,9 @@ def parse_lights(root: MapReader, relays: Sequence[RelayLimits]) -> LightsConfig
     show_keys = shows_section.keys()
     for name in show_keys:
         shows[name] = _parse_show(name, shows_section.map(name), names, limits)
-    for phase, name in DEFAULT_SHOW_FOR.items():
+    for name in DEFAULT_SHOW_FOR.values():
         if name not in shows:
-            shows[name] = _fallback_show(name, relay_names, lit=phase != "ending")
+            shows[name] = Show(name, (Step(Steady(relay_names)),))
     show_names = tuple(shows)
     show_for_section = root.map("show_for")
     show_for = {
@@ -96,12 +96,6 @@ def parse_lights(root: MapReader, relays: Sequence[RelayLimits]) -> LightsConfig
         show_for=show_for,
         song_shows=tuple(song_shows),
     )
-
-
-def _fallback_show(name: str, relays: tuple[str, ...], *, lit: bool) -> Show:
-    if lit:
-        return Show(name, (Step(Steady(relays)),))
-    return Show(name, (), duration=0.0)
 
 
 def _parse_groups(section: MapReader, relays: tuple[str, ...]) -> dict[str, tuple[str, ...]]:

@@ -133,7 +133,12 @@ def _raw_terminal(stream: TextIO) -> Iterator[None]:
 
 def simulate(config: Config, *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     """Run the party on mock pins with the keyboard as the button; returns the exit code."""
-    config = dataclasses.replace(config, gpio=GpioConfig(pin_factory="mock"))
+    # Mock pins; clips in a window on the laptop (mpv's default output), not on a Pi's DRM.
+    config = dataclasses.replace(
+        config,
+        gpio=GpioConfig(pin_factory="mock"),
+        clips=dataclasses.replace(config.clips, mpv_options=()),
+    )
     display = TerminalDisplay(stdout)
     player = player_from(config)
     try:

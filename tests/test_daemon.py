@@ -155,7 +155,7 @@ def test_missing_audio_device_blinks_keeps_lights_and_retries(
         assert set(led) == {0, 1}  # fast blinking
         press(mock_factory)
         wait_for(lambda: relays_on(mock_factory) == (True, True))
-        daemon.player.device = None  # the device is plugged in
+        daemon.player.audio.device = None  # the device is plugged in
         wait_for(lambda: daemon.player.is_open, timeout=3)
         wait_for(lambda: daemon.machine.phase is not Phase.PARTY, timeout=3)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -221,7 +221,8 @@ def test_lights_flash_on_the_beats_of_the_playing_song(
         {"name": "lights", "pin": LIGHTS, "min_interval": 0.2},
         {"name": "beacon", "pin": BEACON, "active_high": True},
     ]
-    config = make_config({"relays": relays, "shows": {"party": show}})
+    ending = {"steps": [], "duration": 0}
+    config = make_config({"relays": relays, "shows": {"party": show, "ending": ending}})
     lights = mock_factory.pin(LIGHTS)
     with running_daemon(config, mock_factory) as daemon:
         lights.clear_states()

@@ -35,8 +35,8 @@ def test_a_config_without_shows_gets_steady_defaults(tmp_path: Path) -> None:
     intro, party, ending = (lights.shows[name] for name in ("intro", "party", "ending"))
     assert intro.states(3.0, None) == dict.fromkeys(("lights", "beacon", "fog", "strobe"), True)
     assert party.states(300.0, None) == intro.states(3.0, None)
-    assert ending.duration == 0.0
-    assert ending.states(0.0, None) == {}
+    assert ending.duration is None  # on until the fade-out is over, then the daemon ends it
+    assert ending.states(0.0, None) == intro.states(3.0, None)
 
 
 def test_show_for_and_song_shows_pick_shows(tmp_path: Path) -> None:

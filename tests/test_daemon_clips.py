@@ -1,0 +1,217 @@
+"""Clips in parties, end to end: mock pins, pygame on SDL's dummy driver, the real mpv."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from party_button.config import Config
+from party_button.daemon import Daemon
+from party_button.party import Phase
+from tests.clip_helpers import write_clip
+from tests.daemon_helpers import press, running_daemon, wait_for
+from tests.test_daemon import relays_on
+
+NULL_OUTPUTS = ["--vo=null", "--ao=null"]
+
+
+def clip_config(make_config: Callable[..., Config], **clips: object) -> Config:
+    """The test config with clips always chosen when there are any, on mpv's null outputs."""
+    return make_config({"clips": {"chance": 1.0, "mpv_options": NULL_OUTPUTS, **clips}})
+
+
+def mpv_pid(daemon: Daemon) -> int:
+    assert daemon.clips is not None and daemon.clips._process is not None
+    return daemon.clips._process.pid
+
+
+def messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= level]
+
+
+def test_press_picks_the_clip_and_its_end_ends_the_party(
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    song_folder: Path,
+    no_leaked_threads: None,
+) -> None:
+    clip = write_clip(song_folder / "party.outlined.mp4", 1.2)
+    with running_daemon(clip_config(make_config), mock_factory) as daemon:
+        assert daemon.player.prepared == clip
+        press(mock_factory)
+        started = time.monotonic()
+        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
+        assert daemon.playing == clip
+        assert relays_on(mock_factory) == (True, True)
+        assert daemon.player.is_playing()
+        wait_for(lambda: daemon.player.position() > 0.3, timeout=3)  # for the light show
+        assert not daemon.player.audio.is_playing()  # mpv plays the clip's sound, not pygame
+        wait_for(lambda: daemon.machine.phase is Phase.COOLDOWN, timeout=4)
+        assert 1.0 < time.monotonic() - started < 3.0
+        assert relays_on(mock_factory) == (False, False)
+        assert not daemon.player.is_playing()
+    assert relays_on(mock_factory) == (False, False)
+
+
+@pytest.mark.parametrize("on_press", ["next", "stop", "restart"])
+def test_press_during_a_clip_follows_the_rules(
+    make_config: Callable[..., Config], mock_factory: MockFactory, song_folder: Path, on_press: str
+) -> None:
+    clips = [write_clip(song_folder / f"clip{i}.mp4", 4.0, 300.0 + 100 * i) for i in range(2)]
+    config = make_config(
+        {"clips": {"chance": 1.0, "mpv_options": NULL_OUTPUTS}, "party": {"on_press": on_press}}
+    )
+    with running_daemon(config, mock_factory) as daemon:
+        press(mock_factory)
+        wait_for(lambda: daemon.player.position() > 0.8, timeout=3)
+        first = daemon.playing
+        assert first in clips
+        press(mock_factory)
+        if on_press == "stop":
+            wait_for(lambda: relays_on(mock_factory) == (False, False), timeout=2)
+            assert not daemon.player.is_playing()
+            assert daemon.machine.phase is Phase.COOLDOWN
+            return
+        wait_for(lambda: 0.0 < daemon.player.position() < 0.5, timeout=2)
+        assert daemon.machine.phase is Phase.PARTY
+        assert relays_on(mock_factory) == (True, True)
+        expected = first if on_press == "restart" else next(c for c in clips if c != first)
+        assert daemon.playing == expected
+        assert daemon.player.is_playing()
+
+
+def test_killing_mpv_mid_clip_ends_the_party_with_the_relays_off(
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    song_folder: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clips = {write_clip(song_folder / f"long{i}.mp4", 5.0) for i in range(2)}
+    config = clip_config(make_config)
+    with running_daemon(config, mock_factory) as daemon:
+        press(mock_factory)
+        wait_for(lambda: daemon.player.position() > 0.3, timeout=3)
+        killed = mpv_pid(daemon)
+        played = daemon.playing
+        assert played in clips
+        os.kill(killed, signal.SIGKILL)
+        wait_for(lambda: relays_on(mock_factory) == (False, False), timeout=2)
+        assert daemon.machine.phase is Phase.COOLDOWN
+        assert messages(caplog, logging.ERROR) == [
+            f"mpv stopped during clip {played.name} (exit code -9): the party ends"
+        ]
+        # The next clip is prepared with a new mpv, and the next party plays it.
+        wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=2)
+        (other,) = clips - {played}
+        assert daemon.player.prepared == other
+        assert mpv_pid(daemon) != killed
+        press(mock_factory)
+        wait_for(lambda: daemon.player.position() > 0.3, timeout=3)
+        assert daemon.playing == other and relays_on(mock_factory) == (True, True)
+
+
+def test_missing_mpv_logs_once_and_plays_songs_only(
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    song_folder: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    write_clip(song_folder / "song0.outlined.mp4", 1.0)
+    config = clip_config(make_config, mpv="/nonexistent/mpv")
+    with running_daemon(config, mock_factory) as daemon:
+        assert daemon.library.clip_count == 0
+        assert len(daemon.library) == 3  # song0 is back in the bag without its clip
+        for _party in range(3):
+            wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=3)
+            press(mock_factory)
+            wait_for(lambda: daemon.machine.phase is Phase.PARTY)
+            assert daemon.playing is not None and daemon.playing.suffix == ".ogg"
+            assert relays_on(mock_factory) == (True, True)
+            wait_for(lambda: daemon.machine.phase is Phase.COOLDOWN, timeout=3)
+    assert messages(caplog, logging.WARNING) == [
+        "mpv not found: '/nonexistent/mpv' is not an installed program "
+        "(apt-get install mpv, or set clips.mpv); clips are off, songs only"
+    ]
+
+
+def test_mpv_that_cannot_start_turns_clips_off(
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    song_folder: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    write_clip(song_folder / "party.mp4", 1.0)
+    config = clip_config(make_config, mpv_options=["--no-such-option=1"])
+    with running_daemon(config, mock_factory) as daemon:
+        prepared = daemon.player.prepared
+        assert prepared is not None and prepared.suffix == ".ogg"
+        assert daemon.library.clip_count == 0
+    assert messages(caplog, logging.WARNING) == [
+        "mpv exited at start with code 1: Error parsing option no-such-option (option not found)"
+        " / Setting commandline option --no-such-option=1 failed.; clips are off, songs only"
+    ]
+
+
+def test_broken_clip_is_set_aside_and_the_party_goes_on_with_a_song(
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    song_folder: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = song_folder / "broken.mp4"
+    broken.write_bytes(os.urandom(4000))
+    with running_daemon(clip_config(make_config), mock_factory) as daemon:
+        assert daemon.player.prepared == broken
+        press(mock_factory)
+        wait_for(lambda: daemon.playing is not None and daemon.playing.suffix == ".ogg")
+        assert daemon.machine.phase is Phase.PARTY
+        assert relays_on(mock_factory) == (True, True)
+        assert daemon.player.is_playing()
+        wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=4)
+        press(mock_factory)  # the broken clip stays out of the playlist
+        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
+        assert daemon.playing is not None and daemon.playing.suffix == ".ogg"
+    assert messages(caplog, logging.WARNING) == [
+        f"skipping clip {broken}: Failed to recognize file format.; a song plays instead"
+    ]
+
+
+def test_without_a_display_the_clip_plays_as_sound_only(
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    song_folder: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clip = write_clip(song_folder / "party.mp4", 1.0)
+    no_display = ["--vo=drm", "--drm-device=/nonexistent/card0", "--ao=null"]
+    with running_daemon(clip_config(make_config, mpv_options=no_display), mock_factory) as daemon:
+        press(mock_factory)
+        wait_for(lambda: daemon.player.position() > 0.3, timeout=5)
+        assert daemon.playing == clip and relays_on(mock_factory) == (True, True)
+        wait_for(lambda: relays_on(mock_factory) == (False, False), timeout=4)
+    warnings = messages(caplog, logging.WARNING)
+    assert len(warnings) == 1 and warnings[0].endswith("clips play as sound only")
+
+
+def test_a_new_clip_joins_the_playlist_without_a_restart(
+    make_config: Callable[..., Config], mock_factory: MockFactory, song_folder: Path
+) -> None:
+    with running_daemon(clip_config(make_config), mock_factory) as daemon:
+        assert daemon.library.clip_count == 0
+        press(mock_factory)
+        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
+        assert daemon.playing is not None and daemon.playing.suffix == ".ogg"
+        clip = write_clip(song_folder / "fresh.outlined.mp4", 0.8)  # copied in mid-party
+        wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=4)
+        assert daemon.player.prepared == clip
+        press(mock_factory)
+        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
+        assert daemon.playing == clip
+        wait_for(lambda: daemon.machine.phase is Phase.COOLDOWN, timeout=4)

@@ -1,0 +1,187 @@
+"""The clip player against the real mpv, with null (or file) video and audio outputs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from party_button.errors import SongError, VideoError
+from party_button.video import ClipPlayer
+from tests.clip_helpers import write_clip
+from tests.daemon_helpers import wait_for
+
+NULL_OUTPUTS = ("--vo=null", "--ao=null")
+# The Pi's DRM output on a machine where that device does not exist: no display.
+NO_DISPLAY = ("--vo=drm", "--drm-device=/nonexistent/card0", "--ao=null")
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return write_clip(tmp_path / "songs" / "party.outlined.mp4", 1.0)
+
+
+@pytest.fixture
+def player(no_leaked_threads: None) -> Iterator[ClipPlayer]:
+    with ClipPlayer("mpv", NULL_OUTPUTS) as clip_player:
+        yield clip_player
+
+
+def play(player: ClipPlayer, clip: Path) -> None:
+    player.prepare(clip)
+    assert player.prepared == clip
+    player.start()
+    assert player.prepared is None
+
+
+def test_clip_plays_to_its_end(player: ClipPlayer, clip: Path) -> None:
+    started = time.monotonic()
+    play(player, clip)
+    assert player.is_playing()
+    wait_for(lambda: player.position() > 0.3, timeout=3)
+    assert player.is_playing()
+    wait_for(lambda: not player.is_playing(), timeout=4)
+    assert time.monotonic() - started > 0.8  # a 1 s clip, played in real time
+    assert 0.7 < player.position() <= 1.0
+    assert player.take_failure() is None
+
+
+def test_clip_sound_reaches_the_output_and_fades_out(
+    tmp_path: Path, no_leaked_threads: None
+) -> None:
+    clip = write_clip(tmp_path / "long.mp4", 3.0, frequency=330.0)
+    recording = tmp_path / "out.wav"
+    options = ["--vo=null", "--ao=pcm", f"--ao-pcm-file={recording}"]
+    with ClipPlayer("mpv", options, volume=0.8) as player:
+        play(player, clip)
+        wait_for(lambda: player.position() > 1.0, timeout=4)
+        player.fade_out(0.8)
+        assert player.is_playing()  # fading still counts as playing
+        time.sleep(1.0)
+        player.stop()
+        assert not player.is_playing()
+    samples, rate = soundfile.read(recording)
+    window = rate // 20
+    levels = [np.abs(samples[i : i + window, 0]).max() for i in range(0, len(samples), window)]
+    assert 0.30 < max(levels[:16]) < 0.34  # the 0.4 tone at volume 0.8, as pygame plays songs
+    assert levels[-1] < 0.01  # silent at the end
+    assert any(0.05 < level < 0.25 for level in levels)  # faded, not cut
+
+
+def test_stop_mid_clip_and_play_another(player: ClipPlayer, tmp_path: Path) -> None:
+    long_clip = write_clip(tmp_path / "long.mp4", 5.0)
+    play(player, long_clip)
+    wait_for(lambda: player.position() > 0.2, timeout=3)
+    player.stop()
+    assert not player.is_playing()
+    assert player.position() == 0.0
+    short = write_clip(tmp_path / "short.mp4", 0.5)
+    play(player, short)
+    wait_for(lambda: not player.is_playing(), timeout=3)
+    assert player.position() < 0.6  # the short clip's position, not the long one's
+    assert player.take_failure() is None
+
+
+def test_broken_clip_is_reported_with_mpvs_reason(player: ClipPlayer, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(os.urandom(4000))
+    play(player, broken)
+    wait_for(lambda: not player.is_playing(), timeout=3)
+    time.sleep(0.1)  # mpv's message may follow the end of the file
+    failure = player.take_failure()
+    assert failure is not None
+    assert failure.clip == broken and failure.clip_at_fault
+    assert "Failed to recognize file format" in failure.reason
+    assert player.take_failure() is None  # reported once
+
+
+def test_missing_clip_file_is_a_song_error(player: ClipPlayer, tmp_path: Path) -> None:
+    with pytest.raises(SongError, match=r"gone\.mp4: file not found"):
+        player.prepare(tmp_path / "gone.mp4")
+
+
+def test_no_display_plays_clips_as_sound_only_with_one_log_line(
+    clip: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, no_leaked_threads: None
+) -> None:
+    other = write_clip(tmp_path / "other.mp4", 0.6)
+    with ClipPlayer("mpv", NO_DISPLAY) as player:
+        for item in (clip, other):
+            play(player, item)
+            wait_for(lambda: player.position() > 0.2, timeout=5)
+            wait_for(lambda: not player.is_playing(), timeout=4)
+            assert player.take_failure() is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("mpv cannot show video (")
+    assert "video_out" in warnings[0] and warnings[0].endswith("clips play as sound only")
+
+
+def test_killed_mpv_ends_the_clip_and_a_new_one_starts(
+    player: ClipPlayer, clip: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    long_clip = write_clip(tmp_path / "long.mp4", 5.0)
+    play(player, long_clip)
+    wait_for(lambda: player.position() > 0.2, timeout=3)
+    assert player._process is not None
+    first = player._process.pid
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: not player.is_playing(), timeout=2)
+    assert not player.is_open
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["mpv stopped during clip long.mp4 (exit code -9): the party ends"]
+    play(player, clip)  # prepare starts a new mpv
+    assert player._process is not None and player._process.pid != first
+    wait_for(lambda: not player.is_playing(), timeout=3)
+    assert player.position() > 0.7
+    assert player.take_failure() is None
+
+
+def test_clip_started_after_mpv_died_idle_is_a_failure_of_mpv_not_the_clip(
+    player: ClipPlayer, clip: Path
+) -> None:
+    player.prepare(clip)
+    assert player._process is not None
+    os.kill(player._process.pid, signal.SIGKILL)
+    wait_for(lambda: not player.is_open, timeout=2)
+    player.start()
+    failure = player.take_failure()
+    assert failure is not None
+    assert failure.reason == "mpv is not running" and not failure.clip_at_fault
+    assert not player.is_playing()
+
+
+def test_missing_mpv_is_a_clear_error(clip: Path) -> None:
+    player = ClipPlayer("/nonexistent/mpv")
+    with pytest.raises(VideoError, match=r"mpv not found: '/nonexistent/mpv' is not an installed"):
+        player.check()
+    with pytest.raises(VideoError, match="mpv not found"):
+        player.prepare(clip)
+    player.close()
+
+
+def test_bad_mpv_option_fails_at_start_with_mpvs_message(no_leaked_threads: None) -> None:
+    player = ClipPlayer("mpv", ["--no-such-option=1"])
+    with pytest.raises(VideoError, match=r"exited at start with code 1: .*no-such-option"):
+        player.open()
+    assert not player.is_open
+    player.close()
+
+
+def test_open_reports_the_version_and_close_is_safe_twice(no_leaked_threads: None) -> None:
+    player = ClipPlayer("mpv", NULL_OUTPUTS)
+    description = player.open()
+    assert description.startswith("mpv 0.") and "--vo=null" in description
+    assert player.is_open
+    assert player._process is not None
+    process = player._process
+    player.close()
+    player.close()
+    assert process.poll() is not None
+    assert not player.is_open
