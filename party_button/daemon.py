@@ -491,10 +491,14 @@ class Daemon:
         self._silent_until = None
         prepared = self.player.prepared
         if self.player.is_open and prepared is not None:
-            self.player.start()
-            self.playing, self._grid = prepared, self._prepared_grid
-            log.info("playing %s", prepared.name, extra={"SONG": prepared.name})
-            return
+            try:
+                self.player.start()
+            except AudioError as exc:
+                self._audio_lost(exc, now)
+            else:
+                self.playing, self._grid = prepared, self._prepared_grid
+                log.info("playing %s", prepared.name, extra={"SONG": prepared.name})
+                return
         fallback = self.config.party.fallback_sound
         if self.player.is_open and fallback is not None:
             try:
@@ -507,6 +511,17 @@ class Daemon:
         self.playing = None
         self._silent_until = now + (self.config.party.max_duration or SILENT_PARTY_SECONDS)
         log.warning("no sound can play: a silent party of %gs", self._silent_until - now)
+
+    def _audio_lost(self, exc: AudioError, now: float) -> None:
+        """The device failed mid-run (unplugged): the lights go on, the audio is retried."""
+        log.error(
+            "%s; the party goes on without sound, audio retried every %gs",
+            exc,
+            self.config.audio.retry_interval,
+        )
+        self.player.close()
+        self.audio_status = f"audio device missing, retrying: {exc}"
+        self._audio_retry_at = now + self.config.audio.retry_interval
 
     # -- reload ----------------------------------------------------------------------------
 

@@ -243,3 +243,25 @@ def test_lights_flash_on_the_beats_of_the_playing_song(
     for gap in (b - a for a, b in itertools.pairwise(ons)):
         assert abs(gap - 0.5) < 0.05
     assert all(state.state == 0 for state in mock_factory.pin(BEACON).states)  # not in the show
+
+
+def test_a_mixer_failure_at_the_press_keeps_the_lights_and_retries_the_audio(
+    make_config: Callable[..., Config], mock_factory: MockFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    import pygame
+
+    config = make_config({"audio": {"retry_interval": 0.5}, "party": {"max_duration": 1.0}})
+    with running_daemon(config, mock_factory) as daemon:
+        wait_for(lambda: daemon.player.prepared is not None)
+        pygame.mixer.music.unload()  # the mixer loses the prepared song: play() fails
+        press(mock_factory)
+        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
+        assert relays_on(mock_factory) == (True, True)
+        assert daemon.playing is None  # a silent party
+        wait_for(lambda: daemon.player.is_open and daemon.player.prepared is not None, timeout=3)
+        wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=4)
+        press(mock_factory)
+        wait_for(lambda: daemon.playing is not None)
+        assert daemon.player.is_playing()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "the party goes on without sound" in errors[0]
