@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from party_button import wiring_command
+from party_button.config import BoardConfig, ButtonConfig, RelayConfig, StatusLedConfig
 from party_button.wiring import (
     clash_warnings,
     render_markdown,
@@ -21,31 +23,14 @@ from party_button.wiring import (
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-# Stand-ins with the attributes the config loader provides (see party_button.config).
-@dataclass(frozen=True)
-class Button:
-    pin: int = 17
-    pull_up: bool = True
+# The config's own sections, with the shipped layout's pins as defaults.
+Board = BoardConfig
+Button = functools.partial(ButtonConfig, pin=17)
+Led = functools.partial(StatusLedConfig, pin=12)
 
 
-@dataclass(frozen=True)
-class Led:
-    pin: int = 12
-    active_high: bool = True
-
-
-@dataclass(frozen=True)
-class Relay:
-    name: str
-    pin: int
-    active_high: bool = False
-    drives: str = "party lights (230 V lamp)"
-
-
-@dataclass(frozen=True)
-class Board:
-    interfaces: tuple[str, ...] = ()
-    audio_hat: str | None = None
+def Relay(name: str, pin: int, **changes: object) -> RelayConfig:
+    return RelayConfig(name, pin, **{"drives": "party lights (230 V lamp)", **changes})
 
 
 SHIPPED_RELAYS = (
@@ -58,6 +43,8 @@ SHIPPED_RELAYS = (
 
 @dataclass(frozen=True)
 class Config:
+    """The part of :class:`party_button.config.Config` that the wiring reads."""
+
     button: Button = field(default_factory=Button)
     status_led: Led | None = field(default_factory=Led)
     relays: tuple[Relay, ...] = SHIPPED_RELAYS
