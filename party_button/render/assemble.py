@@ -11,12 +11,14 @@ from pathlib import Path
 
 import av
 
-from party_button.render.encoder import write_error
 from party_button.render.errors import OutputError
 from party_button.render.video import VideoInfo, open_input
 
 #: Audio codecs that an MP4 file can carry as they are; others are re-encoded as AAC.
 MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"})
+#: AAC channel layouts by number of channels; more channels are mixed down to stereo.
+AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1",
+               8: "7.1"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def assemble(segments: Sequence[Path], info: VideoInfo, span: ClipSpan, path: Pa
                 output.mux(packet)
             return len(streams) > 1
     except (OSError, av.FFmpegError) as error:
-        raise write_error(path, error) from None
+        raise OutputError.writing(path, error) from None
 
 
 def _video_packets(segments: Sequence[Path], span: ClipSpan,
@@ -82,8 +84,8 @@ def _audio_packets(source: av.container.InputContainer, span: ClipSpan,
         stream = output.add_stream_from_template(audio)
         packets: Iterator[av.Packet] = _copied_audio(source, audio, span)
     else:
-        stream = output.add_stream("aac", rate=audio.codec_context.sample_rate,
-                                   layout=audio.codec_context.layout)
+        layout = AAC_LAYOUTS.get(audio.codec_context.channels, "stereo")
+        stream = output.add_stream("aac", rate=audio.codec_context.sample_rate, layout=layout)
         packets = _reencoded_audio(source, audio, span, stream)
     for packet in packets:
         yield float(packet.dts * packet.time_base), 1, packet, stream

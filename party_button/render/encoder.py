@@ -32,7 +32,7 @@ class SegmentEncoder:
             stream.options = {"crf": str(crf), "preset": "fast", "x264-params": "bframes=0"}
             self._stream = stream
         except (OSError, av.FFmpegError) as error:
-            raise write_error(path, error) from None
+            raise OutputError.writing(path, error) from None
         self._time_base = time_base
 
     def write(self, image: np.ndarray, pts: int) -> None:
@@ -52,7 +52,7 @@ class SegmentEncoder:
             self._mux(self._stream.encode(None), container)
             container.close()
         except (OSError, av.FFmpegError) as error:
-            raise write_error(self.path, error) from None
+            raise OutputError.writing(self.path, error) from None
 
     def abandon(self) -> None:
         """Close without flushing, after a failure; the file is left incomplete."""
@@ -65,7 +65,7 @@ class SegmentEncoder:
         try:
             (container or self._container).mux(packets)
         except (OSError, av.FFmpegError) as error:
-            raise write_error(self.path, error) from None
+            raise OutputError.writing(self.path, error) from None
 
     def __enter__(self) -> SegmentEncoder:
         return self
@@ -77,8 +77,3 @@ class SegmentEncoder:
         else:
             self.abandon()
 
-
-def write_error(path: Path, error: BaseException) -> OutputError:
-    """One clear :class:`OutputError` for a failed write of ``path``."""
-    reason = getattr(error, "strerror", None) or str(error)
-    return OutputError(f"cannot write {path}: {reason}")

@@ -20,6 +20,11 @@ class InputVideoError(RenderError, ValueError):
 class OutputError(RenderError, OSError):
     """The clip, its sidecar or the work folder could not be written."""
 
+    @classmethod
+    def writing(cls, path: object, error: BaseException) -> OutputError:
+        """The error for a failed write of ``path``."""
+        return cls(f"cannot write {path}: {reason(error)}")
+
 
 class WeightsError(RenderError, OSError):
     """Model weights are missing, cannot be downloaded, or do not fit the model."""
@@ -31,3 +36,8 @@ class SettingsError(RenderError, ValueError):
 
 class DeviceError(RenderError, RuntimeError):
     """The requested compute device is not available."""
+
+
+def reason(error: BaseException) -> str:
+    """What an OS or FFmpeg error says, without its number."""
+    return getattr(error, "strerror", None) or str(error)

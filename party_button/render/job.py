@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 from party_button.render.assemble import ClipSpan, assemble
 from party_button.render.drawing import Painter
-from party_button.render.encoder import SegmentEncoder, write_error
-from party_button.render.errors import InputVideoError, OutputError, SettingsError
+from party_button.render.encoder import SegmentEncoder
+from party_button.render.errors import InputVideoError, OutputError, SettingsError, reason
 from party_button.render.maskrcnn import MaskRCNNSegmenter, resolve_classes
 from party_button.render.options import RenderOptions, position_to_frame
 from party_button.render.pipeline import Pipeline
@@ -71,10 +71,14 @@ def render(options: RenderOptions, factory: SegmenterFactory | None = None) -> R
     total = None if stop is None and info.frames is None else (
         (stop if stop is not None else info.frames) - start)
     state.runs += 1
-    _run_pipeline(options, info, state, folder, segmenter, reader, start, total)
-    if not state.segments:
-        raise InputVideoError(f"{options.video}: no frames to render from frame {start}")
-    return _publish(options, info, state, folder, segmenter, size, (start, stop), resumed)
+    try:
+        _run_pipeline(options, info, state, folder, segmenter, reader, start, total)
+        if not state.segments:
+            raise InputVideoError(f"{options.video}: no frames to render from frame {start}")
+        return _publish(options, info, state, folder, segmenter, size, (start, stop), resumed)
+    except OutputError as error:
+        raise OutputError(f"{error}; {state.frames} frames are saved: make room and run "
+                          f"again with --resume") from None
 
 
 def _frame_range(options: RenderOptions, info: VideoInfo) -> tuple[int, int | None]:
@@ -99,7 +103,7 @@ def _prepare(options: RenderOptions, folder: WorkFolder,
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OutputError(f"cannot create the folder {parent}: {error.strerror or error}") \
+        raise OutputError(f"cannot create the folder {parent}: {reason(error)}") \
             from None
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write to {parent}: permission denied")
@@ -149,9 +153,6 @@ def _run_pipeline(options: RenderOptions, info: VideoInfo, state: RenderState,
                             draw_workers=min(4, os.cpu_count() or 1), on_frame=bar.update)
         try:
             pipeline.run()
-        except OutputError as error:
-            raise OutputError(f"{error}; {state.frames} frames are saved: free some space "
-                              f"and run again with --resume") from None
         finally:
             sink.abandon()
 
@@ -177,6 +178,6 @@ def _publish(options: RenderOptions, info: VideoInfo, state: RenderState, folder
     try:
         os.replace(assembling, options.output)
     except OSError as error:
-        raise write_error(options.output, error) from None
+        raise OutputError.writing(options.output, error) from None
     folder.remove()
     return RenderResult(options.output, options.sidecar, len(records), seconds, resumed)

@@ -20,8 +20,7 @@ def build_sidecar(options: RenderOptions, info: VideoInfo, model: dict[str, obje
     input time (seconds) that the clip's timestamps count from."""
     frames, skipped = [], []
     for record in records:
-        for damage in record.get("skipped_before", ()):
-            skipped.append({"before_frame": record["index"], **damage})
+        skipped.extend(record.get("skipped_before", ()))
         time = Fraction(record["pts"]) * info.time_base - start
         frames.append({"index": record["index"], "time": round(float(time), 6),
                        "detections": record["detections"]})

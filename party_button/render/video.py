@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from party_button.render.errors import InputVideoError
+from party_button.render.errors import InputVideoError, reason
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class VideoInfo:
 class SourceFrame:
     """One decoded frame: its number among decodable frames, timestamp and picture.
 
-    ``skipped_before`` lists the corrupt frames that were left out just before this one.
+    ``skipped_before`` lists the corrupt frames that were left out since the frame before.
     """
 
     index: int
@@ -57,8 +57,8 @@ def open_input(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise InputVideoError(f"{path}: not a video file that ffmpeg can read ({reason})") from None
+        raise InputVideoError(f"{path}: not a video file that ffmpeg can read "
+                              f"({reason(error)})") from None
 
 
 def probe(path: Path) -> VideoInfo:
@@ -140,8 +140,9 @@ class FrameReader:
             log.warning("%s: the file ends early, after frame %d (%s)",
                         self.info.path, index - 1, damage.reason)
             return []
-        log.warning("%s: a corrupt frame after frame %d was skipped (%s)",
-                    self.info.path, index - 1, damage.reason)
+        when = "at an unknown time" if damage.time is None else f"at {damage.time:.3f} s"
+        log.warning("%s: the corrupt frame %s was skipped (%s)", self.info.path, when,
+                    damage.reason)
         return [{"time": damage.time, "reason": damage.reason}]
 
     def _pts(self, frame: av.VideoFrame, index: int, last_pts: int | None) -> int:
@@ -174,10 +175,11 @@ def _decode(container: av.container.InputContainer,
         except StopIteration:
             return
         except av.FFmpegError as error:
-            yield _Damage(str(error), truncated=True)
+            yield _Damage(reason(error), truncated=True)
             return
         try:
             yield from packet.decode()
         except (av.InvalidDataError, av.error.PatchWelcomeError, av.error.BugError) as error:
             time = None if packet.pts is None else float(packet.pts * stream.time_base)
-            yield _Damage(str(error), time)
+            yield _Damage(reason(error), time)
+

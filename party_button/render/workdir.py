@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from party_button.render.encoder import SegmentEncoder, write_error
-from party_button.render.errors import OutputError, SettingsError
+from party_button.render.encoder import SegmentEncoder
+from party_button.render.errors import OutputError, SettingsError, reason
 from party_button.render.tracking import TrackedDetection
 from party_button.render.video import SourceFrame
 
@@ -34,7 +34,7 @@ def write_json_atomically(path: Path, data: object) -> None:
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except OSError as error:
-        raise write_error(path, error) from None
+        raise OutputError.writing(path, error) from None
 
 
 @dataclass
@@ -70,7 +70,7 @@ class WorkFolder:
             self.path.mkdir()
         except OSError as error:
             raise OutputError(f"cannot write to {self.path.parent}: "
-                              f"{error.strerror or error}") from None
+                              f"{reason(error)}") from None
 
     def remove(self) -> None:
         """Delete the folder and everything in it."""
@@ -179,4 +179,4 @@ def _sync(path: Path) -> None:
         with path.open("rb") as file:
             os.fsync(file.fileno())
     except OSError as error:
-        raise write_error(path, error) from None
+        raise OutputError.writing(path, error) from None

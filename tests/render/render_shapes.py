@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -106,6 +107,36 @@ def _write_tone(container: av.container.OutputContainer, sound: av.AudioStream,
     container.mux(sound.encode(None))
 
 
+@dataclass(frozen=True)
+class DecodedVideo:
+    """What a test sees in a video file."""
+
+    frames: list[np.ndarray]
+    times: list[float]
+    rate: Fraction
+    audio_codec: str | None
+    audio_seconds: float
+
+
+def read_video(path: Path) -> DecodedVideo:
+    """Decode every frame of ``path`` (RGB) and measure its audio."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames, times = [], []
+        for frame in container.decode(stream):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            times.append(float(frame.time))
+        rate = Fraction(stream.average_rate)
+    audio_codec, seconds = None, 0.0
+    with av.open(str(path)) as container:
+        if container.streams.audio:
+            audio = container.streams.audio[0]
+            audio_codec = audio.codec_context.name
+            samples = sum(frame.samples for frame in container.decode(audio))
+            seconds = samples / audio.codec_context.sample_rate
+    return DecodedVideo(frames, times, rate, audio_codec, seconds)
+
+
 def find_colour(image: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
     """Pixels of ``image`` close to ``colour`` (allowing for compression)."""
     distance = np.abs(image.astype(np.int16) - np.array(colour, dtype=np.int16)).sum(axis=2)
@@ -144,10 +175,17 @@ class ShapeSegmenter:
 
 
 class StoppingSegmenter(ShapeSegmenter):
-    """A :class:`ShapeSegmenter` whose process gets ``SHAPES_SIGNAL`` (a signal name) once
-    it has seen ``SHAPES_STOP_AFTER`` frames: a crash (SIGKILL) or Ctrl-C (SIGINT)."""
+    """A :class:`ShapeSegmenter` whose process gets the signal named by ``SHAPES_SIGNAL``
+    (SIGKILL: a crash; SIGINT: Ctrl-C) once it has seen ``SHAPES_STOP_AFTER`` frames and
+    the file ``SHAPES_WAIT_FOR`` exists (the render's saved state). Without
+    ``SHAPES_STOP_AFTER`` in the environment it never stops."""
 
     def segment(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
-        if self.frames_seen >= int(os.environ["SHAPES_STOP_AFTER"]):
+        stop_after = os.environ.get("SHAPES_STOP_AFTER")
+        if stop_after is not None and self.frames_seen >= int(stop_after):
+            wait_for = Path(os.environ["SHAPES_WAIT_FOR"])
+            deadline = time.monotonic() + 20
+            while not wait_for.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
             os.kill(os.getpid(), getattr(signal, os.environ["SHAPES_SIGNAL"]))
         return super().segment(frames)
