@@ -140,8 +140,8 @@ class FrameReader:
             log.warning("%s: the file ends early, after frame %d (%s)",
                         self.info.path, index - 1, damage.reason)
             return []
-        when = "at an unknown time" if damage.time is None else f"at {damage.time:.3f} s"
-        log.warning("%s: the corrupt frame %s was skipped (%s)", self.info.path, when,
+        when = "" if damage.time is None else f" near {damage.time:.2f} s"
+        log.warning("%s: a corrupt frame%s was skipped (%s)", self.info.path, when,
                     damage.reason)
         return [{"time": damage.time, "reason": damage.reason}]
 
