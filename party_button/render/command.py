@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "(default: person)")
     model.add_argument("--score-threshold", metavar="SCORE", type=float, default=0.7,
                        help="lowest score of an outlined detection, 0 to 1 (default: 0.7)")
+    model.add_argument("--max-detections", metavar="N", type=int, default=100,
+                       help="outline at most N objects per frame, the best scoring "
+                            "(default: 100)")
     model.add_argument("--model", choices=MODELS, default=MODELS[0],
                        help=f"the Mask R-CNN to use (default: {MODELS[0]})")
     model.add_argument("--weights", metavar="FILE", type=Path,
@@ -105,7 +108,8 @@ def options_from(args: argparse.Namespace, songs_dir: Path) -> RenderOptions:
         video=args.video, output=output, start=args.start, end=args.end, frames=args.frames,
         classes=args.classes, score_threshold=args.score_threshold, model=args.model,
         weights=args.weights, segmenter=args.segmenter, device=args.device, half=args.half,
-        batch_size=args.batch_size, input_size=args.input_size, height=args.height,
+        batch_size=args.batch_size, input_size=args.input_size,
+        max_detections=args.max_detections, height=args.height,
         crf=args.crf,
         style=OutlineStyle(thickness=args.thickness, glow=args.glow, fill=args.fill,
                            labels=args.labels),

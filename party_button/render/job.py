@@ -64,7 +64,7 @@ def render(options: RenderOptions, factory: SegmenterFactory | None = None) -> R
     segmenter = factory(SegmenterOptions(
         classes=options.classes, score_threshold=options.score_threshold,
         device=options.device, half=options.half, input_size=options.input_size,
-        model=options.model, weights=options.weights))
+        max_detections=options.max_detections, model=options.model, weights=options.weights))
     size = info.output_size(options.height)
     first = start if state.next_index is None else state.next_index
     reader = FrameReader(info, size, first, stop)

@@ -93,7 +93,8 @@ def load_model(options: SegmenterOptions, progress: bool = True) -> torch.nn.Mod
     model = builder(weights=None, weights_backbone=None, num_classes=len(CATEGORIES),
                     min_size=options.input_size,
                     max_size=round(options.input_size * 1333 / 800),
-                    box_score_thresh=options.score_threshold)
+                    box_score_thresh=options.score_threshold,
+                    box_detections_per_img=options.max_detections)
     if options.weights is not None:
         state, source = _read_weights_file(options.weights), str(options.weights)
     else:
@@ -158,5 +159,6 @@ class MaskRCNNSegmenter:
             "device": f"{self.device.type} ({name})",
             "half": options.half,
             "input_size": options.input_size,
+            "max_detections": options.max_detections,
             "mask_threshold": MASK_THRESHOLD,
         }

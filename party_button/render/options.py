@@ -74,6 +74,7 @@ class RenderOptions:
     half: bool = False
     batch_size: int = 4
     input_size: int = 800
+    max_detections: int = 100
     height: int = 720
     crf: int = 20
     style: OutlineStyle = field(default_factory=OutlineStyle)
@@ -89,6 +90,7 @@ class RenderOptions:
             (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
             (self.batch_size >= 1, "--batch-size must be at least 1"),
             (self.input_size >= 32, "--input-size must be at least 32"),
+            (self.max_detections >= 1, "--max-detections must be at least 1"),
             (self.height >= 16, "--height must be at least 16"),
             (0 <= self.crf <= 51, "--crf must be from 0 to 51"),
             (self.frames is None or self.frames >= 1, "--frames must be at least 1"),
@@ -119,6 +121,7 @@ class RenderOptions:
             "model": self.segmenter or self.model,
             "weights": None if self.weights is None else str(self.weights.resolve()),
             "input_size": self.input_size,
+            "max_detections": self.max_detections,
             "height": self.height,
             "crf": self.crf,
             "style": asdict(self.style),

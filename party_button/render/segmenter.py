@@ -52,6 +52,7 @@ class SegmenterOptions:
     device: str = "auto"
     half: bool = False
     input_size: int = 800
+    max_detections: int = 100
     model: str = "maskrcnn_resnet50_fpn_v2"
     weights: Path | None = None
 
@@ -60,7 +61,8 @@ class Segmenter(Protocol):
     """Finds objects in frames: the render job's only use of a model.
 
     ``segment`` takes a batch of frames (height x width x 3, RGB, uint8) and returns, for
-    each frame, the detections of the wanted classes scoring at least the threshold.
+    each frame, the detections of the wanted classes scoring at least the threshold (at most
+    ``max_detections``, the best scoring).
     ``describe`` says what ran, for the sidecar.
     """
 
