@@ -131,9 +131,14 @@ class MaskRCNNSegmenter:
         """Detections of the wanted classes, scoring at least the threshold, per frame."""
         batch = torch.from_numpy(np.stack(frames)).to(self.device, non_blocking=True)
         images = list(batch.permute(0, 3, 1, 2).float().div_(255))
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.options.half):
-            outputs = self.model(images)
-        return [self._detections(output) for output in outputs]
+        try:
+            with torch.autocast(self.device.type, dtype=torch.float16,
+                                enabled=self.options.half):
+                outputs = self.model(images)
+            return [self._detections(output) for output in outputs]
+        except torch.cuda.OutOfMemoryError:
+            raise DeviceError(f"out of GPU memory with {len(frames)} frames a batch; try a "
+                              f"smaller --batch-size, --input-size or --height") from None
 
     def _detections(self, output: dict[str, torch.Tensor]) -> list[Detection]:
         keep = (output["scores"] >= self.options.score_threshold) & torch.isin(
