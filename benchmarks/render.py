@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="default: maskrcnn_resnet50_fpn_v2 on a GPU, the lighter "
                              "maskrcnn_resnet50_fpn on a CPU (to keep to about 2 minutes)")
     parser.add_argument("--frames", type=int, default=None,
-                        help="default: 200 on a GPU, 8 on a CPU")
+                        help="default: 200 on a GPU, 6 on a CPU")
     parser.add_argument("--width", type=int, default=None,
                         help="of the generated video (default: 1280 on a GPU, 384 on a CPU)")
     parser.add_argument("--height", type=int, default=None,
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     gpu = choose_device(args.device).type == "cuda"
     defaults = {"model": "maskrcnn_resnet50_fpn_v2" if gpu else "maskrcnn_resnet50_fpn",
-                "frames": 200 if gpu else 8, "width": 1280 if gpu else 384,
+                "frames": 200 if gpu else 6, "width": 1280 if gpu else 384,
                 "height": 720 if gpu else 216, "batch_size": 8 if gpu else 2}
     for key, value in defaults.items():
         if getattr(args, key) is None:

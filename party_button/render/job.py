@@ -58,13 +58,15 @@ def render(options: RenderOptions, factory: SegmenterFactory | None = None) -> R
     options = replace(options, classes=resolve_classes(options.classes))
     start, stop = _frame_range(options, info)
     folder = WorkFolder(options.output)
-    state, resumed = _prepare(options, folder, info)
+    saved = _check_output(options, folder)
     if factory is None:
         factory = load_factory(options.segmenter) if options.segmenter else MaskRCNNSegmenter
     segmenter = factory(SegmenterOptions(
         classes=options.classes, score_threshold=options.score_threshold,
         device=options.device, half=options.half, input_size=options.input_size,
         max_detections=options.max_detections, model=options.model, weights=options.weights))
+    resumed = saved is not None
+    state = saved or _fresh_state(options, folder, info)
     size = info.output_size(options.height)
     first = start if state.next_index is None else state.next_index
     reader = FrameReader(info, size, first, stop)
@@ -74,6 +76,7 @@ def render(options: RenderOptions, factory: SegmenterFactory | None = None) -> R
     try:
         _run_pipeline(options, info, state, folder, segmenter, reader, start, total)
         if not state.segments:
+            folder.remove()
             raise InputVideoError(f"{options.video}: no frames to render from frame {start}")
         return _publish(options, info, state, folder, segmenter, size, (start, stop), resumed)
     except OutputError as error:
@@ -96,33 +99,45 @@ def _frame_range(options: RenderOptions, info: VideoInfo) -> tuple[int, int | No
     return start, stop
 
 
-def _prepare(options: RenderOptions, folder: WorkFolder,
-             info: VideoInfo) -> tuple[RenderState, bool]:
-    """The state to render from: saved (``--resume``) or new; checks the output first."""
+def _check_output(options: RenderOptions, folder: WorkFolder) -> RenderState | None:
+    """Check that the clip can be written; returns the saved state to resume from, if any.
+
+    An unfinished render with finished segments is never thrown away silently: it needs
+    ``--resume`` (to carry on) or ``--overwrite`` (to start again).
+    """
     parent = options.output.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OutputError(f"cannot create the folder {parent}: {reason(error)}") \
-            from None
+        raise OutputError(f"cannot create the folder {parent}: {reason(error)}") from None
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write to {parent}: permission denied")
     if options.output.exists() and not options.overwrite:
         raise SettingsError(f"{options.output}: already exists; add --overwrite to replace it")
-    settings = json.loads(json.dumps(options.picture_settings()))
-    if folder.exists() and not (options.resume or options.overwrite):
+    saved = folder.load() if folder.exists() else None
+    if saved is not None and not options.resume:
+        if options.overwrite:
+            return None
         raise SettingsError(f"{folder.path}: an unfinished render of this clip is there; add "
                             f"--resume to carry on with it, or --overwrite to start again")
-    saved = folder.load() if options.resume and folder.exists() else None
     if saved is not None:
-        _check_same_settings(saved.settings, settings)
+        _check_same_settings(saved.settings, _settings(options))
         log.info("resuming after %d frames", saved.frames)
-        return saved, True
-    if options.resume:
+    elif options.resume:
         log.info("nothing to resume; starting from the first frame")
+    return saved
+
+
+def _settings(options: RenderOptions) -> dict:
+    """The picture settings as they read back from JSON."""
+    return json.loads(json.dumps(options.picture_settings()))
+
+
+def _fresh_state(options: RenderOptions, folder: WorkFolder, info: VideoInfo) -> RenderState:
+    """An empty work folder and the state of a render that has not begun."""
     folder.create()
     segment_frames = max(1, round(SEGMENT_SECONDS * info.rate))
-    return RenderState(settings=settings, segment_frames=segment_frames), False
+    return RenderState(settings=_settings(options), segment_frames=segment_frames)
 
 
 def _check_same_settings(saved: dict, now: dict) -> None:

@@ -91,6 +91,7 @@ def test_offline_without_downloaded_weights(shapes_video, tmp_path, render_cli, 
                  f"{expected}: missing, and downloading "
                  "https://download.pytorch.org/models/maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth"
                  " failed", "--weights FILE")
+    assert not any((tmp_path / "songs").iterdir()), "nothing is left behind"
 
 
 def test_damaged_downloaded_weights(shapes_video, tmp_path, render_cli, monkeypatch):
