@@ -1,0 +1,29 @@
+"""``python -m party_button.render VIDEO ...``: the render command on its own.
+
+Clips go to ``songs/`` in the current folder unless ``--output`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from party_button.render.command import add_arguments, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and render; returns the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m party_button.render",
+        description="Outline the people in a music video and write a clip for the party.",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="party-button render: %(message)s")
+    return run(args, Path("songs"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

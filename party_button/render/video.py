@@ -1,0 +1,192 @@
+"""Reading the input video with PyAV: what is in it, and its frames as RGB pictures."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from party_button.render.errors import InputVideoError, reason
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """The facts about an input video that the render needs."""
+
+    path: Path
+    width: int
+    height: int
+    rate: Fraction
+    time_base: Fraction
+    frames: int | None
+    audio_codec: str | None
+
+    def output_size(self, height: int) -> tuple[int, int]:
+        """Width and height of the clip: ``height`` tall at most, never enlarged, both even."""
+        height = min(height, self.height)
+        width = round(self.width * height / self.height)
+        return max(2, width - width % 2), max(2, height - height % 2)
+
+
+@dataclass(frozen=True)
+class SourceFrame:
+    """One decoded frame: its number among decodable frames, timestamp and picture.
+
+    ``skipped_before`` lists the corrupt frames that were left out since the frame before.
+    """
+
+    index: int
+    pts: int
+    image: np.ndarray
+    skipped_before: tuple[dict[str, object], ...] = ()
+
+
+def open_input(path: Path) -> av.container.InputContainer:
+    """Open ``path`` for reading, or raise :class:`InputVideoError` saying why not."""
+    if not path.exists():
+        raise InputVideoError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputVideoError(f"{path}: is a folder, not a video file")
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except av.FFmpegError as error:
+        raise InputVideoError(
+            f"{path}: not a video file that ffmpeg can read ({reason(error)})"
+        ) from None
+
+
+def probe(path: Path) -> VideoInfo:
+    """Read what :class:`VideoInfo` holds from ``path``'s first video stream."""
+    with open_input(path) as container:
+        if not container.streams.video:
+            raise InputVideoError(f"{path}: has no video stream")
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        if not context.width or not context.height:
+            raise InputVideoError(f"{path}: the video stream has no picture size")
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not rate:
+            raise InputVideoError(f"{path}: the video stream has no frame rate")
+        aspect = context.sample_aspect_ratio or Fraction(1)
+        audio = container.streams.audio
+        return VideoInfo(
+            path=path,
+            width=round(context.width * aspect),
+            height=context.height,
+            rate=Fraction(rate),
+            time_base=Fraction(stream.time_base),
+            frames=_frame_count(stream, container, Fraction(rate)),
+            audio_codec=audio[0].codec_context.name if audio else None,
+        )
+
+
+def _frame_count(
+    stream: av.VideoStream, container: av.container.InputContainer, rate: Fraction
+) -> int | None:
+    if stream.frames:
+        return stream.frames
+    if stream.duration is not None:
+        return round(stream.duration * stream.time_base * rate)
+    if container.duration is not None:
+        return round(Fraction(container.duration, av.time_base) * rate)
+    return None
+
+
+class FrameReader:
+    """Decodes frames ``start`` to ``stop`` (``None``: to the end), scaled to ``size``.
+
+    Frames are numbered in decoding order, counting only frames that decode. Packets in the
+    range that fail to decode are logged, left out, and listed with the next frame.
+    """
+
+    def __init__(
+        self, info: VideoInfo, size: tuple[int, int], start: int = 0, stop: int | None = None
+    ) -> None:
+        self.info = info
+        self.size = size
+        self.start = start
+        self.stop = stop
+
+    def __iter__(self) -> Iterator[SourceFrame]:
+        if self.stop is not None and self.stop <= self.start:
+            return
+        with open_input(self.info.path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            index = 0
+            last_pts: int | None = None
+            skipped: list[dict[str, object]] = []
+            for frame in _decode(container, stream):
+                if isinstance(frame, _Damage):
+                    if index >= self.start:
+                        skipped.extend(self._report(frame, index))
+                    continue
+                if index >= self.start:
+                    last_pts = self._pts(frame, index, last_pts)
+                    image = frame.to_ndarray(
+                        width=self.size[0], height=self.size[1], format="rgb24"
+                    )
+                    yield SourceFrame(index, last_pts, image, tuple(skipped))
+                    skipped.clear()
+                index += 1
+                if self.stop is not None and index >= self.stop:
+                    return
+
+    def _report(self, damage: _Damage, index: int) -> list[dict[str, object]]:
+        if damage.truncated:
+            log.warning(
+                "%s: the file ends early, after frame %d (%s)",
+                self.info.path,
+                index - 1,
+                damage.reason,
+            )
+            return []
+        when = "" if damage.time is None else f" near {damage.time:.2f} s"
+        log.warning("%s: a corrupt frame%s was skipped (%s)", self.info.path, when, damage.reason)
+        return [{"time": damage.time, "reason": damage.reason}]
+
+    def _pts(self, frame: av.VideoFrame, index: int, last_pts: int | None) -> int:
+        """The frame's timestamp; made up from its number, or nudged, where it is missing or
+        does not increase, so that the encoder can take it."""
+        pts = frame.pts
+        if pts is None:
+            pts = round(index / self.info.rate / self.info.time_base)
+        if last_pts is not None and pts <= last_pts:
+            pts = last_pts + 1
+        return pts
+
+
+@dataclass(frozen=True)
+class _Damage:
+    """A packet that did not decode, or the point where the file breaks off."""
+
+    reason: str
+    time: float | None = None
+    truncated: bool = False
+
+
+def _decode(
+    container: av.container.InputContainer, stream: av.VideoStream
+) -> Iterator[av.VideoFrame | _Damage]:
+    """The stream's frames, with a :class:`_Damage` in place of each packet that fails."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as error:
+            yield _Damage(reason(error), truncated=True)
+            return
+        try:
+            yield from packet.decode()
+        except (av.InvalidDataError, av.error.PatchWelcomeError, av.error.BugError) as error:
+            time = None if packet.pts is None else float(packet.pts * stream.time_base)
+            yield _Damage(reason(error), time)

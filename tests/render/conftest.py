@@ -1,0 +1,95 @@
+"""Fixtures of the render tests: test videos, and running the render command.
+
+The render's own modules need the render extra; tests that use them skip themselves
+(``pytest.importorskip``) where it is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+SHAPES = "render_shapes:ShapeSegmenter"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a render ended: exit code and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+def render_parser() -> argparse.ArgumentParser:
+    from party_button.render.command import add_arguments
+
+    parser = argparse.ArgumentParser(prog="party-button render")
+    add_arguments(parser)
+    return parser
+
+
+@pytest.fixture
+def render_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Run the render command in this process: ``render_cli(*argv, songs=DIR)``."""
+    from party_button.render.command import run
+
+    def call(*argv: object, songs: Path | None = None) -> Outcome:
+        args = render_parser().parse_args([str(a) for a in argv] + ["--no-progress"])
+        code = run(args, songs or tmp_path / "songs")
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+
+    return call
+
+
+def run_module(
+    *argv: object, cwd: Path, env: dict[str, str] | None = None, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m party_button.render`` in a child process."""
+    environment = {**os.environ, **(env or {})}
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(HERE), str(REPO), os.environ.get("PYTHONPATH")])
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "party_button.render", *map(str, argv)],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="session")
+def shapes_video(tmp_path_factory: pytest.TempPathFactory):
+    """A 60-frame, 10 fps video of crossing shapes with a tone (three 2-second segments)."""
+    pytest.importorskip("av")
+    from render_shapes import make_video
+
+    return make_video(tmp_path_factory.mktemp("videos") / "shapes.mp4", frames=60)
+
+
+@pytest.fixture(scope="session")
+def rendered_shapes(shapes_video, tmp_path_factory: pytest.TempPathFactory):
+    """``shapes_video`` rendered once, uninterrupted, with default options."""
+    from party_button.render.command import run
+
+    songs = tmp_path_factory.mktemp("songs")
+    args = render_parser().parse_args(
+        [str(shapes_video.path), "--segmenter", SHAPES, "--no-progress"]
+    )
+    assert run(args, songs) == 0
+    return songs / "shapes.outlined.mp4"

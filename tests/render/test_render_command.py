@@ -1,0 +1,111 @@
+"""The render command without the render extra: it must still load and say what to install.
+
+These tests need only party-button itself, so they run in the daemon's test suite too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+WITHOUT_EXTRA = textwrap.dedent("""
+    import sys
+    for name in ("torch", "torchvision", "av", "numpy", "tqdm", "PIL"):
+        sys.modules[name] = None
+    from party_button.render.__main__ import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_without_the_extra_the_command_says_what_to_install(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXTRA, "video.mp4", "--frames", "3"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(
+        "party-button render needs the render extra: pip install 'party-button[render]'"
+    )
+    assert not (tmp_path / "songs").exists()
+
+
+def test_usage_errors_are_argparse_errors(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXTRA, "video.mp4", "--frames", "x"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 2
+    assert "--frames: invalid int value: 'x'" in done.stderr
+
+
+def test_the_command_module_needs_no_heavy_imports():
+    code = (
+        "import sys; import party_button.render.command; "
+        "print(sorted({'torch', 'torchvision', 'av', 'numpy', 'PIL'} & set(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={"PYTHONPATH": str(REPO)},
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_arguments_and_defaults():
+    from party_button.render.command import add_arguments, options_from
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    options = options_from(parser.parse_args(["clips/makeba.mp4"]), Path("/srv/songs"))
+    assert options.output == Path("/srv/songs/makeba.outlined.mp4")
+    assert options.sidecar == Path("/srv/songs/makeba.outlined.json")
+    assert options.classes == ("person",)
+    assert (options.model, options.device, options.height) == (
+        "maskrcnn_resnet50_fpn_v2",
+        "auto",
+        720,
+    )
+    assert options.audio and not options.resume and not options.half
+    args = parser.parse_args(
+        [
+            "v.mp4",
+            "-o",
+            "x/clip.mp4",
+            "--classes",
+            "person, dog",
+            "--start",
+            "1:30",
+            "--frames",
+            "10",
+            "--no-audio",
+            "--model",
+            "maskrcnn_resnet50_fpn",
+            "--fill",
+            "0.25",
+        ]
+    )
+    options = options_from(args, Path("songs"))
+    assert options.output == Path("x/clip.mp4")
+    assert options.classes == ("person", "dog")
+    assert options.start.total_seconds() == 90 and options.frames == 10
+    assert not options.audio and options.style.fill == 0.25
