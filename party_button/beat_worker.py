@@ -81,7 +81,11 @@ class BeatWorker:
         self._queue.put(song)
 
     def close(self) -> None:
-        """Drop queued songs, let the one being analysed finish, and join the thread."""
+        """Drop queued songs, stop an analysis under way (its child process), join the thread.
+
+        A callback already running is let finish. Returns quickly, so that the daemon can
+        stop within systemd's time however long a song takes to analyse.
+        """
         if self._closed.is_set():
             return
         self._closed.set()

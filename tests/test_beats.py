@@ -12,6 +12,7 @@ import queue
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -442,5 +443,23 @@ def test_worker_without_librosa_is_off_and_says_so_once(librosa_missing, tmp_pat
         "beat analysis is off: librosa is not installed (pip install 'party-button[beats]'); "
         "lights use a tempo-free pattern"
     ]
+    assert not sidecar_path(song).exists()
+    assert_no_worker_thread()
+
+
+def test_worker_close_stops_an_analysis_under_way_at_once(tmp_path):
+    pytest.importorskip("librosa")
+    song = Path(shutil.copy(SONGS_DIR / SHORTEST, tmp_path / "song.ogg"))
+    worker = BeatWorker(lambda s, g: None)
+    worker.submit(song)
+    deadline = time.monotonic() + 30
+    while worker._child is None:  # the analysis has started in its child process
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    child = worker._child
+    started = time.monotonic()
+    worker.close()
+    assert time.monotonic() - started < 2.0
+    assert child.returncode is not None  # the child is gone, not left running
     assert not sidecar_path(song).exists()
     assert_no_worker_thread()
