@@ -97,19 +97,26 @@ def play(config_path: Path) -> dict:
     factory = RelayMockFactory(tuple(relay.pin for relay in config.relays))
     lights = factory.pin(config.relay("lights").pin)
     samples: list[tuple[float, float]] = []
+
+    def sample(_snapshot: object) -> None:
+        # Called by the daemon's own thread after every step: pygame's mixer is only ever
+        # touched from that thread (loading the next song while another thread reads the
+        # position can crash SDL_mixer).
+        position = pygame.mixer.music.get_pos()
+        if daemon.machine.phase is Phase.PARTY and position > 0:
+            samples.append((time.monotonic(), position / 1000))
+
     with running_daemon(config, factory) as daemon:
         loop = next(t for t in threading.enumerate() if t.name == "daemon-under-test")
         lights.clear_states()
         base = lights._last_change
         cpu_before = thread_cpu_seconds(loop.native_id)
         started = time.monotonic()
+        daemon.on_change = sample
         factory.pin(config.button.pin).drive_low()
         wait_for(lambda: daemon.machine.phase is Phase.PARTY)
         factory.pin(config.button.pin).drive_high()
         while daemon.machine.phase is Phase.PARTY:
-            position = pygame.mixer.music.get_pos()
-            if position > 0:
-                samples.append((time.monotonic(), position / 1000))
             time.sleep(0.05)
         song_ended = time.monotonic()
         elapsed = time.monotonic() - started

@@ -35,6 +35,7 @@ class ShowDriver:
         self._switch = switch
         self._position: Callable[[], float] = lambda: 0.0
         self._driven: dict[str, bool] = {}
+        self._applied_at = 0.0
 
     def start(
         self,
@@ -61,21 +62,25 @@ class ShowDriver:
         """Drive every relay to what the show (through its guard) wants now."""
         if self.show is None:
             return
-        levels = self.show.apply(self.show.states_at(self._position()), now)
+        self._applied_at = self._position()
+        levels = self.show.apply(self.show.states_at(self._applied_at), now)
         for name, on in levels.items():
             if self._driven.get(name) != on:
                 self._switch(name, on)
                 self._driven[name] = on
 
     def next_wakeup(self, now: float) -> float | None:
-        """The monotonic time of the next cue or guard deadline, if any."""
+        """The monotonic time of the next cue or guard deadline, if any.
+
+        The cue is the next change after the position last applied, so a cue that the
+        playback has reached since then is due at once, never skipped.
+        """
         if self.show is None:
             return None
-        position = self._position()
         wakes = []
-        cue = self.show.next_change_after(position)
+        cue = self.show.next_change_after(self._applied_at)
         if cue is not None:
-            wakes.append(now + (cue - position))
+            wakes.append(now + (cue - self._position()))
         deadline = self.show.next_deadline(now)
         if deadline is not None:
             wakes.append(deadline)

@@ -338,11 +338,24 @@ def render_fallback() -> np.ndarray:
     return mix.mastered(peak=0.8)
 
 
+# libsndfile's Vorbis encoder crashes when handed a long song in one call; feed it in blocks.
+WRITE_BLOCK_FRAMES = 1 << 16
+
+
 def write_ogg(path: Path, samples: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(
-        path, samples, SAMPLE_RATE, format="OGG", subtype="VORBIS", compression_level=VORBIS_QUALITY
-    )
+    channels = 1 if samples.ndim == 1 else samples.shape[1]
+    with sf.SoundFile(
+        path,
+        "w",
+        SAMPLE_RATE,
+        channels,
+        format="OGG",
+        subtype="VORBIS",
+        compression_level=VORBIS_QUALITY,
+    ) as out:
+        for start in range(0, len(samples), WRITE_BLOCK_FRAMES):
+            out.write(samples[start : start + WRITE_BLOCK_FRAMES])
 
 
 def main(argv: list[str] | None = None) -> int:
