@@ -19,6 +19,8 @@ import pygame
 
 log = logging.getLogger(__name__)
 
+MIXER_CHANNELS = 2
+
 
 class Player(Protocol):
     """What the daemon needs from an audio backend."""
@@ -111,6 +113,8 @@ class PygamePlayer:
             where = f"audio device {self.device!r}" if self.device else "the default audio device"
             raise AudioError(f"cannot open {where}: {exc}") from None
         pygame.mixer.music.set_volume(self.volume)
+        # Songs stream as music; effects need one channel. Fewer channels, less mixing.
+        pygame.mixer.set_num_channels(MIXER_CHANNELS)
         self._effect_channel = pygame.mixer.Channel(0)
         pygame.mixer.set_reserved(1)
         return self.describe()

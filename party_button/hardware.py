@@ -22,8 +22,8 @@ from party_button.errors import HardwareError
 
 log = logging.getLogger(__name__)
 
-PULSE_SECONDS = 3.0
-PULSE_STEPS_PER_SECOND = 10
+PULSE_SECONDS = 4.0
+PULSE_STEPS_PER_SECOND = 5
 
 
 def choose_factory_name(requested: str, model: str | None) -> str:
@@ -129,7 +129,8 @@ class PartyHardware:
         self._led_mode = mode
         self.led.source = None
         if mode == "idle":
-            # A slow breath in 10 steps a second: smooth to the eye, light on the CPU.
+            # A slow breath in 5 steps a second: soft enough to the eye, light on the CPU
+            # (every step wakes a thread; idle, the daemon should cost next to nothing).
             self.led.source_delay = 1 / PULSE_STEPS_PER_SECOND
             self.led.source = scaled_half(sin_values(round(PULSE_SECONDS * PULSE_STEPS_PER_SECOND)))
         elif mode == "party":

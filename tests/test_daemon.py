@@ -76,7 +76,7 @@ def test_led_pulses_when_idle(
     make_config: Callable[..., Config], mock_factory: MockFactory
 ) -> None:
     with running_daemon(make_config(), mock_factory):
-        time.sleep(0.3)
+        time.sleep(1.2)  # five brightness steps a second
         levels = {round(state.state, 2) for state in mock_factory.pin(LED).states}
     assert len(levels) > 3  # a fading brightness, not on/off
 
