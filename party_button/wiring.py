@@ -77,51 +77,20 @@ def wiring_rows(config: Any) -> list[WiringRow]:
 
     button_pin = physical_pin(config.button.pin)
     if config.button.pull_up:
-        rows.append(
-            WiringRow(
-                "Button switch NO",
-                config.button.pin,
-                button_pin,
-                "input, internal pull-up: released = HIGH, pressed = LOW",
-                "button",
-                BUTTON,
-                "NO",
-            )
-        )
-        rows.append(
-            WiringRow(
-                "Button switch COM",
-                None,
-                ground_near(button_pin),
-                "ground; pressing the button pulls the input LOW",
-                "ground",
-                BUTTON,
-                "COM",
-            )
-        )
+        pull = "input, internal pull-up: released = HIGH, pressed = LOW"
+        common = (ground_near(button_pin), "ground; pressing the button pulls the input LOW")
+        common_role = "ground"
     else:
-        rows.append(
-            WiringRow(
-                "Button switch NO",
-                config.button.pin,
-                button_pin,
-                "input, internal pull-down: released = LOW, pressed = HIGH",
-                "button",
-                BUTTON,
-                "NO",
-            )
+        pull = "input, internal pull-down: released = LOW, pressed = HIGH"
+        common = (
+            nearest_pin(button_pin, "3V3"),
+            "3.3 V only, never 5 V: pressing the button pulls the input HIGH",
         )
-        rows.append(
-            WiringRow(
-                "Button switch COM",
-                None,
-                nearest_pin(button_pin, "3V3"),
-                "3.3 V only, never 5 V: pressing the button pulls the input HIGH",
-                "3v3",
-                BUTTON,
-                "COM",
-            )
-        )
+        common_role = "3v3"
+    rows.append(
+        WiringRow("Button switch NO", config.button.pin, button_pin, pull, "button", BUTTON, "NO")
+    )
+    rows.append(WiringRow("Button switch COM", None, *common, common_role, BUTTON, "COM"))
 
     led = config.status_led
     if led is not None:

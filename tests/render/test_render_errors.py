@@ -143,8 +143,6 @@ def test_bad_options(render_cli, shapes_video, tmp_path, options, message):
 
 
 def test_half_precision_needs_cuda(render_cli, shapes_video):
-    if torch.cuda.is_available():
-        pytest.skip("a CUDA GPU is here")
     assert_fails(
         render_cli(shapes_video.path, "--device", "cpu", "--half"), "--half needs a CUDA device"
     )
