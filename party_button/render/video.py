@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+from av.sidedata.sidedata import Type
 
 from party_button.render.errors import InputVideoError, reason
 
@@ -17,16 +18,63 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Orientation:
+    """How to turn decoded pictures upright, as the stream's display matrix asks.
+
+    Phones store portrait video sideways and say so in the matrix; players turn it on
+    screen. The clip is written upright, so the render turns each picture itself: a swap
+    of rows and columns, then flips, which together make all eight quarter turns and mirrors.
+    """
+
+    swap: bool = False
+    flip_rows: bool = False
+    flip_cols: bool = False
+
+    @classmethod
+    def from_matrix(cls, matrix: Sequence[int], path: Path) -> Orientation:
+        """The orientation of a display matrix (nine 16.16 fixed-point numbers, row by row).
+
+        A point (x, y) of the stored picture, x rightwards and y downwards, is shown at
+        (a x + c y, b x + d y). A matrix that is no quarter turn or mirror is left alone.
+        """
+        a, b, c, d = (round(int(matrix[i]) / 65536, 3) for i in (0, 1, 3, 4))
+        if a == d == 0 and abs(b) == abs(c) == 1:
+            return cls(swap=True, flip_rows=b < 0, flip_cols=c < 0)
+        if b == c == 0 and abs(a) == abs(d) == 1:
+            return cls(flip_rows=d < 0, flip_cols=a < 0)
+        log.warning(
+            "%s: the display matrix turns the picture by no quarter turn; it is left as stored",
+            path,
+        )
+        return cls()
+
+    def stored_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The width and height to decode to, for upright pictures of ``size``."""
+        return (size[1], size[0]) if self.swap else size
+
+    def upright(self, image: np.ndarray) -> np.ndarray:
+        """``image`` (rows, columns, channels) as it is shown."""
+        if self.swap:
+            image = image.transpose(1, 0, 2)
+        if self.flip_rows:
+            image = image[::-1]
+        if self.flip_cols:
+            image = image[:, ::-1]
+        return np.ascontiguousarray(image)
+
+
+@dataclass(frozen=True)
 class VideoInfo:
     """The facts about an input video that the render needs."""
 
     path: Path
-    width: int
+    width: int  # as shown: after the display matrix's turn
     height: int
     rate: Fraction
     time_base: Fraction
     frames: int | None
     audio_codec: str | None
+    orientation: Orientation = Orientation()
 
     def output_size(self, height: int) -> tuple[int, int]:
         """Width and height of the clip: ``height`` tall at most, never enlarged, both even."""
@@ -76,15 +124,34 @@ def probe(path: Path) -> VideoInfo:
             raise InputVideoError(f"{path}: the video stream has no frame rate")
         aspect = context.sample_aspect_ratio or Fraction(1)
         audio = container.streams.audio
+        orientation = _orientation(container, stream, path)
+        width, height = round(context.width * aspect), context.height
+        if orientation.swap:
+            width, height = height, width
         return VideoInfo(
             path=path,
-            width=round(context.width * aspect),
-            height=context.height,
+            width=width,
+            height=height,
             rate=Fraction(rate),
             time_base=Fraction(stream.time_base),
             frames=_frame_count(stream, container, Fraction(rate)),
             audio_codec=audio[0].codec_context.name if audio else None,
+            orientation=orientation,
         )
+
+
+def _orientation(
+    container: av.container.InputContainer, stream: av.VideoStream, path: Path
+) -> Orientation:
+    """The orientation that the first frame which decodes carries (upright when none)."""
+    for frame in _decode(container, stream):
+        if isinstance(frame, _Damage):
+            continue
+        for data in frame.side_data:
+            if data.type is Type.DISPLAYMATRIX:
+                return Orientation.from_matrix(np.frombuffer(bytes(data), dtype=np.int32), path)
+        break
+    return Orientation()
 
 
 def _frame_count(
@@ -130,9 +197,9 @@ class FrameReader:
                     continue
                 if index >= self.start:
                     last_pts = self._pts(frame, index, last_pts)
-                    image = frame.to_ndarray(
-                        width=self.size[0], height=self.size[1], format="rgb24"
-                    )
+                    width, height = self.info.orientation.stored_size(self.size)
+                    image = frame.to_ndarray(width=width, height=height, format="rgb24")
+                    image = self.info.orientation.upright(image)
                     yield SourceFrame(index, last_pts, image, tuple(skipped))
                     skipped.clear()
                 index += 1

@@ -81,11 +81,18 @@ def make_video(
     audio: bool = True,
     audio_codec: str = "aac",
     video_codec: str = "libx264",
+    sideways: bool = False,
 ) -> ShapeVideo:
-    """Write a video of the shapes (and a tone) to ``path`` with PyAV."""
+    """Write a video of the shapes (and a tone) to ``path`` with PyAV.
+
+    ``sideways`` stores the pictures turned a quarter clockwise, with a display matrix that
+    tells players to turn them back, as phones store portrait video.
+    """
     with av.open(str(path), "w") as container:
         video = container.add_stream(video_codec, rate=fps)
-        video.width, video.height = width, height
+        video.width, video.height = (height, width) if sideways else (width, height)
+        if sideways:
+            video.set_display_rotation(90)
         video.pix_fmt = "yuv420p" if video_codec == "libx264" else "yuvj420p"
         if video_codec == "libx264":
             video.options = {"crf": "10"}
@@ -93,9 +100,10 @@ def make_video(
         if audio:
             sound = container.add_stream(audio_codec, rate=SAMPLE_RATE, layout="mono")
         for index in range(frames):
-            frame = av.VideoFrame.from_ndarray(
-                shape_frame(index, frames, width, height), format="rgb24"
-            )
+            image = shape_frame(index, frames, width, height)
+            if sideways:
+                image = np.ascontiguousarray(np.rot90(image, k=-1))
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = index
             frame.time_base = Fraction(1, fps)
             container.mux(video.encode(frame))
