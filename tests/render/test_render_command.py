@@ -22,16 +22,21 @@ WITHOUT_EXTRA = textwrap.dedent("""
 """)
 
 
-def test_without_the_extra_the_command_says_what_to_install(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-c", WITHOUT_EXTRA, "video.mp4", "--frames", "3"],
-        cwd=tmp_path,
+def run_without_extra(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the render command in a Python that cannot import the render extra."""
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXTRA, *argv],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
         env={"PYTHONPATH": str(REPO)},
     )
+
+
+def test_without_the_extra_the_command_says_what_to_install(tmp_path):
+    done = run_without_extra(tmp_path, "video.mp4", "--frames", "3")
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -42,15 +47,7 @@ def test_without_the_extra_the_command_says_what_to_install(tmp_path):
 
 
 def test_usage_errors_are_argparse_errors(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-c", WITHOUT_EXTRA, "video.mp4", "--frames", "x"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"PYTHONPATH": str(REPO)},
-    )
+    done = run_without_extra(tmp_path, "video.mp4", "--frames", "x")
     assert done.returncode == 2
     assert "--frames: invalid int value: 'x'" in done.stderr
 
