@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 PARTY_POLL_INTERVAL = 0.05
 # How long a party lasts when no sound at all can be played.
 SILENT_PARTY_SECONDS = 30.0
+# How many problems of a refused reload go to the log and the answer (check-config has all).
+RELOAD_PROBLEMS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -539,7 +541,11 @@ class Daemon:
         try:
             config = load_config(path)
         except ConfigError as exc:
-            for problem in exc.problems:
+            shown = exc.problems[:RELOAD_PROBLEMS_SHOWN]
+            if len(exc.problems) > len(shown):
+                more = len(exc.problems) - len(shown)
+                shown.append(f"... and {more} more (party-button check-config {path})")
+            for problem in shown:
                 log.error("%s", problem)
             self._reload_error = f"{len(exc.problems)} problem(s) in {path}"
             log.error(
@@ -547,7 +553,7 @@ class Daemon:
                 self._reload_error,
             )
             self.notifier.ready(self.status_text())
-            return {"ok": False, "errors": exc.problems}
+            return {"ok": False, "errors": shown}
         self._reload_error = None
         self._pending = config
         if self.machine.phase is Phase.IDLE:
