@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,17 +11,9 @@ import pytest
 from party_button.config import SHIPPED_CONFIG, load_config
 from party_button.errors import ConfigError
 from party_button.yaml_guard import MAX_BYTES, MAX_DEPTH, MAX_VALUES
+from tests.test_config import GOOD, run_cli
+from tests.test_config import problems_of as problems_in
 
-GOOD = """\
-gpio: {pin_factory: mock}
-button:
-  pin: GPIO17
-relays:
-  - name: lights
-    pin: 5
-songs:
-  folders: [songs]
-"""
 # Nine levels of ten aliases each: a billion "lol"s once expanded.
 LAUGHS = "l0: &l0 lol\n" + "".join(
     f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 10)
@@ -37,12 +27,6 @@ def problems_of(path: Path) -> list[str]:
     prefix = f"{path}:"
     assert all(line.startswith(prefix) for line in caught.value.problems)
     return [line[len(prefix) :] for line in caught.value.problems]
-
-
-def problems_in(tmp_path: Path, text: str) -> list[str]:
-    path = tmp_path / "config.yaml"
-    path.write_text(text)
-    return problems_of(path)
 
 
 @pytest.fixture(autouse=True)
@@ -259,12 +243,6 @@ def test_a_long_value_makes_a_short_message(tmp_path: Path) -> None:
     [problem] = problems_in(tmp_path, GOOD + f"party: {{on_press: {'n' * 10_000}}}\n")
     assert len(problem) < 400
     assert problem.startswith("9: party.on_press: expected one of next, stop, ignore, restart,")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "party_button", *args], capture_output=True, text=True, timeout=60
-    )
 
 
 def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
