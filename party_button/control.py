@@ -161,9 +161,9 @@ class ControlServer:
         self._warned_at: dict[str, float] = {}
         self._accept_paused_until: float | None = None
         self._out_of_descriptors = False
-        self._refuse_if_in_use(path)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        check_socket_folder(path.parent)
+        check_socket_folder(path.parent)  # before touching anything in it
+        self._refuse_if_in_use(path)
         self._spare = _open_spare()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
