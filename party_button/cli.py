@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from party_button.config import Config, find_config, load_config
-from party_button.control import client_socket_path, daemon_socket_path, send_command
+from party_button.control import client_socket_path, daemon_socket_path, send_command, watch
 from party_button.errors import ConfigError, PartyButtonError
 from party_button.hardware import drive_relays_off, make_pin_factory
 from party_button.systemd import setup_logging
@@ -133,8 +133,10 @@ def cmd_boot_config(args: argparse.Namespace) -> int:
 
 
 def cmd_control(args: argparse.Namespace) -> int:
-    """Send ``press``, ``stop``, ``status`` or ``reload`` to the running daemon."""
+    """Send ``press``, ``stop``, ``next``, ``status`` or ``reload`` to the running daemon."""
     path = Path(args.socket) if args.socket else client_socket_path()
+    if getattr(args, "watch", False):
+        return _watch(path, raw=args.json)
     answer = send_command(path, args.command)
     if args.command == "status" or args.json:
         print(json.dumps(answer, indent=2))
@@ -142,9 +144,23 @@ def cmd_control(args: argparse.Namespace) -> int:
         for line in answer.get("errors", []) or [answer.get("status", "reload failed")]:
             print(line, file=sys.stderr)
         return 1
+    elif not answer.get("ok"):
+        print(answer.get("error", answer.get("status", "")), file=sys.stderr)
     else:
-        print(answer.get("status", answer.get("error", "")))
+        print(answer.get("status", ""))
     return 0 if answer.get("ok") else 1
+
+
+def _watch(path: Path, *, raw: bool) -> int:
+    """Print the daemon's watch stream until it ends: 0 when the daemon stops, else 1."""
+    from party_button.watch import describe
+
+    for message in watch(path):
+        print(json.dumps(message) if raw else describe(message), flush=True)
+        if message.get("event") == "stopping":
+            return 0
+    print(f"the daemon on {path} ended the stream", file=sys.stderr)
+    return 1
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -199,12 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (
         ("press", "press the button of the running daemon"),
         ("stop", "end the running party"),
-        ("status", "print what the daemon is doing, as JSON"),
+        ("next", "skip to the next song of the running party"),
+        ("status", "print what the daemon is doing, as JSON (--watch: every change)"),
         ("reload", "make the daemon re-read its config file"),
     ):
         client = sub.add_parser(name, help=help_text, description=help_text)
         client.add_argument("--socket", metavar="PATH", help="the daemon's control socket")
         client.add_argument("--json", action="store_true", help="print the full JSON answer")
+        if name == "status":
+            client.add_argument(
+                "--watch", action="store_true", help="print a line for every change, until stopped"
+            )
         client.set_defaults(func=cmd_control)
     return parser
 

@@ -26,7 +26,7 @@ from party_button.audio import Player, PygamePlayer
 from party_button.beat_worker import BeatWorker
 from party_button.beats import BeatGrid, load_grid
 from party_button.config import Config, load_config
-from party_button.control import ControlServer
+from party_button.control import ControlServer, Peer
 from party_button.errors import AudioError, ConfigError, HardwareError, SongError, VideoError
 from party_button.events import Event, EventQueue
 from party_button.hardware import PartyHardware, make_pin_factory
@@ -36,6 +36,7 @@ from party_button.playback import MediaPlayer
 from party_button.show_driver import ShowDriver
 from party_button.systemd import Notifier
 from party_button.video import clip_player_from
+from party_button.watch import StateFeed, event_message
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 PARTY_POLL_INTERVAL = 0.05
 # How long a party lasts when no sound at all can be played.
 SILENT_PARTY_SECONDS = 30.0
+# How many problems of a refused reload go to the log and the answer (check-config has all).
+RELOAD_PROBLEMS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.control_path = control_path
         self.control: ControlServer | None = None
+        self._feed = StateFeed()
         self._pending: Config | None = None
         self._reload_error: str | None = None
         self._phase = self.machine.phase
@@ -133,7 +137,13 @@ class Daemon:
         self.lights = ShowDriver(config.lights, config.relays, self._switch_relay)
 
     def start(self) -> None:
-        """Claim the pins (relays off), open the audio, prepare the first song, then listen."""
+        """Listen, claim the pins (relays off), open the audio and prepare the first song.
+
+        The control socket comes first: a socket that cannot be made safely stops the start
+        before any pin is touched. Its requests wait in the queue until the loop runs.
+        """
+        if self.control_path is not None:
+            self.control = ControlServer(self.control_path, self.events, clock=self.clock)
         self._claim_pins()
         self._check_clips()
         self._open_audio()
@@ -146,8 +156,6 @@ class Daemon:
             len(self.library) - self.library.clip_count,
             ", ".join(map(str, self.config.songs.folders)),
         )
-        if self.control_path is not None:
-            self.control = ControlServer(self.control_path, self.events)
 
     def _claim_pins(self) -> None:
         factory = self.factory or make_pin_factory(self.config.gpio.pin_factory)
@@ -229,7 +237,7 @@ class Daemon:
         finally:
             try:
                 if self.control is not None:
-                    self.control.close()
+                    self.control.close(farewell=event_message("stopping"))
                 self.player.close()
             finally:
                 if self.hardware is not None:
@@ -281,6 +289,8 @@ class Daemon:
         if self.machine.phase in (Phase.INTRO, Phase.PARTY) and self._silent_until is None:
             deadlines.append(now + PARTY_POLL_INTERVAL)
         deadlines.append(self.notifier.watchdog_deadline(now))
+        if self.control is not None:
+            deadlines.append(self.control.next_deadline())
         pending = [deadline for deadline in deadlines if deadline is not None]
         return max(0.0, min(pending) - now) if pending else None
 
@@ -289,6 +299,8 @@ class Daemon:
         events = self.events.wait(self.next_wakeup(self.clock()))
         for event in events:
             self.handle(event)
+        if self.control is not None:
+            self.control.tick(self.clock())
         self._timers(self.clock())
         self.lights.update(self.clock())
         if self._pending is not None and self.machine.phase is Phase.IDLE:
@@ -302,11 +314,17 @@ class Daemon:
         if event.kind == "edge":
             signal_in = self.reader.edge(bool(event.data), event.at)
             if signal_in is not None:
-                self._input(signal_in, event.at)
-        elif event.kind == "press":
-            self._input(Input.PRESS, self.clock())
-        elif event.kind == "stop":
-            self._input(Input.STOP, self.clock())
+                self._input(signal_in, event.at, _BUTTON)
+        elif event.kind in ("press", "stop", "next"):
+            source = _control_source(event.data)
+            acted = self._input(Input(event.kind), self.clock(), source)
+            if event.kind == "next" and not acted:
+                answer = {"ok": False, "error": "nothing to skip: no song is playing"}
+        elif event.kind == "watch":
+            self._publish_state()  # the watchers so far are up to date first
+            assert event.reply is not None
+            event.reply(self._feed.full(self.status()))
+            return
         elif event.kind == "grid":
             song, grid = event.data
             if song == self.player.prepared:
@@ -316,26 +334,41 @@ class Daemon:
             self.lights.grid_found(song, grid, self.clock())
         elif event.kind == "reload" or (event.kind == "signal" and event.data == signal.SIGHUP):
             answer = self.reload()
+            source = _control_source(event.data) if event.kind == "reload" else {"source": "signal"}
+            problems = len(answer.get("errors", []))
+            self._announce("reload", ok=answer["ok"], problems=problems, **source)
         elif event.kind in ("signal", "quit"):
             log.info("stopping (%s)", _signal_name(event.data) if event.data else "requested")
             self._running = False
         if event.reply is not None:
             event.reply({**answer, **self.status()})
 
-    def _input(self, signal_in: Input, now: float) -> None:
+    def _input(self, signal_in: Input, now: float, source: dict[str, Any]) -> list[Do]:
+        """Hand a press, hold, stop or next from ``source`` to the state machine."""
         before = self.machine.phase
-        log.info("%s during %s", signal_in.value, before.value, extra={"EVENT": signal_in.value})
+        who = source["source"] + (
+            f", uid {source['uid']} pid {source['pid']}" if "uid" in source else ""
+        )
+        log.info(
+            "%s (%s) during %s",
+            signal_in.value,
+            who,
+            before.value,
+            extra={"EVENT": signal_in.value, "SOURCE": source["source"]},
+        )
+        self._announce(signal_in.value, during=before.value, **source)
         actions = self.machine.handle(signal_in, now)
         if not actions and before in (Phase.ENDING, Phase.COOLDOWN):
             log.info("%s ignored during %s", signal_in.value, before.value)
         if signal_in is Input.HOLD and actions:
             log.info("panic stop: button held")
         self._do(actions, now)
+        return actions
 
     def _timers(self, now: float) -> None:
         held = self.reader.tick(now)
         if held is not None:
-            self._input(held, now)
+            self._input(held, now, _BUTTON)
         if self._audio_retry_at is not None and now >= self._audio_retry_at:
             self._open_audio()
         phase = self.machine.phase
@@ -539,7 +572,11 @@ class Daemon:
         try:
             config = load_config(path)
         except ConfigError as exc:
-            for problem in exc.problems:
+            shown = exc.problems[:RELOAD_PROBLEMS_SHOWN]
+            if len(exc.problems) > len(shown):
+                more = len(exc.problems) - len(shown)
+                shown.append(f"... and {more} more (party-button check-config {path})")
+            for problem in shown:
                 log.error("%s", problem)
             self._reload_error = f"{len(exc.problems)} problem(s) in {path}"
             log.error(
@@ -547,7 +584,7 @@ class Daemon:
                 self._reload_error,
             )
             self.notifier.ready(self.status_text())
-            return {"ok": False, "errors": exc.problems}
+            return {"ok": False, "errors": shown}
         self._reload_error = None
         self._pending = config
         if self.machine.phase is Phase.IDLE:
@@ -620,6 +657,7 @@ class Daemon:
             "status": self.status_text(),
             "config": str(self.config.path),
             "reload_pending": self._pending is not None,
+            "reload_error": self._reload_error,
         }
 
     def _show_status(self) -> None:
@@ -651,6 +689,29 @@ class Daemon:
         self.notifier.status(self.status_text())
         if self.on_change is not None:
             self.on_change(self.snapshot())
+        self._publish_state()
+
+    def _publish_state(self) -> None:
+        """Send watchers a state line when something they see has changed."""
+        if self.control is not None and self.control.watching:
+            message = self._feed.changes(self.status())
+            if message is not None:
+                self.control.publish(message)
+
+    def _announce(self, event: str, **details: Any) -> None:
+        """Send watchers an event line."""
+        if self.control is not None and self.control.watching:
+            self.control.publish(event_message(event, **details))
+
+
+_BUTTON = {"source": "button"}
+
+
+def _control_source(peer: object) -> dict[str, Any]:
+    """Who sent a command: the control socket's client, by uid and pid when known."""
+    if isinstance(peer, Peer):
+        return {"source": "control", "uid": peer.uid, "pid": peer.pid}
+    return {"source": "control"}
 
 
 def _signal_name(signum: object) -> str:

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
@@ -42,10 +43,14 @@ def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
 
 @contextmanager
 def running_daemon(
-    config: Config, factory: MockFactory, player: Player | None = None, seed: int = 1
+    config: Config,
+    factory: MockFactory,
+    player: Player | None = None,
+    seed: int = 1,
+    control_path: Path | None = None,
 ) -> Iterator[Daemon]:
     """A started daemon whose loop runs in a thread; stopped and joined on exit."""
-    daemon = Daemon(config, factory=factory, player=player, seed=seed)
+    daemon = Daemon(config, factory=factory, player=player, seed=seed, control_path=control_path)
     errors: list[BaseException] = []
 
     def loop() -> None:
