@@ -46,7 +46,8 @@ def render_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
 
     def call(*argv: object, songs: Path | None = None) -> Outcome:
         args = render_parser().parse_args([str(a) for a in argv] + ["--no-progress"])
-        code = run(args, songs or tmp_path / "songs")
+        args.songs = songs or tmp_path / "songs"
+        code = run(args)
         captured = capsys.readouterr()
         return Outcome(code, captured.out, captured.err)
 
@@ -91,5 +92,6 @@ def rendered_shapes(shapes_video, tmp_path_factory: pytest.TempPathFactory):
     args = render_parser().parse_args(
         [str(shapes_video.path), "--segmenter", SHAPES, "--no-progress"]
     )
-    assert run(args, songs) == 0
+    args.songs = songs
+    assert run(args) == 0
     return songs / "shapes.outlined.mp4"
