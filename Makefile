@@ -61,5 +61,5 @@ $(BIN)/.daemon: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(BIN)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,beats,render]'
+	$(BIN)/pip install -q -e '.[dev,beats,render,cluster]'
 	touch $@ $(BIN)/.daemon

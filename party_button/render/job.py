@@ -169,13 +169,15 @@ class VideoRender:
             tracker=self.state.segments[number - 1].tracker,
         )
 
-    def save(self, done: SegmentDone, attempt: int = 1) -> None:
-        """Keep a finished segment (its video is in the work folder, or in ``done.data``)."""
+    def save(self, done: SegmentDone, request: PartRequest, attempt: int = 1) -> None:
+        """Keep a finished segment of ``request`` (its video is in the work folder, or in
+        ``done.data``)."""
         state = self.state
         segment = done.segment
         if done.data is not None:
             self.folder.write_segment(segment.number, done.data)
         segment.where = {**segment.where, "run": state.runs, "attempt": attempt}
+        segment.task = request.first
         state.model = done.model
         state.seconds += time.monotonic() - self._began
         self._began = time.monotonic()
@@ -260,16 +262,17 @@ class VideoRender:
 
 
 def parts_of(state: RenderState) -> list[dict]:
-    """Where each run of frames was rendered: consecutive segments from one place make one
+    """Where each run of frames was rendered: consecutive segments of one task make one
     part."""
     parts: list[dict] = []
+    task = None
     for segment in state.ordered():
-        if parts and parts[-1]["where"] == segment.where:
+        if parts and (segment.task, segment.where) == task:
             parts[-1]["frames"][1] = segment.next_index - 1
         else:
-            frames = [segment.first, segment.next_index - 1]
-            parts.append({"frames": frames, "where": segment.where})
-    return [{"frames": part["frames"], **part["where"]} for part in parts]
+            parts.append({"frames": [segment.first, segment.next_index - 1], **segment.where})
+        task = (segment.task, segment.where)
+    return parts
 
 
 def render(
@@ -297,7 +300,7 @@ def render(
                 for request in group:
                     for item in render_part(request, segmenter, video.folder.path):
                         if isinstance(item, SegmentDone):
-                            video.save(item)
+                            video.save(item, request)
                         elif progress is not None:
                             progress.advance(key, item.frames)
                     video.finish_part(request)

@@ -241,17 +241,19 @@ class _Replay:
 
 def render_part(
     request: PartRequest,
-    segmenter: Segmenter,
+    segmenter: Segmenter | None,
     folder: Path,
     found: DetectedPart | None = None,
 ) -> Iterator[Progress]:
     """Render the part into segment files in ``folder``; yields each finished segment, and
-    every :data:`REPORT_SECONDS` the frames done. With ``found`` (from :func:`detect_part`)
-    the objects found then are drawn instead of running ``segmenter``."""
-    model = segmenter.describe() if found is None else found.model
-    where = here(segmenter) if found is None else found.where
+    every :data:`REPORT_SECONDS` the frames done. With ``found`` (from :func:`detect_part`,
+    from the part's first frame or before) the objects found then are drawn instead of
+    running ``segmenter``."""
     if found is not None:
-        segmenter = _Replay(found.unpacked(), model)
+        model, where = found.model, found.where
+        segmenter = _Replay(found.unpacked(request.first), model)
+    else:
+        model, where = segmenter.describe(), here(segmenter)
     done: queue.Queue[SegmentDone | None] = queue.Queue()
     sink = _SegmentSink(request, folder, model, where, done.put)
     pipeline = Pipeline(
@@ -302,17 +304,18 @@ def render_part(
 
 @dataclass
 class DetectedPart:
-    """What :func:`detect_part` found: per frame, each object's class and box (for the
-    tracks) and its mask packed in bits (for the drawing)."""
+    """What :func:`detect_part` found from frame ``first`` on: per frame, each object's class
+    and box (for the tracks) and its mask packed in bits (for the drawing)."""
 
+    first: int
     boxes: list[list[tuple[str, Box]]]
     packed: list[list[tuple[str, float, Box, np.ndarray, tuple[int, int], tuple[int, int]]]]
     model: dict
     where: dict
 
-    def unpacked(self) -> Iterator[list[Detection]]:
-        """The detections of each frame, masks unpacked."""
-        for frame in self.packed:
+    def unpacked(self, first: int) -> Iterator[list[Detection]]:
+        """The detections of each frame from frame ``first`` on, masks unpacked."""
+        for frame in self.packed[first - self.first :]:
             yield [
                 Detection(
                     label,
@@ -325,11 +328,12 @@ class DetectedPart:
             ]
 
 
-def detect_part(request: PartRequest, segmenter: Segmenter) -> DetectedPart:
-    """Find the objects in every frame of the part, in the batches one run would use."""
-    found = DetectedPart([], [], segmenter.describe(), here(segmenter))
+def detect_part(request: PartRequest, segmenter: Segmenter) -> Iterator[FramesDone | DetectedPart]:
+    """Find the objects in every frame of the part, in the batches one run would use;
+    yields the frames done after each batch, and at the end what was found."""
+    found = DetectedPart(request.first, [], [], segmenter.describe(), here(segmenter))
 
-    def infer(batch: list[SourceFrame]) -> None:
+    def infer(batch: list[SourceFrame]) -> FramesDone:
         for detections in segmenter.segment([frame.image for frame in batch]):
             found.boxes.append([(d.label, d.box) for d in detections])
             found.packed.append(
@@ -338,6 +342,7 @@ def detect_part(request: PartRequest, segmenter: Segmenter) -> DetectedPart:
                     for d in detections
                 ]
             )
+        return FramesDone(len(batch))
 
     batch: list[SourceFrame] = []
     for frame in request.frames():
@@ -345,12 +350,12 @@ def detect_part(request: PartRequest, segmenter: Segmenter) -> DetectedPart:
             len(batch) == request.options.batch_size
             or request.segment_of(frame.index) != request.segment_of(batch[0].index)
         ):
-            infer(batch)
+            yield infer(batch)
             batch = []
         batch.append(frame)
     if batch:
-        infer(batch)
-    return found
+        yield infer(batch)
+    yield found
 
 
 def follow_tracks(request: PartRequest, boxes: Sequence[list[tuple[str, Box]]]) -> dict:

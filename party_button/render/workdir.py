@@ -69,7 +69,8 @@ def sync_folder(path: Path) -> None:
 
 @dataclass
 class SavedSegment:
-    """One finished segment: its frames and the tracker's state after its last frame."""
+    """One finished segment: its frames, the tracker's state after its last frame, where it
+    was rendered, and the first frame of the task that rendered it."""
 
     number: int
     first: int
@@ -77,6 +78,7 @@ class SavedSegment:
     next_index: int
     tracker: dict
     where: dict = field(default_factory=dict)
+    task: int = 0
 
 
 @dataclass

@@ -95,3 +95,46 @@ def rendered_shapes(shapes_video, tmp_path_factory: pytest.TempPathFactory):
     args.songs = songs
     assert run(args) == 0
     return songs / "shapes.outlined.mp4"
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    """A Ray started for the tests: its address, what a process that joins it needs in its
+    environment (Ray's token authentication), and the kill plan file its workers read (see
+    ``render_shapes.KillingSegmenter``)."""
+
+    address: str
+    env: dict[str, str]
+    kill_plan: Path
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """One local Ray with 2 CPUs for every test that needs one (Ray starts slowly).
+
+    Its workers find the test segmenters (``render_shapes``) through ``PYTHONPATH``.
+    """
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("av")
+    kill_plan = tmp_path_factory.mktemp("ray") / "kill-plan.json"
+    saved = dict(os.environ)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(HERE), str(REPO), saved.get("PYTHONPATH")])
+    )
+    os.environ["SHAPES_KILL_PLAN"] = str(kill_plan)
+    try:
+        ray.init(
+            address="local",
+            num_cpus=2,
+            num_gpus=0,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+        env = {name: value for name, value in os.environ.items() if name.startswith("RAY_AUTH")}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    try:
+        yield RayCluster(ray.get_runtime_context().gcs_address, env, kill_plan)
+    finally:
+        ray.shutdown()

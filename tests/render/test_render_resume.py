@@ -15,30 +15,14 @@ pytest.importorskip("av")
 pytest.importorskip("torchvision")
 
 from conftest import SHAPES, run_module  # noqa: E402
-from render_shapes import read_video  # noqa: E402
+from render_shapes import assert_same_clip, read_video, work_folder  # noqa: E402
 
 STOPPING = "render_shapes:StoppingSegmenter"
-
-
-def work_folder(clip: Path) -> Path:
-    return clip.parent / f".{clip.name}.render"
 
 
 def saved_frames(clip: Path) -> int:
     segments = json.loads((work_folder(clip) / "state.json").read_text())["segments"]
     return sum(segment["frames"] for segment in segments.values())
-
-
-def assert_same_clip(clip: Path, reference: Path) -> None:
-    """Same pictures, timestamps, audio and detections as ``reference``."""
-    ours, theirs = read_video(clip), read_video(reference)
-    assert len(ours.frames) == len(theirs.frames)
-    assert ours.times == theirs.times
-    for index, (a, b) in enumerate(zip(ours.frames, theirs.frames, strict=True)):
-        assert np.array_equal(a, b), f"frame {index} differs"
-    assert ours.audio_seconds == theirs.audio_seconds
-    frames = json.loads(clip.with_suffix(".json").read_text())["frames"]
-    assert frames == json.loads(reference.with_suffix(".json").read_text())["frames"]
 
 
 def stop_env(clip: Path, signal_name: str, after: int = 30) -> dict[str, str]:
