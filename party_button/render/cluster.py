@@ -347,7 +347,10 @@ class _Runner:
         with self._lock:
             self._streams.add(stream)
         try:
-            yield from stream
+            # Not "yield from": closing this generator early must not close Ray's stream,
+            # which cannot be closed.
+            for ref in stream:  # noqa: UP028
+                yield ref
         finally:
             with self._lock:
                 self._streams.discard(stream)
