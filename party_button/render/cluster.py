@@ -16,6 +16,7 @@ tracks one run would have: same track numbers, same colours.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -218,7 +219,8 @@ class _Runner:
         with self._lock:
             streams = list(self._streams)
         for stream in streams:
-            ray.cancel(stream, force=True)
+            with contextlib.suppress(ray_errors.RayError, ValueError, TypeError):
+                ray.cancel(stream, force=True)
 
     def video(self, options: RenderOptions) -> Outcome:
         """Render one video; a failure becomes its outcome."""
