@@ -202,7 +202,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         const="local",
         help="render on a Ray cluster: without ADDRESS a Ray is started on this machine; "
-        "auto, ray://HOST:10001 or HOST:PORT joins a running cluster",
+        "auto or HOST:PORT joins a running cluster this machine is part of",
     )
     cluster.add_argument(
         "--gpus-per-task",

@@ -144,8 +144,14 @@ class ClusterOptions:
     def __post_init__(self) -> None:
         if not _RAY_ADDRESS.match(self.address):
             raise SettingsError(
-                f"--ray {self.address!r}: not a Ray address (auto, ray://HOST:10001 or "
-                f"HOST:PORT); to start a Ray here give --ray without an address, after the videos"
+                f"--ray {self.address!r}: not a Ray address (auto or HOST:PORT); to start "
+                f"a Ray here give --ray without an address, after the videos"
+            )
+        if self.address.startswith("ray://"):
+            raise SettingsError(
+                f"--ray {self.address}: Ray Client cannot stream the segments back as they are "
+                f"rendered (a limit of Ray); run the command on a machine of the cluster, "
+                f"with --ray=auto or --ray=HOST:6379"
             )
         if not 0 < self.gpus_per_task <= 64:
             raise SettingsError("--gpus-per-task must be more than 0 (0.5: two tasks a GPU)")

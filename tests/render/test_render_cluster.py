@@ -142,9 +142,12 @@ def test_ray_addresses_are_checked(shapes_video, tmp_path):
     done = run_module(shapes_video.path, "--ray", "videos/", "--segmenter", SHAPES, cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
-        "party-button render: --ray 'videos/': not a Ray address (auto, ray://HOST:10001 or "
-        "HOST:PORT); to start a Ray here give --ray without an address, after the videos"
+        "party-button render: --ray 'videos/': not a Ray address (auto or HOST:PORT); "
+        "to start a Ray here give --ray without an address, after the videos"
     )
+    client = run_module(shapes_video.path, "--ray=ray://head:10001", cwd=tmp_path)
+    assert client.returncode == 1
+    assert "Ray Client cannot stream the segments back" in client.stderr
     chunk = run_module(shapes_video.path, "--chunk", "2", "--segmenter", SHAPES, cwd=tmp_path)
     assert chunk.returncode == 1 and "--chunk" in chunk.stderr and "--ray" in chunk.stderr
 

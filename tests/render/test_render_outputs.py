@@ -51,12 +51,19 @@ def test_the_clip_never_replaces_its_input(video, render_cli, tmp_path, monkeypa
     assert sorted(p.name for p in video.parent.iterdir()) == ["party.mp4"]
 
 
-def test_the_sidecar_never_replaces_an_input(video, render_cli, tmp_path):
+def render_with_a_copy_in_songs(video: Path, name: str, render_cli, tmp_path: Path):
+    """Render ``video`` and a copy of it named ``name`` in the songs library, together."""
     songs = tmp_path / "songs"
     songs.mkdir()
-    named_like_a_sidecar = songs / "party.outlined.json"
-    shutil.copyfile(video, named_like_a_sidecar)
-    result = render_cli(video, named_like_a_sidecar, "--segmenter", SHAPES, songs=songs)
+    copy = songs / name
+    shutil.copyfile(video, copy)
+    return songs, copy, render_cli(video, copy, "--segmenter", SHAPES, songs=songs)
+
+
+def test_the_sidecar_never_replaces_an_input(video, render_cli, tmp_path):
+    songs, named_like_a_sidecar, result = render_with_a_copy_in_songs(
+        video, "party.outlined.json", render_cli, tmp_path
+    )
     assert result.code == 1
     assert f"the sidecar {named_like_a_sidecar} would replace the input video" in result.err
     assert named_like_a_sidecar.read_bytes() == video.read_bytes()
@@ -70,11 +77,9 @@ def test_the_sidecar_never_replaces_an_input(video, render_cli, tmp_path):
 
 
 def test_a_clip_never_replaces_another_input_of_the_same_command(video, render_cli, tmp_path):
-    songs = tmp_path / "songs"
-    songs.mkdir()
-    looks_like_a_clip = songs / "party.outlined.mp4"
-    shutil.copyfile(video, looks_like_a_clip)
-    result = render_cli(video, looks_like_a_clip, "--segmenter", SHAPES, songs=songs)
+    songs, looks_like_a_clip, result = render_with_a_copy_in_songs(
+        video, "party.outlined.mp4", render_cli, tmp_path
+    )
     assert result.code == 1
     assert f"would replace the input video {looks_like_a_clip}" in result.err
     assert looks_like_a_clip.read_bytes() == video.read_bytes()
