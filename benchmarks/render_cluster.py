@@ -8,9 +8,9 @@ deterministic shape segmenter, so the figures measure the render job and Ray, no
 - ``sequential_s``: the four videos one after the other in this process, as
   ``party-button render`` does without ``--ray``;
 - ``ray_start_s``: starting a local Ray with ``--workers`` CPUs (its workers at the priority
-  of this process, not Ray's default nice 15);
-- ``ray_s``: the four videos on that Ray (``--ray``), from the first task to the last clip,
-  worker processes' start-up included;
+  of this process, not Ray's default nice 15) and its worker processes, each loading the
+  render job (torch, PyAV) as for its first video;
+- ``ray_s``: the four videos on that Ray (``--ray``), from the first task to the last clip;
 - ``speedup`` = ``sequential_s / ray_s``, and ``speedup_with_start`` with ``ray_start_s``
   added to ``ray_s``;
 - ``single_s`` and ``chunked_s``: the first video on the Ray as one task, and cut into
@@ -58,6 +58,14 @@ def jobs(videos: list[Path], output: Path) -> list[RenderOptions]:
     ]
 
 
+@ray.remote(num_cpus=1)
+def warm_up() -> None:
+    """Start a worker and load the render job into it, as its first video would."""
+    import party_button.render.cluster  # noqa: F401
+
+    time.sleep(1)  # held a while, so that the warm-ups start one worker each
+
+
 def timed(action) -> float:
     began = time.perf_counter()
     outcomes = action()
@@ -92,6 +100,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, object]:
     os.environ["RAY_worker_niceness"] = "0"  # noqa: SIM112 (Ray spells it so)
     began = time.perf_counter()
     ray.init(address="local", num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
+    ray.get([warm_up.remote() for _ in range(args.workers)])
     ray_start_s = time.perf_counter() - began
     try:
         whole = ClusterOptions("local")
