@@ -121,6 +121,17 @@ def test_chunks_give_the_clip_of_a_single_run(ray_cluster, shapes_video, rendere
     )
 
 
+def test_a_failure_on_the_worker_is_the_videos_one_line_error(ray_cluster, shapes_video, tmp_path):
+    done = render_on_ray(ray_cluster, shapes_video.path, "--segmenter", "nowhere:X", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert (
+        "party-button render: --segmenter 'nowhere:X': cannot import nowhere "
+        "(No module named 'nowhere')\n"
+    ) in done.stderr
+    assert not (tmp_path / "songs" / ".shapes.outlined.mp4.render").exists()
+
+
 def test_a_worker_without_the_file_gets_the_video_through_ray(ray_cluster, shapes_video):
     from party_button.render.cluster import VideoSource
 
