@@ -15,7 +15,7 @@ from pathlib import Path
 
 from party_button.config import Config, find_config, load_config
 from party_button.control import client_socket_path, daemon_socket_path, send_command, watch
-from party_button.errors import ConfigError, PartyButtonError
+from party_button.errors import PartyButtonError
 from party_button.hardware import drive_relays_off, make_pin_factory
 from party_button.systemd import setup_logging
 
@@ -163,19 +163,6 @@ def _watch(path: Path, *, raw: bool) -> int:
     return 1
 
 
-def cmd_render(args: argparse.Namespace) -> int:
-    """Outline the people in a music video; the clip goes to the songs library."""
-    from party_button.render import command
-
-    try:
-        songs_dir = _load(args).songs.folders[0]
-    except ConfigError:
-        if args.config:
-            raise
-        songs_dir = Path.cwd() / "songs"  # a workstation without a party-button config
-    return command.run(args, songs_dir)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="party-button", description="The emergency party button.")
@@ -210,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     wiring_command.add_arguments(add("wiring", cmd_wiring, "print the wiring table and diagram"))
     from party_button.render import command as render_command
 
-    render_command.add_arguments(add("render", cmd_render, "outline the people in a music video"))
+    render_command.register(sub)
     add("boot-config", cmd_boot_config, "print config.txt lines that hold the relays off at boot")
     for name, help_text in (
         ("press", "press the button of the running daemon"),
