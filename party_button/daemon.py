@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ PREPARE_ATTEMPTS = 8
 # A song that stops this much (or 10 % of its length, if more) before the end its header
 # gives is damaged after that point.
 CUT_SHORT_SECONDS = 1.0
+# Seconds a busy background thread (the songs library's scan) may keep the interpreter from
+# the loop: CPython's default is 5 ms, too long for a loop that must answer a press at once.
+LOOP_SWITCH_INTERVAL = 0.001
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ class Daemon:
         Nothing here waits for the scan: a press plays what has been found so far.
         """
         self._claim_pins()
+        sys.setswitchinterval(min(sys.getswitchinterval(), LOOP_SWITCH_INTERVAL))
         self.beats = BeatWorker(lambda song, grid: self.events.put(Event("grid", (song, grid))))
         self.library.start()
         log.info(
@@ -566,6 +571,7 @@ class Daemon:
 
     def _play_song(self, now: float) -> None:
         self._silent_until = None
+        self._playing_length, self._heard = None, 0.0
         if self.player.is_open and self.player.prepared is None:
             self._prepare_next()
         for _attempt in range(PREPARE_ATTEMPTS):
@@ -582,7 +588,7 @@ class Daemon:
                 self._audio_lost(exc, now)
                 break
             self.playing, self._grid = prepared, self._prepared_grid
-            self._playing_length, self._heard = self._prepared_length, 0.0
+            self._playing_length = self._prepared_length
             shown = printable(prepared.name)
             log.info("playing %s", shown, extra={"SONG": shown})
             return
@@ -598,7 +604,6 @@ class Daemon:
             except SongError as exc:
                 log.warning("fallback sound failed: %s", exc)
         self.playing = None
-        self._playing_length = None
         self._silent_until = now + (self.config.party.max_duration or SILENT_PARTY_SECONDS)
         log.warning("no sound can play: a silent party of %gs", self._silent_until - now)
 

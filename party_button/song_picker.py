@@ -37,6 +37,9 @@ SCAN_INTERVAL = 10.0
 """Seconds between two passes over the songs folders when nothing asks for one."""
 CLOSE_TIMEOUT = 1.0
 """Seconds :meth:`SongPicker.close` waits for the thread (a song being hashed is not waited for)."""
+AFTER_TAKE = 0.03
+"""Seconds the thread lets the loop have after a take (it loads and starts that pick) before
+it checks the next one."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class SongPicker:
         self._ready: dict[str, Pick] = {}
         self._grids_wanted: list[str] = []
         self._rescan = False
+        self._taken_at = 0.0
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._complete = threading.Event()
@@ -152,16 +156,26 @@ class SongPicker:
             pick = self._ready.pop(item, None)
             if pick is None:
                 self._grids_wanted.append(item)
+            self._taken_at = time.monotonic()
         self._wake.set()
         return pick or Pick(Path(item))
 
     def set_aside(self, path: Path, reason: str) -> None:
-        """Log that ``path`` failed and keep it out of the picks until the file changes."""
+        """Log that ``path`` failed and keep it out of the picks until the file changes.
+
+        A file that is no longer there is not broken: it is kept out quietly, and the folders
+        are looked at again (it leaves the library, or comes back when it is there again).
+        """
         stamp = file_stamp(path)
-        log.warning("skipping %s (set aside until the file changes)", reason)
+        gone = not os.path.lexists(path)
+        if gone:
+            log.info("%s is gone: looking at the songs folders again", printable(path))
+        else:
+            log.warning("skipping %s (set aside until the file changes)", reason)
         with self._lock:
             self._library.set_aside(os.fspath(path), stamp)
             self._ready.pop(os.fspath(path), None)
+            self._rescan = self._rescan or gone
         self._wake.set()
 
     def use_clips(self, on: bool) -> None:
@@ -192,6 +206,7 @@ class SongPicker:
                 self._load_wanted_grids()
                 self._wake.wait(max(0.0, next_pass - time.monotonic()))
                 self._wake.clear()
+                self._closed.wait(max(0.0, self._taken_at + AFTER_TAKE - time.monotonic()))
                 if self._closed.is_set():
                     break
                 if self._rescan or time.monotonic() >= next_pass:

@@ -256,17 +256,20 @@ def test_a_songs_folder_that_vanishes_and_comes_back(
     song_folder: Path,
     strict_log: StrictUtf8Handler,
 ) -> None:
+    only_songs(song_folder, "one.ogg", "two.ogg", "three.ogg", seconds=3.0)
     fallback = song_folder.parent / "sounds" / "fallback.ogg"
-    config = make_config({"party": {"fallback_sound": str(fallback)}})
+    config = make_config({"party": {"fallback_sound": str(fallback), "on_press": "stop"}})
     away = song_folder.with_name("unmounted")
     with running_daemon(config, mock_factory) as daemon:
         loaded = daemon.player.prepared
         song_folder.rename(away)
-        assert party(daemon, mock_factory) == loaded  # loaded before: it plays from memory
+        assert party(daemon, mock_factory) == loaded  # opened before: it plays on
+        wait_for(lambda: daemon.player.position() > 0.5)
+        press(mock_factory)  # on_press: stop
         wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=5)
         assert len(daemon.library) == 0
         assert party(daemon, mock_factory) == fallback
-        wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=5)
+        wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=5)  # after the fallback
         away.rename(song_folder)
         wanted = daemon.library.rescan()
         wait_for(lambda: daemon.library.passes >= wanted and len(daemon.library) == 3)
@@ -278,6 +281,7 @@ def test_a_songs_folder_that_vanishes_and_comes_back(
         f"songs folder {song_folder}: no such file; its songs are left out until it is back",
         f"songs folder {song_folder} is back",
     ]
+    assert skipped(strict_log) == []  # the fallback is not taken for a song cut short
 
 
 def test_a_song_removed_or_replaced_while_playing_plays_to_its_end(
