@@ -181,37 +181,51 @@ class FolderScanner:
         kept = self._folders.get(path)
         if kept is None or kept.key != key or kept.racy or self._problems_changed(kept):
             racy = time.time() - status.st_mtime < RACY_SECONDS
-            listing = self._list(path, _Folder(key, racy))
+            listing = self._list(path, _Folder(key, racy), state)
             self._keep(path, kept, listing, state)
         else:
             listing = kept
         state.problems.update(listing.problems)
         return listing
 
-    def _list(self, path: str, listing: _Folder) -> _Folder:
-        """Read folder ``path``: its accepted files, sub-folders and problem files."""
+    def _list(self, path: str, listing: _Folder, state: _Pass) -> _Folder:
+        """Read folder ``path``: its accepted files, sub-folders and problem files.
+
+        Only those are kept, and at most the limits' worth of each, so that a folder of a
+        million files costs no more memory than the limits allow.
+        """
         try:
             with os.scandir(path) as entries:
-                found = sorted(entries, key=lambda entry: entry.name)
+                for entry in entries:
+                    if not entry.name.startswith("."):
+                        self._sort_out(entry, listing)
+                    if len(listing.files) > MAX_FILES:
+                        state.left_out = state.left_out or f"more than {MAX_FILES} songs and clips"
+                        break
+                    if len(listing.folders) > MAX_FOLDERS:
+                        state.left_out = state.left_out or f"more than {MAX_FOLDERS} folders"
+                        break
         except OSError as exc:
             listing.problems[path] = f"the folder {stat_problem(path, exc)}"
             listing.racy = True  # a permission given back does not change the folder's time
-            return listing
-        for entry in found:
-            if entry.name.startswith("."):
-                continue
-            accepted = os.path.splitext(entry.name)[1].lower() in self.accepted
-            try:
-                if entry.is_dir():
-                    listing.folders.append(entry.path)
-                elif accepted and entry.is_file():
-                    if not self._is_excluded(entry):
-                        listing.files.append(entry.name)
-                elif accepted or entry.is_symlink():
-                    listing.problems[entry.path] = self._problem(entry.path) or "not a song"
-            except OSError as exc:
-                listing.problems[entry.path] = stat_problem(entry.path, exc)
+        listing.files.sort()
+        listing.folders.sort()
         return listing
+
+    def _sort_out(self, entry: os.DirEntry[str], listing: _Folder) -> None:
+        """Put ``entry`` with the listing's folders, files or problems, or leave it out."""
+        accepted = os.path.splitext(entry.name)[1].lower() in self.accepted
+        try:
+            if entry.is_dir():
+                listing.folders.append(entry.path)
+            elif accepted and entry.is_file():
+                if not self._is_excluded(entry):
+                    listing.files.append(entry.name)
+            elif (accepted or entry.is_symlink()) and len(listing.problems) < MAX_PROBLEMS:
+                listing.problems[entry.path] = self._problem(entry.path) or "not a song"
+        except OSError as exc:
+            if len(listing.problems) < MAX_PROBLEMS:
+                listing.problems[entry.path] = stat_problem(entry.path, exc)
 
     def _problem(self, path: str) -> str | None:
         """What keeps ``path`` from being a song (or a folder) now; None when nothing does."""

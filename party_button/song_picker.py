@@ -259,9 +259,9 @@ class SongPicker:
             if not waiting:
                 return
             for item in waiting:
-                pick, problem = self._check(item)
-                if problem is not None:
-                    self.set_aside(Path(item), problem)
+                pick = self._check(item)
+                if isinstance(pick, str):  # what is wrong with it
+                    self.set_aside(Path(item), pick)
                     continue
                 with self._lock:
                     if item in self._library.peek():
@@ -269,24 +269,24 @@ class SongPicker:
                     self._drop_stale()
             self._on_change()
 
-    def _check(self, item: str) -> tuple[Pick, str | None]:
-        """The checked pick of ``item``, or why it cannot be played."""
+    def _check(self, item: str) -> Pick | str:
+        """The checked pick of ``item``, or what keeps it from playing."""
         path = Path(item)
         clip = self._library.is_clip(item)
         kind = "clip" if clip else "song"
         try:
             descriptor = open_song(path, max_bytes=None if clip else MAX_SONG_BYTES)
         except SongError as exc:
-            return Pick(path), f"{kind}: {exc}"
+            return f"{kind}: {exc}"
         try:
             length = None if clip else song_length(descriptor, os.fstat(descriptor).st_size)
         except OSError as exc:
-            return Pick(path), f"{kind}: {printable(path)}: cannot be read ({exc.strerror})"
+            return f"{kind}: {printable(path)}: cannot be read ({exc.strerror})"
         finally:
             os.close(descriptor)
         if length == 0:
-            return Pick(path), f"{kind}: {printable(path)}: holds no sound"
-        return Pick(path, checked=True, grid=self._grid(path), length=length), None
+            return f"{kind}: {printable(path)}: holds no sound"
+        return Pick(path, checked=True, grid=self._grid(path), length=length)
 
     def _grid(self, item: Path) -> BeatGrid | None:
         """The current beat grid that the light show follows for ``item``, if there is one.

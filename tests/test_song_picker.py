@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,11 +16,14 @@ from party_button.config import Config
 from party_button.song_picker import SongPicker
 from tests.daemon_helpers import wait_for
 from tests.library_helpers import (
+    StrictUtf8Handler,
+    as_unprivileged,
     fifo,
     header_only_ogg,
     sparse_file,
     tiny_library,
     tiny_song,
+    world_readable_folder,
 )
 
 
@@ -179,3 +183,28 @@ def test_the_scan_log_names_the_songs_found(
     found = [m for m in caplog.messages if " clips in " in m]
     assert len(found) == 1 and found[0].startswith(f"3 songs and 0 clips in {song_folder} (")
     assert os.path.isdir(song_folder)
+
+
+def test_a_song_that_cannot_be_read_is_set_aside(make_config: Callable[..., Config]) -> None:
+    folder = world_readable_folder()
+    try:
+        tiny_song(folder / "good.ogg")
+        tiny_song(folder / "locked.ogg").chmod(0)  # root's, and unreadable to anyone else
+        config = make_config({"songs": {"folders": [str(folder)]}})
+
+        def picks_and_log() -> tuple[list[str], list[str]]:
+            handler = StrictUtf8Handler()
+            logging.getLogger("party_button").addHandler(handler)
+            with SongPicker(config, seed=1) as library:
+                assert library.wait_complete(10)
+                names = checked_names(library, 4)
+            return names, [line for line in handler.lines if line.startswith("skipping")]
+
+        names, skipped = as_unprivileged(picks_and_log)
+    finally:
+        shutil.rmtree(folder)
+    assert names == ["good.ogg"] * 4
+    assert skipped == [
+        f"skipping song: {folder / 'locked.ogg'}: cannot be read (permission denied) "
+        "(set aside until the file changes)"
+    ]
