@@ -130,6 +130,7 @@ class Daemon:
         self._playing_length: float | None = None
         self._heard = 0.0
         self._prepare_after: int | None = None
+        self._song_wanted = False
         self._lights_phase: tuple[str, Path | None] | None = None
         self._phase_started = 0.0
         self._audio_retry_at: float | None = None
@@ -349,6 +350,7 @@ class Daemon:
             self._input(Input.STOP, self.clock())
         elif event.kind == "library":
             self._prepare_when_scanned()
+            self._play_when_found(self.clock())
         elif event.kind == "grid":
             song, grid = event.data
             if song == self.player.prepared:
@@ -512,6 +514,7 @@ class Daemon:
             self.player.stop()
             self.playing = None
             self._silent_until = None
+            self._song_wanted = False
         elif action is Do.PREPARE_NEXT:
             # Once the library has looked at the folders again: a song copied in during the
             # party can be the next one.
@@ -569,6 +572,13 @@ class Daemon:
         else:
             self._prepare_after = None
 
+    def _play_when_found(self, now: float) -> None:
+        """A party without a song (the fallback sound, or silence) plays one as soon as the
+        library has a checked one: a song copied in, a folder mounted again."""
+        if self._song_wanted and self.machine.phase is Phase.PARTY and self.library.next_checked:
+            self.player.stop()
+            self._play_song(now)
+
     def _play_song(self, now: float) -> None:
         self._silent_until = None
         self._playing_length, self._heard = None, 0.0
@@ -589,11 +599,13 @@ class Daemon:
                 break
             self.playing, self._grid = prepared, self._prepared_grid
             self._playing_length = self._prepared_length
+            self._song_wanted = False
             shown = printable(prepared.name)
             log.info("playing %s", shown, extra={"SONG": shown})
             return
         if not self.player.is_open and self._audio_retry_at is None:
             self._audio_lost(AudioError("the audio device is not open"), now)
+        self._song_wanted = self.player.is_open  # a song that turns up later plays at once
         fallback = self.config.party.fallback_sound
         if self.player.is_open and fallback is not None:
             try:

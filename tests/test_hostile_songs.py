@@ -250,6 +250,44 @@ def test_only_broken_songs_play_the_fallback_and_end_with_the_relays_off(
         wait_for(lambda: relays_on(mock_factory) == (False, False), timeout=5)
 
 
+def test_a_song_copied_into_a_party_without_one_plays_at_once(
+    make_config: Callable[..., Config], mock_factory: MockFactory, song_folder: Path
+) -> None:
+    only_songs(song_folder)
+    header_only_ogg(song_folder / "headers.ogg")
+    with running_daemon(make_config({"party": {"max_duration": 30.0}}), mock_factory) as daemon:
+        assert party(daemon, mock_factory) is None  # nothing can play: a silent party
+        assert relays_on(mock_factory) == (True, True)
+        write_tone(song_folder / "fresh.ogg", 1.0)
+        daemon.library.rescan()
+        wait_for(lambda: daemon.playing == song_folder / "fresh.ogg", timeout=5)
+        assert daemon.machine.phase is Phase.PARTY and daemon.player.is_playing()
+        wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=5)  # it ends with the song
+    assert relays_on(mock_factory) == (False, False)
+
+
+def test_a_song_rewritten_while_it_plays_stops_and_the_party_goes_on(
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    song_folder: Path,
+    strict_log: StrictUtf8Handler,
+) -> None:
+    only_songs(song_folder, "next.ogg")
+    playing = write_tone(song_folder / "long.wav", 6.0)
+    config = make_config({"songs": {"extensions": ["ogg", "wav"]}})
+    with running_daemon(config, mock_factory, seed=3) as daemon:
+        while daemon.player.prepared != playing:
+            party(daemon, mock_factory)
+            wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=5)
+        assert party(daemon, mock_factory) == playing
+        cut(playing, 0.25)  # rewritten shorter in place while the mixer reads it
+        wait_for(lambda: daemon.playing == song_folder / "next.ogg", timeout=8)
+        assert daemon.machine.phase is Phase.PARTY
+    assert relays_on(mock_factory) == (False, False)
+    lines = skipped(strict_log)
+    assert len(lines) == 1 and lines[0].startswith(f"skipping song: {playing}: stopped at ")
+
+
 def test_a_songs_folder_that_vanishes_and_comes_back(
     make_config: Callable[..., Config],
     mock_factory: MockFactory,
