@@ -41,10 +41,6 @@ from party_button.video import clip_player_from
 
 log = logging.getLogger(__name__)
 
-# How often a running party looks at the mixer to notice the end of a sound.
-PARTY_POLL_INTERVAL = 0.05
-# How long a party lasts when no sound at all can be played.
-SILENT_PARTY_SECONDS = 30.0
 # Songs tried one after the other when each fails to load or start, before giving up for now.
 PREPARE_ATTEMPTS = 8
 # A song that stops this much (or 10 % of its length, if more) before the end its header
@@ -53,6 +49,10 @@ CUT_SHORT_SECONDS = 1.0
 # Seconds a busy background thread (the songs library's scan) may keep the interpreter from
 # the loop: CPython's default is 5 ms, too long for a loop that must answer a press at once.
 LOOP_SWITCH_INTERVAL = 0.001
+# How often a running party looks at the mixer to notice the end of a sound.
+PARTY_POLL_INTERVAL = 0.05
+# How long a party lasts when no sound at all can be played.
+SILENT_PARTY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -164,20 +164,19 @@ class Daemon:
         )
 
     def start(self) -> None:
-        """Claim the pins (relays off), start the library's scan, open the audio, then listen.
-
-        Nothing here waits for the scan: a press plays what has been found so far.
-        """
+        """Claim the pins (relays off), open the audio, prepare the first song, then listen."""
         self._claim_pins()
-        sys.setswitchinterval(min(sys.getswitchinterval(), LOOP_SWITCH_INTERVAL))
+        self._check_clips()
+        self._open_audio()
         self.beats = BeatWorker(lambda song, grid: self.events.put(Event("grid", (song, grid))))
+        # The library scans in its thread; nothing waits for it. The first song is prepared
+        # when its first pass is over; a press before then plays what has been found so far.
+        sys.setswitchinterval(min(sys.getswitchinterval(), LOOP_SWITCH_INTERVAL))
         self.library.start()
         log.info(
             "looking for songs in %s",
             ", ".join(printable(folder) for folder in self.config.songs.folders),
         )
-        self._check_clips()
-        self._open_audio()
         if self.control_path is not None:
             self.control = ControlServer(self.control_path, self.events)
 
@@ -348,9 +347,6 @@ class Daemon:
             self._input(Input.PRESS, self.clock())
         elif event.kind == "stop":
             self._input(Input.STOP, self.clock())
-        elif event.kind == "library":
-            self._prepare_when_scanned()
-            self._play_when_found(self.clock())
         elif event.kind == "grid":
             song, grid = event.data
             if song == self.player.prepared:
@@ -358,6 +354,9 @@ class Daemon:
             if song == self.playing:
                 self._grid = grid
             self.lights.grid_found(song, grid, self.clock())
+        elif event.kind == "library":
+            self._prepare_when_scanned()
+            self._play_when_found(self.clock())
         elif event.kind == "reload" or (event.kind == "signal" and event.data == signal.SIGHUP):
             answer = self.reload()
         elif event.kind in ("signal", "quit"):

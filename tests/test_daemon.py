@@ -35,7 +35,7 @@ def test_press_starts_a_party_that_ends_with_the_song(
         assert relays_on(mock_factory) == (True, True)
         assert daemon.player.is_playing()
         assert daemon.playing is not None and daemon.playing.name.startswith("song")
-        assert mock_factory.pin(LED).state == 1  # the LED shines during a party
+        wait_for(lambda: mock_factory.pin(LED).state == 1)  # the LED shines during a party
         wait_for(lambda: daemon.machine.phase is Phase.COOLDOWN, timeout=3)
         assert relays_on(mock_factory) == (False, False)
         assert not daemon.player.is_playing()
