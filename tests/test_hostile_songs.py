@@ -65,9 +65,14 @@ def cut(path: Path, keep: float) -> Path:
     return path
 
 
+def settled(daemon: Daemon) -> None:
+    """Wait until the daemon is idle and has loaded its next pick (if it has one)."""
+    wait_for(lambda: daemon.machine.phase is Phase.IDLE and not daemon.preparing, timeout=5)
+
+
 def party(daemon: Daemon, factory: MockFactory) -> Path | None:
-    """Press once the daemon is idle; returns what plays once the party is on."""
-    wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=5)
+    """Press once the daemon is idle and ready; returns what plays once the party is on."""
+    settled(daemon)
     press(factory)
     wait_for(lambda: daemon.machine.phase is Phase.PARTY)
     wait_for(lambda: daemon.playing is not None or daemon._silent_until is not None)
@@ -191,9 +196,10 @@ def test_a_song_damaged_in_the_middle_is_set_aside_and_the_party_goes_on(
     write_tone(song_folder / "fine.ogg", 0.6)
     config = make_config({"songs": {"extensions": ["ogg", kind]}})
     with running_daemon(config, mock_factory, seed=2) as daemon:
+        settled(daemon)
         while daemon.player.prepared != damaged:  # play fine.ogg until damaged.* is next
             party(daemon, mock_factory)
-            wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=5)
+            settled(daemon)
         assert party(daemon, mock_factory) == damaged
         wait_for(lambda: daemon.playing == song_folder / "fine.ogg", timeout=5)
         assert daemon.machine.phase is Phase.PARTY  # the same party
@@ -276,9 +282,10 @@ def test_a_song_rewritten_while_it_plays_stops_and_the_party_goes_on(
     playing = write_tone(song_folder / "long.wav", 6.0)
     config = make_config({"songs": {"extensions": ["ogg", "wav"]}})
     with running_daemon(config, mock_factory, seed=3) as daemon:
+        settled(daemon)
         while daemon.player.prepared != playing:
             party(daemon, mock_factory)
-            wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=5)
+            settled(daemon)
         assert party(daemon, mock_factory) == playing
         cut(playing, 0.25)  # rewritten shorter in place while the mixer reads it
         wait_for(lambda: daemon.playing == song_folder / "next.ogg", timeout=8)
