@@ -330,17 +330,21 @@ def test_a_songs_folder_that_vanishes_and_comes_back(
 
 
 def test_a_song_removed_or_replaced_while_playing_plays_to_its_end(
-    make_config: Callable[..., Config], mock_factory: MockFactory, song_folder: Path
+    make_config: Callable[..., Config],
+    mock_factory: MockFactory,
+    song_folder: Path,
+    strict_log: StrictUtf8Handler,
 ) -> None:
-    only_songs(song_folder, "only.ogg", seconds=1.5)
+    only_songs(song_folder, "only.ogg", seconds=4.0)
     with running_daemon(make_config(), mock_factory) as daemon:
         playing = party(daemon, mock_factory)
         assert playing is not None
         playing.unlink()
         write_tone(playing, 0.2)  # another file under the same name
-        wait_for(lambda: daemon.player.position() > 1.0, timeout=5)
-        wait_for(lambda: daemon.machine.phase is not Phase.PARTY, timeout=5)
+        wait_for(lambda: daemon.machine.phase is not Phase.PARTY, timeout=10)
     assert relays_on(mock_factory) == (False, False)
+    assert "party over: only.ogg finished" in strict_log.lines  # to its end: not cut short
+    assert skipped(strict_log) == []
 
 
 def test_a_name_that_is_not_utf8_plays_and_shows_in_the_status(
@@ -351,7 +355,7 @@ def test_a_name_that_is_not_utf8_plays_and_shows_in_the_status(
     strict_log: StrictUtf8Handler,
 ) -> None:
     only_songs(song_folder)
-    tiny_song(song_folder / NOT_UTF8, 1.0)
+    tiny_song(song_folder / NOT_UTF8, 5.0)
     control = tmp_path / "control.sock"
     with running_daemon(make_config(), mock_factory, control_path=control) as daemon:
         assert party(daemon, mock_factory) == song_folder / NOT_UTF8

@@ -142,11 +142,13 @@ def test_songs_without_a_grid_go_to_the_analysis_and_an_unchecked_pick_gets_its_
     library = picker(on_no_grid=no_grid.append, on_grid=on_grid)
     assert library.wait_complete(10)
     assert no_grid == [song_folder / "new.ogg"]
-    while True:  # take until one comes unchecked (taken faster than the thread checks)
+    for _take in range(1000):  # until one comes unchecked: taken before the thread checked it
         pick = library.take()
         assert pick is not None
         if not pick.checked and pick.path.name != "new.ogg":
             break
+    else:
+        pytest.fail("every pick came checked")
     assert got_grid.wait(10)
     assert grids[0][0] == pick.path and grids[0][1].tempo_bpm == 100.0
 
