@@ -166,16 +166,23 @@ class SongPicker:
         A file that is no longer there is not broken: it is kept out quietly, and the folders
         are looked at again (it leaves the library, or comes back when it is there again).
         """
+        self._set_aside(path, reason, only_if_next=False)
+
+    def _set_aside(self, path: Path, reason: str, *, only_if_next: bool) -> None:
+        """:meth:`set_aside`; with ``only_if_next``, only while ``path`` is still to come (if
+        the loop took it meanwhile, the loop says what became of it)."""
         stamp = file_stamp(path)
         gone = not os.path.lexists(path)
+        with self._lock:
+            if only_if_next and os.fspath(path) not in self._library.peek():
+                return
+            self._library.set_aside(os.fspath(path), stamp)
+            self._ready.pop(os.fspath(path), None)
+            self._rescan = self._rescan or gone
         if gone:
             log.info("%s is gone: looking at the songs folders again", printable(path))
         else:
             log.warning("skipping %s (set aside until the file changes)", reason)
-        with self._lock:
-            self._library.set_aside(os.fspath(path), stamp)
-            self._ready.pop(os.fspath(path), None)
-            self._rescan = self._rescan or gone
         self._wake.set()
 
     def use_clips(self, on: bool) -> None:
@@ -261,7 +268,7 @@ class SongPicker:
             for item in waiting:
                 pick = self._check(item)
                 if isinstance(pick, str):  # what is wrong with it
-                    self.set_aside(Path(item), pick)
+                    self._set_aside(Path(item), pick, only_if_next=True)
                     continue
                 with self._lock:
                     if item in self._library.peek():

@@ -24,6 +24,7 @@ from tests.library_helpers import tiny_library
 from tests.test_daemon import LIGHTS, relays_on
 
 SONGS = 20_000
+HUMAN_GAP = 0.1  # seconds between releasing the button and pressing it again
 
 
 class NotifySocket:
@@ -107,6 +108,7 @@ def test_twenty_thousand_songs(
 
         for _press in range(5):  # each press plays another song, in a party or a new one
             before = len(played())
+            time.sleep(HUMAN_GAP)  # a finger is not back on the button within the bounce time
             press(mock_factory)
             wait_for(lambda before=before: len(played()) > before)
         songs = played()[-5:]
@@ -116,3 +118,7 @@ def test_twenty_thousand_songs(
         wait_for(lambda: notify.count("WATCHDOG=1") > pings)
     assert relays_on(mock_factory) == (False, False)
     assert cli.main(["songs", "--config", str(config.path), "--count", "1"]) == 0
+    with running_daemon(config, mock_factory, scanned=False) as daemon:
+        pass  # stopped during (or right after) its first pass: it stops, relays off
+    assert not daemon.library._thread.is_alive()
+    assert relays_on(mock_factory) == (False, False)
