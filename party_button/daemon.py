@@ -561,11 +561,14 @@ class Daemon:
         return self._prepare_after is not None
 
     def _prepare_when_scanned(self) -> None:
-        """Load the next pick if one is wanted and the pass over the folders it waits for is
-        over; never while something plays (loading stops the music)."""
+        """Load the next pick if one is wanted, the pass over the folders it waits for is over
+        and the library has checked the pick (its beat grid comes with it); never while
+        something plays (loading stops the music)."""
         wanted = self._prepare_after
         if wanted is None or self.library.passes < wanted:
             return
+        if len(self.library) and not self.library.next_checked:
+            return  # the library says when it has checked it
         if self.player.prepared is None and not self.player.is_playing():
             self._prepare_next()
         else:

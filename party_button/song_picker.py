@@ -259,12 +259,15 @@ class SongPicker:
                 self._on_no_grid(Path(path))
 
     def _prepare_next(self) -> None:
-        """Check the items that come next until each is playable or the library runs out."""
+        """Check the items that come next until each is playable or the library runs out;
+        ``on_change`` follows when any was checked."""
+        checked = False
         while not self._closed.is_set():
             with self._lock:
                 waiting = [item for item in self._library.peek() if item not in self._ready]
             if not waiting:
-                return
+                break
+            checked = True
             for item in waiting:
                 pick = self._check(item)
                 if isinstance(pick, str):  # what is wrong with it
@@ -274,6 +277,7 @@ class SongPicker:
                     if item in self._library.peek():
                         self._ready[item] = pick
                     self._drop_stale()
+        if checked:
             self._on_change()
 
     def _check(self, item: str) -> Pick | str:

@@ -340,7 +340,9 @@ def test_a_song_removed_or_replaced_while_playing_plays_to_its_end(
         playing = party(daemon, mock_factory)
         assert playing is not None
         playing.unlink()
-        write_tone(playing, 0.2)  # another file under the same name
+        # Another file under the same name, written elsewhere and renamed into place (a
+        # file being written where the library can see it is, for a moment, broken).
+        os.replace(write_tone(song_folder.parent / "replacement.ogg", 0.2), playing)
         wait_for(lambda: daemon.machine.phase is not Phase.PARTY, timeout=10)
     assert relays_on(mock_factory) == (False, False)
     assert "party over: only.ogg finished" in strict_log.lines  # to its end: not cut short
