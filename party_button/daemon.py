@@ -12,6 +12,7 @@ and reloads the configuration on ``SIGHUP``.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import signal
 import sys
@@ -284,6 +285,9 @@ class Daemon:
                 for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     previous[signum] = signal.signal(signum, self._on_signal)
             self.start()
+            # What start-up made lives as long as the daemon: full garbage collections skip
+            # it, so that one never holds the loop for long (nor grows with the library).
+            gc.freeze()
             self._running = True
             # Ready once the pins are claimed and the first attempt at the audio device is
             # done. A missing device is not fatal: the lights still party, STATUS says
@@ -296,6 +300,7 @@ class Daemon:
         finally:
             self.notifier.stopping()
             self.close()
+            gc.unfreeze()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)  # type: ignore[arg-type]
         return self._exit_code

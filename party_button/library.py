@@ -200,8 +200,10 @@ class SongLibrary:
         self._present: set[str] = set()  # every file found, set aside or not
         self._set_aside: dict[str, FileStamp | None] = {}
         # Pairing, kept only while there are clip extensions: files by the name they pair on.
-        self._songs_named: dict[str, list[str]] = {}
-        self._clips_named: dict[str, list[str]] = {}
+        # Tuples of strings, which the garbage collector does not track: a big library adds
+        # nothing to the pauses of a full collection.
+        self._songs_named: dict[str, tuple[str, ...]] = {}
+        self._clips_named: dict[str, tuple[str, ...]] = {}
         self._pairs: dict[str, str] = {}
 
     def __len__(self) -> int:
@@ -318,11 +320,11 @@ class SongLibrary:
             name = pairing_name(path)
             if self.clips_on:
                 self._clips.add(path)
-            self._clips_named.setdefault(name, []).append(path)
+            self._clips_named[name] = (*self._clips_named.get(name, ()), path)
             names.add(name)
         else:
             name = song_name(path)
-            self._songs_named.setdefault(name, []).append(path)
+            self._songs_named[name] = (*self._songs_named.get(name, ()), path)
             if name in self._clips_named:
                 names.add(name)  # a clip of its name may play it instead
             else:
@@ -336,11 +338,11 @@ class SongLibrary:
             return
         name = pairing_name(path) if clip else song_name(path)
         table = self._clips_named if clip else self._songs_named
-        group = table.get(name, [])
-        if path in group:
-            group.remove(path)
-            if not group:
-                del table[name]
+        group = tuple(other for other in table.get(name, ()) if other != path)
+        if group:
+            table[name] = group
+        else:
+            table.pop(name, None)
         if clip:
             self._pairs.pop(path, None)
         if name in self._clips_named or clip:
@@ -349,7 +351,7 @@ class SongLibrary:
     def _settle(self, names: set[str]) -> None:
         """Pair again the clips and songs called ``names``; a paired song leaves the bag."""
         for name in names:
-            songs = self._songs_named.get(name, [])
+            songs = self._songs_named.get(name, ())
             paired: set[str] = set()
             for clip in self._clips_named.get(name, ()):
                 song = pair_for(clip, songs)
