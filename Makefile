@@ -26,8 +26,8 @@ lint: $(BIN)/.test
 
 bench: $(BIN)/.test
 	$(BIN)/python -m benchmarks.latency
-	$(BIN)/python -m benchmarks.lights
 	$(BIN)/python -m benchmarks.library
+	$(BIN)/python -m benchmarks.lights
 
 # On the Raspberry Pi: the service, its user, config and songs (see README). DESTDIR works.
 install:
