@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Protocol
 
 from party_button.errors import AudioError, SongError
-from party_button.song_file import descriptor_path, open_song, printable
+from party_button.song_file import (
+    SongUnavailable,
+    descriptor_path,
+    not_the_files_fault,
+    open_song,
+    printable,
+)
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
@@ -150,6 +156,7 @@ class PygamePlayer:
             hint = song.suffix.lstrip(".").lower()  # the decoder is chosen by the extension
             pygame.mixer.music.load(str(descriptor_path(descriptor)), hint)
         except pygame.error as exc:
+            _descriptors_left(song, descriptor)  # SDL opens the file again: that may have failed
             raise SongError(f"{printable(song)}: cannot be played: {exc}") from None
         finally:
             os.close(descriptor)
@@ -268,6 +275,15 @@ class PygamePlayer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _descriptors_left(song: Path, descriptor: int) -> None:
+    """Raise :class:`SongUnavailable` when the process cannot open one more file now."""
+    try:
+        os.close(os.dup(descriptor))
+    except OSError as exc:
+        if not_the_files_fault(exc):
+            raise SongUnavailable(f"{printable(song)}: {exc.strerror}") from None
 
 
 def _output_devices() -> list[str] | None:

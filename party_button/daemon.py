@@ -35,7 +35,7 @@ from party_button.hardware import PartyHardware, make_pin_factory
 from party_button.party import ButtonReader, Do, Input, PartyMachine, Phase, Rules
 from party_button.playback import MediaPlayer
 from party_button.show_driver import ShowDriver
-from party_button.song_file import printable
+from party_button.song_file import SongUnavailable, printable
 from party_button.song_picker import Pick, SongPicker
 from party_button.systemd import Notifier
 from party_button.video import clip_player_from
@@ -540,6 +540,8 @@ class Daemon:
         except VideoError as exc:
             self._clips_off(exc)
             return False
+        except SongUnavailable:
+            raise
         except SongError as exc:
             kind = "clip" if self.library.is_clip(pick.path) else "song"
             self.library.set_aside(pick.path, f"{kind}: {exc}")
@@ -557,6 +559,8 @@ class Daemon:
                 pick = self.library.take(clips=clips)
                 if pick is None or self._prepare(pick):
                     return
+        except SongUnavailable as exc:  # not the song's fault: it is not set aside
+            log.warning("cannot open a song now: %s", exc)
         finally:
             self._prepare_after = None
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from party_button.song_file import file_problem, printable, stat_problem
+from party_button.song_file import file_problem, not_the_files_fault, printable, stat_problem
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,17 @@ class FolderScanner:
         kept = self._folders.get(path)
         if kept is None or kept.key != key or kept.racy or self._problems_changed(kept):
             racy = time.time() - status.st_mtime < RACY_SECONDS
-            listing = self._list(path, _Folder(key, racy), state)
+            try:
+                listing = self._list(path, _Folder(key, racy), state)
+            except OSError as exc:
+                log.warning(
+                    "cannot read the folder %s now (%s): its songs stay as they were",
+                    printable(path),
+                    exc.strerror,
+                )
+                if kept is not None:
+                    kept.racy = True  # read it again next time
+                return kept
             self._keep(path, kept, listing, state)
         else:
             listing = kept
@@ -206,6 +216,8 @@ class FolderScanner:
                         state.left_out = state.left_out or f"more than {MAX_FOLDERS} folders"
                         break
         except OSError as exc:
+            if not_the_files_fault(exc):  # out of descriptors: keep what the last pass read
+                raise
             listing.problems[path] = f"the folder {stat_problem(path, exc)}"
             listing.racy = True  # a permission given back does not change the folder's time
         listing.files.sort()

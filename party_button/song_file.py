@@ -24,6 +24,8 @@ MAX_SONG_BYTES = 2 * 1024**3
 """A bigger file is not taken for a song (an hour of CD-quality WAV is 635 MB)."""
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+# Errors that say nothing about the file: the process or the system is short of something.
+_NOT_THE_FILES_FAULT = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EINTR})
 _SPECIAL_KINDS = (
     (stat.S_ISDIR, "a folder"),
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -31,6 +33,17 @@ _SPECIAL_KINDS = (
     (stat.S_ISBLK, "a block device"),
     (stat.S_ISSOCK, "a socket"),
 )
+
+
+class SongUnavailable(SongError):
+    """A song cannot be opened now for a reason that is not the file's (the daemon is out of
+    file descriptors): it is not broken, and is tried again later."""
+
+
+def not_the_files_fault(exc: OSError) -> bool:
+    """Whether ``exc`` comes from the process or the system (no descriptors or memory left),
+    not from the file it names."""
+    return exc.errno in _NOT_THE_FILES_FAULT
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,10 @@ def file_problem(status: os.stat_result, max_bytes: int | None = MAX_SONG_BYTES)
 def open_song(path: str | os.PathLike[str], max_bytes: int | None = MAX_SONG_BYTES) -> int:
     """A read-only descriptor of ``path``, which must be a non-empty regular file.
 
-    Raises :class:`SongError` (``FILE: reason``) otherwise. The file is looked at before it
-    is opened and opened without blocking, so a FIFO or a device is never waited on or woken;
-    the caller closes the descriptor.
+    Raises :class:`SongError` (``FILE: reason``) otherwise, :class:`SongUnavailable` when
+    the process is short of descriptors or memory. The file is looked at before it is opened
+    and opened without blocking, so a FIFO or a device is never waited on or woken; the
+    caller closes the descriptor.
     """
     try:
         problem = file_problem(os.stat(path), max_bytes)
@@ -103,6 +117,8 @@ def open_song(path: str | os.PathLike[str], max_bytes: int | None = MAX_SONG_BYT
         try:
             descriptor = os.open(path, _OPEN_FLAGS)
         except OSError as exc:
+            if not_the_files_fault(exc):
+                raise SongUnavailable(f"{printable(path)}: {exc.strerror}") from None
             problem = stat_problem(path, exc)
         else:
             # Looked at again through the descriptor: the name may have been swapped since.

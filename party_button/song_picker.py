@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING
 from party_button.beats import BeatGrid, load_grid, sidecar_path
 from party_button.errors import SongError
 from party_button.library import ScannedLibrary, beat_source, library_parts
-from party_button.song_file import MAX_SONG_BYTES, file_stamp, open_song, printable
+from party_button.song_file import (
+    MAX_SONG_BYTES,
+    SongUnavailable,
+    file_stamp,
+    open_song,
+    printable,
+)
 from party_button.song_length import song_length
 
 if TYPE_CHECKING:
@@ -269,7 +275,11 @@ class SongPicker:
                 break
             checked = True
             for item in waiting:
-                pick = self._check(item)
+                try:
+                    pick = self._check(item)
+                except SongUnavailable as exc:
+                    log.warning("cannot check the next song now: %s; trying again later", exc)
+                    return
                 if isinstance(pick, str):  # what is wrong with it
                     self._set_aside(Path(item), pick, only_if_next=True)
                     continue
@@ -281,12 +291,15 @@ class SongPicker:
             self._on_change()
 
     def _check(self, item: str) -> Pick | str:
-        """The checked pick of ``item``, or what keeps it from playing."""
+        """The checked pick of ``item``, or what keeps it from playing; raises
+        :class:`SongUnavailable` when it cannot be looked at now."""
         path = Path(item)
         clip = self._library.is_clip(item)
         kind = "clip" if clip else "song"
         try:
             descriptor = open_song(path, max_bytes=None if clip else MAX_SONG_BYTES)
+        except SongUnavailable:
+            raise
         except SongError as exc:
             return f"{kind}: {exc}"
         try:

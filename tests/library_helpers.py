@@ -92,8 +92,9 @@ class StrictUtf8Handler(logging.Handler):
         self.lines.append(line)
 
 
-def as_unprivileged(function: Callable[[], Any]) -> Any:
-    """``function()``'s result, run in a child process as the user nobody when run as root.
+def in_child(function: Callable[[], Any], *, as_nobody: bool = False) -> Any:
+    """``function()``'s result, run in a forked child process (as the user nobody with
+    ``as_nobody``, when run as root), so that it may change what the process may do.
 
     Files with no permissions are readable by root, so tests of unreadable files need a user
     without root's powers. The result comes back pickled; an exception is raised here.
@@ -103,7 +104,7 @@ def as_unprivileged(function: Callable[[], Any]) -> Any:
     if child == 0:  # pragma: no cover - the child
         os.close(read_end)
         try:
-            if os.geteuid() == 0:
+            if as_nobody and os.geteuid() == 0:
                 nobody = pwd.getpwnam("nobody")
                 os.setgroups([])
                 os.setgid(nobody.pw_gid)
@@ -120,7 +121,7 @@ def as_unprivileged(function: Callable[[], Any]) -> Any:
     os.waitpid(child, 0)
     ok, value = pickle.loads(data)
     if not ok:
-        raise AssertionError(f"in the unprivileged child: {value}")
+        raise AssertionError(f"in the child: {value}")
     return value
 
 

@@ -20,8 +20,8 @@ from tests.library_helpers import (
     NOT_UTF8,
     SHOWN_NOT_UTF8,
     StrictUtf8Handler,
-    as_unprivileged,
     fifo,
+    in_child,
     null_device,
     tiny_song,
     world_readable_folder,
@@ -215,7 +215,7 @@ def test_unreadable_folders_are_named_and_read_when_allowed_again() -> None:
             second = scan(scanner).added
             return names(first, folder), names(second, folder), handler.lines
 
-        first, second, messages = as_unprivileged(two_passes)
+        first, second, messages = in_child(two_passes, as_nobody=True)
     finally:
         shutil.rmtree(folder)
     assert first == ["open.ogg"]

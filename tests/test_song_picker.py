@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import resource
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -13,13 +15,14 @@ import pytest
 
 from party_button.beats import BeatGrid, SongStamp, save_grid
 from party_button.config import Config
+from party_button.song_file import SongUnavailable, open_song
 from party_button.song_picker import SongPicker
 from tests.daemon_helpers import wait_for
 from tests.library_helpers import (
     StrictUtf8Handler,
-    as_unprivileged,
     fifo,
     header_only_ogg,
+    in_child,
     sparse_file,
     tiny_library,
     tiny_song,
@@ -202,7 +205,7 @@ def test_a_song_that_cannot_be_read_is_set_aside(make_config: Callable[..., Conf
                 names = checked_names(library, 4)
             return names, [line for line in handler.lines if line.startswith("skipping")]
 
-        names, skipped = as_unprivileged(picks_and_log)
+        names, skipped = in_child(picks_and_log, as_nobody=True)
     finally:
         shutil.rmtree(folder)
     assert names == ["good.ogg"] * 4
@@ -210,3 +213,38 @@ def test_a_song_that_cannot_be_read_is_set_aside(make_config: Callable[..., Conf
         f"skipping song: {folder / 'locked.ogg'}: cannot be read (permission denied) "
         "(set aside until the file changes)"
     ]
+
+
+def test_out_of_file_descriptors_no_song_is_set_aside_or_left_out(
+    picker: Callable[..., SongPicker], song_folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def exhausted() -> tuple[int, list[str], str, int, list[str]]:
+        library = picker()
+        assert library.wait_complete(10)
+        wait_for(lambda: library.next_checked)
+        library.take()  # the next one is to be checked, while no descriptor is left
+        tiny_song(song_folder / "new.ogg")  # the folder changed: the next pass reads it
+        top = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (top + 16, hard))
+        held = []
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(os.open(os.devnull, os.O_RDONLY))
+        with pytest.raises(SongUnavailable) as unavailable:
+            open_song(song_folder / "song0.ogg")
+        wanted = library.rescan()
+        wait_for(lambda: library.passes >= wanted)
+        during = len(library)
+        for descriptor in held:
+            os.close(descriptor)
+        wanted = library.rescan()
+        wait_for(lambda: library.passes >= wanted and library.next_checked)
+        lines = [m for m in caplog.messages if m.startswith(("skipping", "not a song"))]
+        return during, lines, str(unavailable.value), len(library), library.clip_count
+
+    during, skipped, unavailable, after, _clips = in_child(exhausted)
+    assert during == 3  # nothing left out: the folder is read again when it can be
+    assert skipped == []  # nothing set aside: no file was at fault
+    assert unavailable == f"{song_folder / 'song0.ogg'}: Too many open files"
+    assert after == 4
