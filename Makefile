@@ -26,6 +26,7 @@ lint: $(BIN)/.test
 
 bench: $(BIN)/.test
 	$(BIN)/python -m benchmarks.latency
+	$(BIN)/python -m benchmarks.library
 	$(BIN)/python -m benchmarks.lights
 	$(BIN)/python -m benchmarks.render_cluster
 

@@ -50,15 +50,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_songs(args: argparse.Namespace) -> int:
     """List the library in the order it would play from ``--seed``."""
-    from party_button.library import library_from
+    from party_button.library import scanned_library
+    from party_button.song_file import printable
 
-    library = library_from(_load(args), seed=args.seed)
+    library = scanned_library(_load(args), seed=args.seed).library
     count = args.count or len(library)
     if not len(library):
         print("the songs library is empty")
         return 0
     for number in range(1, count + 1):
-        print(f"{number:3d}  {library.next_song()}")
+        print(f"{number:3d}  {printable(library.next_item() or '')}")
     return 0
 
 
@@ -101,12 +102,13 @@ def cmd_relays_off(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Compute the beat grids of songs (the configured library by default)."""
     from party_button import analyze_command
-    from party_button.library import scan_library
+    from party_button.library_scan import scan_library
 
     songs: list[Path] = []
     if not args.paths:
         config = _load(args)
-        songs = scan_library(config.songs.folders, config.songs.extensions, config.effect_sounds)
+        found = scan_library(config.songs.folders, config.songs.extensions, config.effect_sounds)
+        songs = [Path(song) for song in found]
     return analyze_command.run(args, songs)
 
 

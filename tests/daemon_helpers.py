@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from typing import Any
 
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
@@ -47,10 +47,16 @@ def running_daemon(
     factory: MockFactory,
     player: Player | None = None,
     seed: int = 1,
-    control_path: Path | None = None,
+    *,
+    scanned: bool = True,
+    **options: Any,
 ) -> Iterator[Daemon]:
-    """A started daemon whose loop runs in a thread; stopped and joined on exit."""
-    daemon = Daemon(config, factory=factory, player=player, seed=seed, control_path=control_path)
+    """A started daemon whose loop runs in a thread; stopped and joined on exit.
+
+    With ``scanned`` it is entered once the library's first pass is over and the next pick
+    loaded; ``options`` go to :class:`Daemon`.
+    """
+    daemon = Daemon(config, factory=factory, player=player, seed=seed, **options)
     errors: list[BaseException] = []
 
     def loop() -> None:
@@ -62,6 +68,8 @@ def running_daemon(
     thread = threading.Thread(target=loop, name="daemon-under-test")
     thread.start()
     wait_for(lambda: (daemon.hardware is not None and daemon._running) or errors)
+    if scanned and not errors:
+        wait_for(lambda: (daemon.library.complete and not daemon.preparing) or errors, timeout=60)
     try:
         yield daemon
     finally:

@@ -179,7 +179,8 @@ def test_broken_clip_is_set_aside_and_the_party_goes_on_with_a_song(
         wait_for(lambda: daemon.machine.phase is Phase.PARTY)
         assert daemon.playing is not None and daemon.playing.suffix == ".ogg"
     assert messages(caplog, logging.WARNING) == [
-        f"skipping clip {broken}: Failed to recognize file format.; a song plays instead"
+        f"skipping clip: {broken}: Failed to recognize file format.; a song plays instead "
+        "(set aside until the file changes)"
     ]
 
 

@@ -26,6 +26,7 @@ def daemon(make_config, mock_factory) -> Iterator[Callable[..., Daemon]]:
     def make(changes: dict | None = None, **kwargs) -> Daemon:
         made.append(Daemon(make_config(changes), factory=mock_factory, seed=1, **kwargs))
         made[-1].start()
+        assert made[-1].library.wait_complete(10)
         return made[-1]
 
     yield make
