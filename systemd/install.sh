@@ -61,8 +61,8 @@ install -d -m 0755 "$ROOT$CONFDIR"
 # The shipped config finds songs next to itself; the service's live in $STATEDIR/songs.
 config_tmp=$(mktemp)
 trap 'rm -f "$config_tmp"' EXIT
-sed -E "/^[[:space:]]*(folders|intro_sound|fallback_sound):/ s#\.\./songs#$STATEDIR/songs#g" \
-    "$SRC/config/config.yaml" > "$config_tmp"
+sed -E "/^[[:space:]]*(folders|intro_sound|fallback_sound):/ s#(\.\./)+songs#$STATEDIR/songs#g" \
+    "$SRC/party_button/config/config.yaml" > "$config_tmp"
 if [ -e "$ROOT$CONFDIR/config.yaml" ]; then
     install -m 0644 "$config_tmp" "$ROOT$CONFDIR/config.yaml.dist"
     echo "  kept the existing config.yaml; the shipped one is config.yaml.dist"

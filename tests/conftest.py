@@ -18,7 +18,7 @@ import yaml
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from party_button.config import Config, load_config
+from party_button.config.schema import Config, load_config
 from tests.daemon_helpers import RelayMockFactory
 
 SAMPLE_RATE = 44100

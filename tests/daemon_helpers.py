@@ -10,9 +10,9 @@ from typing import Any
 
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
-from party_button.audio import Player
-from party_button.config import Config
-from party_button.daemon import Daemon
+from party_button.config.schema import Config
+from party_button.daemon.daemon import Daemon
+from party_button.media.audio import Player
 
 
 class RelayMockFactory(MockFactory):

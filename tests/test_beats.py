@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from party_button import analyze_command
-from party_button.beat_worker import BeatWorker
-from party_button.beats import (
+from party_button.beats.grid import (
     ANALYSIS_VERSION,
     BeatGrid,
     SongStamp,
@@ -30,6 +28,8 @@ from party_button.beats import (
     save_grid,
     sidecar_path,
 )
+from party_button.beats.worker import BeatWorker
+from party_button.cli import analyze as analyze_command
 from party_button.errors import SongError
 
 SONGS_DIR = Path(__file__).resolve().parent.parent / "songs"
@@ -250,7 +250,7 @@ def test_corrupt_sidecar_is_a_warning_not_a_crash(tmp_path, caplog, corrupt, rea
     sidecar = save_grid(song, make_grid(song))
     bad = corrupt(json.loads(sidecar.read_text()))
     sidecar.write_text(bad if isinstance(bad, str) else json.dumps(bad))
-    with caplog.at_level(logging.WARNING, logger="party_button.beats"):
+    with caplog.at_level(logging.WARNING, logger="party_button.beats.grid"):
         assert load_grid(song) is None
     assert len(caplog.records) == 1
     message = caplog.records[0].getMessage()

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory
 
-from party_button import cli
-from party_button.config import Config
+from party_button.cli import main as cli
+from party_button.config.schema import Config
 from tests.conftest import BASE_CONFIG
 
 
@@ -151,8 +151,9 @@ def test_simulation_uses_the_default_device_when_the_configured_one_is_missing(
 
 def test_the_daemon_and_its_command_line_never_import_torch() -> None:
     code = (
-        "import sys, party_button.cli, party_button.daemon, party_button.simulation; "
-        "party_button.cli.build_parser(); "
+        "import sys, party_button.cli.main, party_button.daemon.daemon, "
+        "party_button.cli.simulation; "
+        "party_button.cli.main.build_parser(); "
         "print(sorted({'torch', 'torchvision', 'av', 'librosa'} & set(sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from party_button.config import Config
-from party_button.party import Phase
+from party_button.config.schema import Config
+from party_button.phase import Phase
 from tests.daemon_helpers import press, running_daemon, wait_for
 
 LIGHTS, BEACON, LED = 5, 6, 12  # lights is active-low, beacon active-high
@@ -149,7 +149,7 @@ def test_missing_audio_device_blinks_keeps_lights_and_retries(
     )
     with running_daemon(config, mock_factory) as daemon:
         assert not daemon.player.is_open
-        assert "audio device missing" in daemon.audio_status
+        assert "audio device missing" in daemon.conductor.audio_status
         time.sleep(0.5)
         led = [state.state for state in mock_factory.pin(LED).states[-6:]]
         assert set(led) == {0, 1}  # fast blinking
@@ -207,7 +207,7 @@ def test_soak_presses_bounces_and_holds(
 def test_lights_flash_on_the_beats_of_the_playing_song(
     make_config: Callable[..., Config], mock_factory: MockFactory, song_folder: Path
 ) -> None:
-    from party_button.beats import BeatGrid, SongStamp, save_grid
+    from party_button.beats.grid import BeatGrid, SongStamp, save_grid
     from tests.conftest import write_tone
 
     for song in song_folder.glob("song*.ogg"):

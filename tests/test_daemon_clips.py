@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from party_button.config import Config
-from party_button.daemon import Daemon
-from party_button.party import Phase
+from party_button.config.schema import Config
+from party_button.daemon.daemon import Daemon
+from party_button.phase import Phase
 from tests.clip_helpers import write_clip
 from tests.daemon_helpers import press, running_daemon, wait_for
 from tests.test_daemon import relays_on
@@ -28,8 +28,8 @@ def clip_config(make_config: Callable[..., Config], **clips: object) -> Config:
 
 
 def mpv_pid(daemon: Daemon) -> int:
-    assert daemon.clips is not None and daemon.clips._process is not None
-    return daemon.clips._process.pid
+    assert daemon.conductor.clips is not None and daemon.conductor.clips._process is not None
+    return daemon.conductor.clips._process.pid
 
 
 def messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:

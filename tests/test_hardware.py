@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from party_button.board import board_model, is_raspberry_pi
-from party_button.config import Config
+from party_button.config.schema import Config
 from party_button.errors import HardwareError
-from party_button.hardware import PartyHardware, choose_factory_name, make_pin_factory
+from party_button.gpio.board import (
+    board_model,
+    choose_factory_name,
+    is_raspberry_pi,
+    make_pin_factory,
+)
+from party_button.gpio.devices import PartyHardware
 
 
 @pytest.mark.parametrize(

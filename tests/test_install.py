@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from party_button.config import load_config
+from party_button.config.schema import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 UNIT = REPO / "systemd" / "party-button.service"
@@ -39,7 +39,7 @@ def source(tmp_path: Path, song_folder: Path) -> Path:
     for name in ("pyproject.toml", "README.md"):
         if (REPO / name).exists():
             shutil.copy(REPO / name, tree / name)
-    for folder in ("party_button", "config", "systemd"):
+    for folder in ("party_button", "systemd"):
         shutil.copytree(REPO / folder, tree / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(song_folder, tree / "songs")
     shutil.copytree(song_folder.parent / "sounds", tree / "songs" / "intro")
@@ -96,7 +96,7 @@ def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
     assert config.songs.folders == (root / STATE.lstrip("/") / "songs",)
     assert config.party.intro_sound == root / STATE.lstrip("/") / "songs/intro/siren.ogg"
     # Only the paths changed: comments and every other setting are the shipped file's.
-    shipped = (source / "config/config.yaml").read_text().splitlines()
+    shipped = (source / "party_button/config/config.yaml").read_text().splitlines()
     ours = (root / "etc/party-button/config.yaml").read_text().splitlines()
     changed = [(a, b) for a, b in zip(shipped, ours, strict=True) if a != b]
     assert [b.split(":")[0].strip() for _a, b in changed] == [

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from party_button import library_scan
-from party_button.library import ScannedLibrary, ShuffleBag, SongLibrary
-from party_button.library_scan import FolderScanner, scan_library
-from party_button.song_file import file_stamp
+from party_button.media import scan as library_scan
+from party_button.media.library import ScannedLibrary, ShuffleBag, SongLibrary
+from party_button.media.scan import FolderScanner, scan_library
+from party_button.media.song_file import file_stamp
 from tests.conftest import write_tone
 from tests.library_helpers import (
     NOT_UTF8,

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from party_button import cli
-from party_button.beats import BeatGrid, SongStamp, grid_document, sidecar_path
-from party_button.config import Config
+from party_button.beats.grid import BeatGrid, SongStamp, grid_document, sidecar_path
+from party_button.cli import main as cli
+from party_button.config.schema import Config
 from tests.daemon_helpers import press, running_daemon, wait_for
 from tests.library_helpers import tiny_library
 from tests.test_daemon import LIGHTS, relays_on

@@ -10,11 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from party_button import preview_command
-from party_button.lights import LightShow
-from party_button.patterns import BeatFlash, Blink, Steady
-from party_button.preview import render_timeline, write_png
-from party_button.shows import LightsConfig, Step
+from party_button.cli import preview as preview_command
+from party_button.lights.patterns import BeatFlash, Blink, Steady
+from party_button.lights.runner import LightShow
+from party_button.lights.shows import LightsConfig, Step
+from party_button.maker.preview import render_timeline, write_png
 from tests.lights_helpers import Grid, load_shipped, single_show
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -182,7 +182,7 @@ def write_silence(path: Path, seconds: float, rate: int = 22050) -> Path:
 def test_preview_command_with_a_song_uses_its_length(
     shipped: LightsConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("party_button.beats")
+    pytest.importorskip("party_button.beats.grid")
     song = write_silence(tmp_path / "slow-one.wav", 2.5)
     assert run_preview(shipped, "party", "--song", str(song), "--width", "10") == 0
     captured = capsys.readouterr()

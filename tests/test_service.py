@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from party_button.control import send_command
+from party_button.control.client import send_command
 from party_button.errors import ControlError
 
 WATCHDOG_USEC = 400_000  # pings every 0.2 s

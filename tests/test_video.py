@@ -14,7 +14,7 @@ import pytest
 import soundfile
 
 from party_button.errors import SongError, VideoError
-from party_button.video import ClipPlayer
+from party_button.media.clips import ClipPlayer
 from tests.clip_helpers import write_clip
 from tests.daemon_helpers import wait_for
 

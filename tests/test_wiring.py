@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from party_button import wiring_command
-from party_button.config import BoardConfig, ButtonConfig, RelayConfig, StatusLedConfig
-from party_button.wiring import (
+from party_button.cli import wiring as wiring_command
+from party_button.config.schema import BoardConfig, ButtonConfig, RelayConfig, StatusLedConfig
+from party_button.maker.wiring import (
     clash_warnings,
     render_markdown,
     render_svg,
@@ -43,7 +43,7 @@ SHIPPED_RELAYS = (
 
 @dataclass(frozen=True)
 class Config:
-    """The part of :class:`party_button.config.Config` that the wiring reads."""
+    """The part of :class:`party_button.config.schema.Config` that the wiring reads."""
 
     button: Button = field(default_factory=Button)
     status_led: Led | None = field(default_factory=Led)

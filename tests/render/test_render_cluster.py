@@ -166,7 +166,7 @@ def test_ray_addresses_are_checked(shapes_video, tmp_path):
 def test_the_daemon_and_the_plain_render_never_import_ray(shapes_video, tmp_path):
     script = textwrap.dedent(f"""
         import sys
-        import party_button.cli, party_button.daemon
+        import party_button.cli.main, party_button.daemon.daemon
         from party_button.render.__main__ import main
         code = main([{str(shapes_video.path)!r}, "-o", {str(tmp_path / "c.mp4")!r},
                      "--segmenter", {SHAPES!r}, "--frames", "3", "--no-progress"])
