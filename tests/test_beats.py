@@ -30,6 +30,7 @@ from party_button.beats.grid import (
 )
 from party_button.beats.worker import BeatWorker
 from party_button.cli import analyze as analyze_command
+from party_button.cli.common import call
 from party_button.errors import SongError
 
 SONGS_DIR = Path(__file__).resolve().parent.parent / "songs"
@@ -275,7 +276,9 @@ def test_failed_save_keeps_the_old_sidecar_and_leaves_no_temp_file(tmp_path):
 def run_analyze(argv: list[str], default_paths: list[Path] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="party-button analyze")
     analyze_command.add_arguments(parser)
-    return analyze_command.run(parser.parse_args(argv), default_paths or [])
+    args = parser.parse_args(argv)
+    args.run = lambda parsed: analyze_command.analyze(parsed, default_paths or [])
+    return call(args)
 
 
 def test_analyze_a_folder_then_skip_what_is_up_to_date(tmp_path, capsys):

@@ -6,11 +6,11 @@ import argparse
 import os
 import wave
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from party_button.cli import preview as preview_command
+from party_button.cli.common import call
 from party_button.lights.patterns import BeatFlash, Blink, Steady
 from party_button.lights.runner import LightShow
 from party_button.lights.shows import LightsConfig, Step
@@ -88,7 +88,9 @@ def test_png_into_a_missing_folder_is_an_os_error(tmp_path: Path) -> None:
 def run_preview(lights: LightsConfig, *argv: str) -> int:
     parser = argparse.ArgumentParser(prog="party-button preview")
     preview_command.add_arguments(parser)
-    return preview_command.run(parser.parse_args(list(argv)), SimpleNamespace(lights=lights))
+    args = parser.parse_args(list(argv))
+    args.run = lambda parsed: preview_command.draw(parsed, lights)
+    return call(args)
 
 
 def test_preview_command_draws_a_show(

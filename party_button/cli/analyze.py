@@ -9,20 +9,26 @@ from __future__ import annotations
 import argparse
 import os
 import stat
-import sys
 from pathlib import Path
 
 from party_button.beats.grid import analyze_song, is_up_to_date, librosa_available, save_grid
+from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command, config_of
 from party_button.config.schema import SONG_EXTENSIONS
-from party_button.errors import SongError
+from party_button.errors import MissingExtraError, SongError
 from party_button.media.scan import scan_library
 from party_button.media.song_file import printable, stat_problem
 
 NEEDS_EXTRA = "party-button analyze needs the beats extra: pip install 'party-button[beats]'"
 
 
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``analyze`` to the main command."""
+    add_arguments(add_command(subparsers, "analyze", run, "compute the songs' beat grids"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``analyze`` subcommand's arguments to ``parser``."""
+    parser.set_defaults(run=run)
     parser.add_argument(
         "paths",
         nargs="*",
@@ -36,11 +42,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, default_paths: list[Path]) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Analyse the songs named by ``args.paths``, else the configured library's."""
+    songs: list[Path] = []
+    if not args.paths:
+        config = config_of(args)
+        found = scan_library(config.songs.folders, config.songs.extensions, config.effect_sounds)
+        songs = [Path(song) for song in found]
+    return analyze(args, songs)
+
+
+def analyze(args: argparse.Namespace, default_paths: list[Path]) -> int:
     """Analyse the songs named by ``args.paths`` (or ``default_paths``); return the exit code."""
     if not librosa_available():
-        print(NEEDS_EXTRA, file=sys.stderr)
-        return 1
+        raise MissingExtraError(NEEDS_EXTRA)
     paths = args.paths or default_paths
     songs, missing = find_songs(paths)
     for path, problem in missing:
@@ -52,7 +67,7 @@ def run(args: argparse.Namespace, default_paths: list[Path]) -> int:
         line, ok = _analyze_one(song, args.force)
         print(f"{printable(song)}: {line}", flush=True)
         failed = failed or not ok
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def find_songs(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:

@@ -12,12 +12,13 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
+from party_button.cli.common import EXIT_OK, add_command, config_of
 from party_button.config.yaml_reader import did_you_mean
-from party_button.errors import PartyButtonError, SongError
+from party_button.errors import CommandError, SongError
 from party_button.lights.patterns import BeatGridLike
 from party_button.lights.runner import LightShow
+from party_button.lights.shows import LightsConfig
 from party_button.maker.preview import render_timeline, write_png
 
 # How long a preview lasts when neither --duration, the song, nor the show says.
@@ -25,8 +26,14 @@ DEFAULT_PREVIEW_SECONDS = 16.0
 _NARROWEST = 10
 
 
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``preview`` to the main command."""
+    add_arguments(add_command(subparsers, "preview", run, "draw a light show's timeline"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the preview command's arguments to ``parser``."""
+    parser.set_defaults(run=run, error_prefix="party-button preview: ")
     parser.add_argument("show", metavar="SHOW", help="the name of a show in the config")
     parser.add_argument(
         "--song", type=Path, metavar="FILE", help="follow this song's beat grid and length"
@@ -47,43 +54,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, config: Any) -> int:
-    """Draw the show ``args.show`` of ``config.lights``; returns the exit code."""
-    lights = config.lights
+def run(args: argparse.Namespace) -> int:
+    """Draw the show ``args.show`` of the config's light shows; returns the exit code."""
+    return draw(args, config_of(args).lights)
+
+
+def draw(args: argparse.Namespace, lights: LightsConfig) -> int:
+    """Draw the show ``args.show`` of ``lights``; a mistake raises :class:`CommandError`."""
     if args.show not in lights.shows:
         names = sorted(lights.shows)
-        _complain(
-            f"unknown show {args.show!r}{did_you_mean(args.show, names)}; shows: {', '.join(names)}"
-        )
-        return 1
+        hint = did_you_mean(args.show, names)
+        raise CommandError(f"unknown show {args.show!r}{hint}; shows: {', '.join(names)}")
     grid: BeatGridLike | None = None
     song_length: float | None = None
     if args.song is not None:
         if not args.song.is_file():
-            _complain(f"no such song file: {args.song}")
-            return 1
-        try:
-            song_length = _song_length(args.song)
-        except PartyButtonError as exc:
-            _complain(str(exc))
-            return 1
+            raise CommandError(f"no such song file: {args.song}")
+        song_length = _song_length(args.song)
         grid = _song_grid(args.song)
     show = LightShow(lights, args.show, grid=grid)
     duration = args.duration or song_length or show.duration or DEFAULT_PREVIEW_SECONDS
     label_width = max(len(name) for name in (*lights.relay_names, "beats"))
     width = args.width or shutil.get_terminal_size().columns - label_width - 1
     if width < _NARROWEST:
-        _complain(f"--width must be at least {_NARROWEST} columns, got {width}")
-        return 1
+        raise CommandError(f"--width must be at least {_NARROWEST} columns, got {width}")
     sys.stdout.write(render_timeline(show, duration, width=width))
     if args.png is not None:
         try:
             write_png(show, duration, args.png)
         except OSError as exc:
-            _complain(str(exc))
-            return 1
+            raise CommandError(str(exc)) from None
         sys.stdout.write(f"wrote {args.png}\n")
-    return 0
+    return EXIT_OK
 
 
 def _positive_seconds(text: str) -> float:
@@ -96,10 +98,6 @@ def _positive_seconds(text: str) -> float:
     return seconds
 
 
-def _complain(message: str) -> None:
-    sys.stderr.write(f"party-button preview: {message}\n")
-
-
 def _song_grid(song: Path) -> BeatGridLike | None:
     """The song's beat grid from its sidecar; ``None`` (with a note) when it has none or an
     unreadable one (``load_grid`` logs why)."""
@@ -107,7 +105,8 @@ def _song_grid(song: Path) -> BeatGridLike | None:
 
     grid = load_grid(song)
     if grid is None:
-        _complain(f"{song.name} has no beat grid yet; beat patterns hold steady on")
+        sys.stderr.write(f"party-button preview: {song.name} has no beat grid yet; ")
+        sys.stderr.write("beat patterns hold steady on\n")
     return grid
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
+from party_button.errors import InputVideoError, OutputError, SettingsError, reason
 from party_button.render.assemble import ClipSpan, assemble
-from party_button.render.errors import InputVideoError, OutputError, SettingsError, reason
 from party_button.render.maskrcnn import resolve_classes
 from party_button.render.options import RenderOptions, position_to_frame
 from party_button.render.outputs import finished_clip

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torchvision.models import detection
 
-from party_button.render.errors import DeviceError, SettingsError, WeightsError
+from party_button.errors import DeviceError, SettingsError, WeightsError
 from party_button.render.segmenter import Detection, SegmenterOptions
 
 #: Each model's builder and the COCO weights it uses unless ``--weights`` names a file.

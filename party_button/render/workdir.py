@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from party_button.render.errors import OutputError, SettingsError, reason
+from party_button.errors import OutputError, SettingsError, reason
 
 STATE_VERSION = 2
 LOCK_NAME = "lock"

@@ -32,7 +32,7 @@ class Outcome:
 
 
 def render_parser() -> argparse.ArgumentParser:
-    from party_button.render.command import add_arguments
+    from party_button.cli.render import add_arguments
 
     parser = argparse.ArgumentParser(prog="party-button render")
     add_arguments(parser)
@@ -42,12 +42,12 @@ def render_parser() -> argparse.ArgumentParser:
 @pytest.fixture
 def render_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     """Run the render command in this process: ``render_cli(*argv, songs=DIR)``."""
-    from party_button.render.command import run
+    from party_button.cli.common import call as run_command
 
     def call(*argv: object, songs: Path | None = None) -> Outcome:
         args = render_parser().parse_args([str(a) for a in argv] + ["--no-progress"])
         args.songs = songs or tmp_path / "songs"
-        code = run(args)
+        code = run_command(args)
         captured = capsys.readouterr()
         return Outcome(code, captured.out, captured.err)
 
@@ -86,14 +86,14 @@ def shapes_video(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def rendered_shapes(shapes_video, tmp_path_factory: pytest.TempPathFactory):
     """``shapes_video`` rendered once, uninterrupted, with default options."""
-    from party_button.render.command import run
+    from party_button.cli.common import call
 
     songs = tmp_path_factory.mktemp("songs")
     args = render_parser().parse_args(
         [str(shapes_video.path), "--segmenter", SHAPES, "--no-progress"]
     )
     args.songs = songs
-    assert run(args) == 0
+    assert call(args) == 0
     return songs / "shapes.outlined.mp4"
 
 

@@ -1,4 +1,4 @@
-"""``party-button render``: its arguments and how a run ends (exit codes, one-line errors).
+"""``party-button render``: its arguments, and how a run ends (exit codes, one-line errors).
 
 This module imports no torch, torchvision, PyAV or numpy, so that the main command line can
 offer ``render`` whether or not the render extra is installed.
@@ -11,8 +11,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from party_button.errors import ConfigError, PartyButtonError
-from party_button.render.errors import MissingExtraError, SettingsError
+from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command
+from party_button.errors import ConfigError, MissingExtraError, SettingsError
 from party_button.render.options import (
     DEVICES,
     MODELS,
@@ -25,7 +25,10 @@ from party_button.render.options import (
 #: Modules of the render extra; missing one of them means the extra is not installed.
 EXTRA_MODULES = frozenset({"torch", "torchvision", "av", "numpy", "tqdm", "PIL"})
 INSTALL_HINT = "party-button render needs the render extra: pip install 'party-button[render]'"
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+INTERRUPTED = (
+    "party-button render: interrupted; run the same command again to carry on "
+    "from the last saved frames"
+)
 
 
 def _position(text: str) -> object:
@@ -44,6 +47,7 @@ def _classes(text: str) -> tuple[str, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the render command's arguments to ``parser``."""
+    parser.set_defaults(run=run, error_prefix="party-button render: ", interrupted=INTERRUPTED)
     parser.add_argument(
         "videos",
         metavar="VIDEO",
@@ -228,14 +232,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``render`` to the main command's ``subparsers``."""
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``render`` to the main command."""
     text = "outline the people in music videos; the clips go to the songs library"
-    parser = subparsers.add_parser("render", help=text, description=text)
-    parser.add_argument("--config", metavar="PATH", help="config file to use")
-    add_arguments(parser)
-    parser.set_defaults(func=run)
-    return parser
+    add_arguments(add_command(subparsers, "render", run, text))
 
 
 def options_from(args: argparse.Namespace, video: Path, output: Path) -> RenderOptions:
@@ -293,24 +293,7 @@ def songs_folder(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Render as ``args`` say; returns the exit code: 0 every clip done (or finished
-    already), 1 any video failed, 130 interrupted. Every error becomes one line here."""
-    try:
-        return _render(args)
-    except MissingExtraError as error:
-        print(str(error), file=sys.stderr)
-    except PartyButtonError as error:
-        print(f"party-button render: {error}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print(
-            "party-button render: interrupted; run the same command again to carry on "
-            "from the last saved frames",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    return EXIT_FAILED
-
-
-def _render(args: argparse.Namespace) -> int:
+    already), 1 any video failed (each said at once, see :func:`_report`)."""
     cluster = cluster_options(args)
     from party_button.render.inputs import find_videos
     from party_button.render.outputs import Planned, plan
