@@ -2,6 +2,7 @@
 #
 #   make simulate   set up and run the party in simulation (mock pins, keyboard button)
 #   make test       set up and run the whole test suite
+#   make bench      run every benchmark (see README, Benchmarks)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -24,11 +25,10 @@ lint: $(BIN)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(BIN)/.test
-	$(BIN)/python -m benchmarks.latency
-	$(BIN)/python -m benchmarks.library
-	$(BIN)/python -m benchmarks.lights
-	$(BIN)/python -m benchmarks.render_cluster
+# Every benchmark in benchmarks/, one after the other; each prints its table.
+bench: test-debs $(BIN)/.test
+	@set -e; for module in $(sort $(basename $(notdir $(wildcard benchmarks/[a-z]*.py)))); do \
+		echo "== benchmarks.$$module"; $(BIN)/python -m benchmarks.$$module; done
 
 # On the Raspberry Pi: the service, its user, config and songs (see README). DESTDIR works.
 install:

@@ -24,9 +24,7 @@ from party_button.config.schema import load_config
 from party_button.daemon.events import Request
 from party_button.daemon.party import Input
 from party_button.phase import Phase
-from tests.clip_helpers import write_clip
-from tests.conftest import BASE_CONFIG
-from tests.daemon_helpers import running_daemon, wait_for
+from party_button.testing import MOCK_CONFIG, running_daemon, wait_for, write_clip
 
 TARGETS = {"press_to_clip_ms median": 150.0, "mpv_idle_cpu_percent": 0.5}
 
@@ -35,7 +33,7 @@ def bench_config(folder: Path, options: list[str]) -> Path:
     """Mock pins, one 720p clip in the library, clips always chosen."""
     write_clip(folder / "songs" / "bench.mp4", 2.0, size=(1280, 720), fps=25)
     data = {
-        **BASE_CONFIG,
+        **MOCK_CONFIG,
         "party": {"cooldown": 0.0},
         "audio": {"fade_out": 0.0},
         "clips": {"chance": 1.0, "mpv_options": options},

@@ -28,7 +28,7 @@ from party_button.config.schema import SHIPPED_CONFIG, load_config
 from party_button.daemon.events import Request
 from party_button.daemon.party import Input
 from party_button.phase import Phase
-from tests.daemon_helpers import RelayMockFactory, running_daemon, wait_for
+from party_button.testing import RelayMockFactory, running_daemon, wait_for
 
 PRESS_SECONDS = 0.08  # how long a finger keeps the button down
 # Between parties: longer than any relay's minimum switching interval (the shipped cooldown

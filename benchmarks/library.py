@@ -50,8 +50,7 @@ from party_button.daemon.events import Probe, Request
 from party_button.daemon.party import Input
 from party_button.media.picker import SongPicker
 from party_button.phase import Phase
-from tests.daemon_helpers import RelayMockFactory, running_daemon, wait_for
-from tests.library_helpers import tiny_library
+from party_button.testing import RelayMockFactory, running_daemon, tiny_library, wait_for
 
 SIZES = (100, 2_000, 20_000)
 PROBE_SECONDS = 0.005

@@ -17,7 +17,7 @@ from gpiozero.pins.mock import MockFactory
 from party_button.cli import main as cli
 from party_button.cli import relays
 from party_button.config.schema import Config
-from tests.conftest import BASE_CONFIG
+from party_button.testing import MOCK_CONFIG
 
 
 def test_songs_lists_a_seeded_round(
@@ -68,7 +68,7 @@ def test_relays_off_drives_every_relay_to_its_off_level(
 
 def test_auto_pin_factory_off_a_pi_is_a_clear_error(tmp_path: Path, song_folder: Path) -> None:
     path = tmp_path / "auto.yaml"
-    path.write_text(yaml.safe_dump({**BASE_CONFIG, "gpio": {"pin_factory": "auto"}}))
+    path.write_text(yaml.safe_dump({**MOCK_CONFIG, "gpio": {"pin_factory": "auto"}}))
     result = subprocess.run(
         [sys.executable, "-m", "party_button", "relays-off", "--config", str(path)],
         capture_output=True,

@@ -15,7 +15,7 @@ from party_button.errors import ConfigError
 from party_button.media.library import ScannedLibrary, SongLibrary, beat_source
 from party_button.media.scan import FolderScanner
 from party_button.media.song_file import file_stamp
-from tests.conftest import write_tone
+from party_button.testing import write_tone
 
 SONGS = ["ogg"]
 CLIPS = ["mp4", "mkv"]

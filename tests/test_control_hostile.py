@@ -27,7 +27,7 @@ from party_button.control.server import ControlServer
 from party_button.daemon.daemon import Daemon
 from party_button.daemon.events import EventQueue
 from party_button.errors import ControlError
-from tests.daemon_helpers import running_daemon, wait_for
+from party_button.testing import running_daemon, wait_for
 
 GIVE_UP = 20.0  # seconds after which a wait fails the test (never reached when it passes)
 

@@ -15,8 +15,7 @@ from gpiozero.pins.mock import MockFactory
 from party_button.config.schema import Config
 from party_button.daemon.daemon import Daemon
 from party_button.phase import Phase
-from tests.clip_helpers import write_clip
-from tests.daemon_helpers import press, running_daemon, wait_for
+from party_button.testing import press, running_daemon, wait_for, write_clip
 from tests.test_daemon import relays_on
 
 NULL_OUTPUTS = ["--vo=null", "--ao=null"]
@@ -49,13 +48,13 @@ def test_press_picks_the_clip_and_its_end_ends_the_party(
         started = time.monotonic()
         wait_for(lambda: daemon.machine.phase is Phase.PARTY)
         assert daemon.playing == clip
-        assert relays_on(mock_factory) == (True, True)
+        wait_for(lambda: relays_on(mock_factory) == (True, True))  # the phase changes first
         assert daemon.player.is_playing()
         wait_for(lambda: daemon.player.position() > 0.3, timeout=3)  # for the light show
         assert not daemon.player.audio.is_playing()  # mpv plays the clip's sound, not pygame
         wait_for(lambda: daemon.machine.phase is Phase.COOLDOWN, timeout=4)
         assert 1.0 < time.monotonic() - started < 3.0
-        assert relays_on(mock_factory) == (False, False)
+        wait_for(lambda: relays_on(mock_factory) == (False, False))  # the phase changes first
         assert not daemon.player.is_playing()
     assert relays_on(mock_factory) == (False, False)
 
@@ -133,7 +132,7 @@ def test_missing_mpv_logs_once_and_plays_songs_only(
             press(mock_factory)
             wait_for(lambda: daemon.machine.phase is Phase.PARTY)
             assert daemon.playing is not None and daemon.playing.suffix == ".ogg"
-            assert relays_on(mock_factory) == (True, True)
+            wait_for(lambda: relays_on(mock_factory) == (True, True))  # the phase changes first
             wait_for(lambda: daemon.machine.phase is Phase.COOLDOWN, timeout=3)
     assert messages(caplog, logging.WARNING) == [
         "mpv not found: '/nonexistent/mpv' is not an installed program "

@@ -20,8 +20,7 @@ from party_button.daemon.daemon import Daemon
 from party_button.errors import AudioError, SongError
 from party_button.media.audio import PygamePlayer
 from party_button.phase import Phase
-from tests.conftest import write_tone
-from tests.daemon_helpers import press, running_daemon, wait_for
+from party_button.testing import press, running_daemon, tiny_song, wait_for, write_tone
 from tests.library_helpers import (
     NOT_UTF8,
     SHOWN_NOT_UTF8,
@@ -30,7 +29,6 @@ from tests.library_helpers import (
     header_only_ogg,
     null_device,
     sparse_file,
-    tiny_song,
 )
 from tests.test_daemon import relays_on
 

@@ -19,8 +19,7 @@ from gpiozero.pins.mock import MockFactory
 from party_button.beats.grid import BeatGrid, SongStamp, grid_document, sidecar_path
 from party_button.cli import main as cli
 from party_button.config.schema import Config
-from tests.daemon_helpers import press, running_daemon, wait_for
-from tests.library_helpers import tiny_library
+from party_button.testing import press, running_daemon, tiny_library, wait_for
 from tests.test_daemon import LIGHTS, relays_on
 
 SONGS = 20_000

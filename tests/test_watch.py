@@ -19,8 +19,7 @@ from party_button.control.client import send_command, watch
 from party_button.control.watch import PROTOCOL_VERSION, STATE_FIELDS, StateFeed, describe
 from party_button.daemon.daemon import Daemon
 from party_button.errors import ControlError
-from tests.conftest import write_tone
-from tests.daemon_helpers import press, running_daemon, wait_for
+from party_button.testing import press, running_daemon, wait_for, write_tone
 
 GIVE_UP = 20.0
 

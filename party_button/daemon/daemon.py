@@ -88,7 +88,7 @@ class Daemon:
         self.board = StatusBoard(self)
         self.dispatch = Dispatcher(self)
         self.configure(config)
-        self._running = False
+        self.running = False
 
     def configure(self, config: Config) -> None:
         """Take ``config``'s library, rules, button timing and light shows (not the pins)."""
@@ -194,12 +194,12 @@ class Daemon:
                     previous[signum] = signal.signal(signum, self._on_signal)
             self.start()
             gc.freeze()  # what start-up made lives on: full collections skip it
-            self._running = True
+            self.running = True
             # Ready once the pins are claimed and the audio device tried: a missing device is
             # retried by the loop while the lights party (failing would make systemd restart).
             self.notifier.ready(self.board.text())
             self.board.publish()
-            while self._running:
+            while self.running:
                 self.step()
         finally:
             self.notifier.stopping()
@@ -254,7 +254,7 @@ class Daemon:
             answer = self.reloader.request(event)
         elif isinstance(event, Stop):
             log.info("stopping (%s)", _signal_name(event.signum))
-            self._running = False
+            self.running = False
         if answer is not None and event.reply is not None:
             event.reply({**answer, **self.board.status()})
 

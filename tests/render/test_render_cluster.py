@@ -18,10 +18,11 @@ pytest.importorskip("torchvision")
 ray = pytest.importorskip("ray")
 
 from conftest import REPO, SHAPES, run_module  # noqa: E402
-from render_shapes import assert_same_clip, make_video, read_video, work_folder  # noqa: E402
 
-TALLY = "render_shapes:TallySegmenter"
-KILLING = "render_shapes:KillingSegmenter"
+from party_button.render.testing import assert_same_clip, make_video, read_video, work_folder  # noqa: E402
+
+TALLY = "party_button.render.testing:TallySegmenter"
+KILLING = "party_button.render.testing:KillingSegmenter"
 
 
 @pytest.fixture(scope="module")
