@@ -1,8 +1,10 @@
 """The configuration: where it is found, its schema, and validation with file:line errors.
 
-:func:`load_config` reads a YAML file, checks everything, and either returns a
-:class:`Config` or raises :class:`~party_button.errors.ConfigError` listing *every* problem.
-Nothing here touches a pin.
+Each section is a dataclass, and each of its fields is the one place where that setting's
+default, bounds and choices are written; :func:`~party_button.config.walker.read_into`
+reads them all the same way. :func:`load_config` reads a YAML file, checks everything, and
+either returns a :class:`Config` or raises :class:`~party_button.errors.ConfigError` listing
+*every* problem. Nothing here touches a pin.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from gpiozero.exc import PinInvalidPin
 from gpiozero.pins.pi import PiBoardInfo
 
+from party_button.config.walker import read_into, setting
 from party_button.config.yaml_reader import MapReader, Problems, describe, did_you_mean
 from party_button.gpio.board import PIN_FACTORIES, board_info
 from party_button.gpio.pinout import INTERFACES, KNOWN_AUDIO_HATS, pin_clashes
@@ -34,136 +38,6 @@ CLIP_EXTENSIONS = ("mp4", "mkv", "webm", "mov")
 PI_MPV_OPTIONS = ("--vo=gpu", "--gpu-context=drm", "--hwdec=auto-safe", "--fullscreen")
 # Options that the clip player sets itself and a config must not change.
 RESERVED_MPV_OPTIONS = ("idle", "input-ipc-server", "config", "keep-open", "terminal")
-
-
-@dataclass(frozen=True)
-class GpioConfig:
-    """Which gpiozero pin factory drives the pins."""
-
-    pin_factory: str = "auto"
-
-
-@dataclass(frozen=True)
-class BoardConfig:
-    """What else uses the header: enabled interfaces and an audio HAT, so pins do not clash."""
-
-    interfaces: tuple[str, ...] = ()
-    audio_hat: str | None = None
-
-
-@dataclass(frozen=True)
-class ButtonConfig:
-    """The big button: a momentary switch from ``pin`` to ground (or 3V3 without pull-up)."""
-
-    pin: int
-    pull_up: bool = True
-    bounce_time: float = 0.05
-    hold_time: float = 2.0
-
-
-@dataclass(frozen=True)
-class StatusLedConfig:
-    """The LED built into the button, optional."""
-
-    pin: int
-    active_high: bool = True
-
-
-@dataclass(frozen=True)
-class RelayConfig:
-    """One relay channel and the safety limits of its contacts."""
-
-    name: str
-    pin: int
-    active_high: bool = False
-    drives: str = ""
-    min_interval: float = 0.25
-    max_on_time: float | None = None
-    rest_time: float = 30.0
-
-
-@dataclass(frozen=True)
-class SongsConfig:
-    """The songs library."""
-
-    folders: tuple[Path, ...]
-    extensions: tuple[str, ...] = SONG_EXTENSIONS
-    no_repeat: bool = True
-
-
-@dataclass(frozen=True)
-class AudioConfig:
-    """The mixer's output settings."""
-
-    device: str | None = None
-    sample_rate: int = 44100
-    buffer_size: int = 1024
-    volume: float = 0.8
-    fade_out: float = 1.0
-    retry_interval: float = 5.0
-
-
-@dataclass(frozen=True)
-class PartyConfig:
-    """The rules of a party."""
-
-    on_press: str = "next"
-    cooldown: float = 3.0
-    max_duration: float | None = None
-    intro_sound: Path | None = None
-    fallback_sound: Path | None = None
-
-
-@dataclass(frozen=True)
-class ClipsConfig:
-    """Rendered clips in the party playlist, shown by mpv."""
-
-    enabled: bool = True
-    chance: float = 0.3
-    extensions: tuple[str, ...] = CLIP_EXTENSIONS
-    mpv: str = "mpv"
-    mpv_options: tuple[str, ...] = PI_MPV_OPTIONS
-
-
-@dataclass(frozen=True)
-class Config:
-    """A validated configuration."""
-
-    path: Path
-    gpio: GpioConfig
-    board: BoardConfig
-    button: ButtonConfig
-    status_led: StatusLedConfig | None
-    relays: tuple[RelayConfig, ...]
-    songs: SongsConfig
-    audio: AudioConfig
-    party: PartyConfig
-    lights: LightsConfig
-    clips: ClipsConfig = field(default_factory=ClipsConfig)
-
-    @property
-    def effect_sounds(self) -> tuple[Path, ...]:
-        """The intro and fallback sounds, which are not songs of the library."""
-        return tuple(p for p in (self.party.intro_sound, self.party.fallback_sound) if p)
-
-    def relay(self, name: str) -> RelayConfig:
-        """The relay called ``name``."""
-        for relay in self.relays:
-            if relay.name == name:
-                return relay
-        raise KeyError(name)
-
-
-def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The config to use: ``explicit``, ``$PARTY_BUTTON_CONFIG``, /etc, then the shipped one."""
-    if explicit:
-        return Path(explicit)
-    from_env = os.environ.get(CONFIG_ENV)
-    if from_env:
-        return Path(from_env)
-    if SYSTEM_CONFIG.exists():
-        return SYSTEM_CONFIG
-    return SHIPPED_CONFIG
 
 
 class _PinBook:
@@ -207,167 +81,99 @@ def _resolve(base: Path, raw: str) -> Path:
     return Path(os.path.normpath(path if path.is_absolute() else base / path))
 
 
-def _read_button(root: MapReader, pins: _PinBook) -> ButtonConfig:
-    section = root.map("button", required=True)
-    pin = pins.read(section, "pin", "button", required=section.present)
-    button = ButtonConfig(
-        pin=pin if pin is not None else -1,
-        pull_up=section.boolean("pull_up", True),
-        bounce_time=section.number("bounce_time", 0.05, minimum=0.0, maximum=1.0),
-        hold_time=section.number("hold_time", 2.0, minimum=0.2, maximum=30.0),
-    )
-    section.finish()
-    return button
+@dataclass
+class _Context:
+    """What the readers of single settings need: the config's folder and the pins so far."""
+
+    base: Path
+    pins: _PinBook | None = None
+    relay_names: set[str] = field(default_factory=set)
 
 
-def _read_status_led(root: MapReader, pins: _PinBook) -> StatusLedConfig | None:
-    section = root.map("status_led")
-    if not section.present:  # left out, null, or reported as not a mapping
-        return None
-    pin = pins.read(section, "pin", "status LED")
-    led = StatusLedConfig(
-        pin=pin if pin is not None else -1, active_high=section.boolean("active_high", True)
-    )
-    section.finish()
-    return led
+def _pin(owner: str | None = None) -> Any:
+    """A reader of a pin, claimed by ``owner`` (a relay: by its name)."""
+
+    def read(section: MapReader, key: str, _default: Any, ctx: _Context, values: dict) -> Any:
+        assert ctx.pins is not None
+        who = owner or f"relay {values.get('name')!r}"
+        required = section.present or owner != "button"
+        return ctx.pins.read(section, key, who, required=required)
+
+    return read
 
 
-def _read_relays(root: MapReader, pins: _PinBook) -> tuple[RelayConfig, ...]:
-    relays: list[RelayConfig] = []
-    names: set[str] = set()
-    listing = root.list("relays", required=True)
-    if "relays" in root and len(listing) == 0:
-        root.error("needs at least one relay channel", "relays")
-    for item in listing.maps():
-        name = item.string("name")
-        if name in names:
-            item.error(f"{name!r} is already the name of another relay", "name")
-        names.add(name)
-        pin = pins.read(item, "pin", f"relay {name!r}")
-        max_on = item.number("max_on_time", None, minimum=1.0, maximum=LONGEST, optional=True)
-        relay = RelayConfig(
-            name=name or "",
-            pin=pin if pin is not None else -1,
-            active_high=item.boolean("active_high", False),
-            drives=item.string("drives", "", allow_empty=True) or "",
-            min_interval=item.number("min_interval", 0.25, minimum=0.02, maximum=60.0),
-            max_on_time=max_on,
-            rest_time=item.number("rest_time", 30.0, minimum=0.0, maximum=3600.0),
-        )
-        item.finish()
-        relays.append(relay)
-    return tuple(relays)
+def _relay_name(section: MapReader, key: str, _default: Any, ctx: _Context, _values: dict) -> Any:
+    name = section.string(key)
+    if name in ctx.relay_names:
+        section.error(f"{name!r} is already the name of another relay", key)
+    ctx.relay_names.add(name)
+    return name
 
 
-def _read_songs(root: MapReader, base: Path) -> SongsConfig:
-    section = root.map("songs")
+def _songs_folders(section: MapReader, key: str, _default: Any, ctx: _Context, _v: dict) -> Any:
     folders: list[Path] = []
-    listing = section.list("folders")
-    if "folders" not in section:
-        folders.append(base / "songs")
+    listing = section.list(key)
+    if key not in section:
+        folders.append(ctx.base / "songs")
     for line, raw in listing.strings():
-        folder = _resolve(base, raw)
+        folder = _resolve(ctx.base, raw)
         if not folder.is_dir():
             section.problems.add(line, "songs.folders", f"folder {str(folder)!r} does not exist")
         folders.append(folder)
-    extensions = _read_extensions(section, SONG_EXTENSIONS, "a format the mixer plays")
-    songs = SongsConfig(
-        folders=tuple(folders),
-        extensions=extensions or SONG_EXTENSIONS,
-        no_repeat=section.boolean("no_repeat", True),
-    )
-    section.finish()
-    return songs
+    return tuple(folders)
 
 
-def _read_extensions(section: MapReader, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
-    """The ``extensions`` list of ``section``, each one of ``allowed``."""
-    extensions: list[str] = []
-    if "extensions" in section:
-        for line, raw in section.list("extensions").strings():
-            ext = raw.lower().lstrip(".")
-            if ext not in allowed:
-                section.problems.add(
-                    line,
-                    f"{section.keypath}.extensions",
-                    f"{raw!r} is not {what} (use {', '.join(allowed)})",
-                )
-            else:
-                extensions.append(ext)
-    return tuple(extensions)
+def _extensions(allowed: tuple[str, ...], what: str) -> Any:
+    """A reader of an ``extensions`` list, each one of ``allowed``."""
+
+    def read(section: MapReader, key: str, default: Any, _ctx: _Context, _values: dict) -> Any:
+        extensions: list[str] = []
+        if key in section:
+            for line, raw in section.list(key).strings():
+                ext = raw.lower().lstrip(".")
+                if ext not in allowed:
+                    section.problems.add(
+                        line,
+                        f"{section.keypath}.{key}",
+                        f"{raw!r} is not {what} (use {', '.join(allowed)})",
+                    )
+                else:
+                    extensions.append(ext)
+        return tuple(extensions) or default
+
+    return read
 
 
-def _read_clips(root: MapReader) -> ClipsConfig:
-    section = root.map("clips")
+def _mpv_options(section: MapReader, key: str, default: Any, _ctx: _Context, _v: dict) -> Any:
+    if key not in section:
+        return default
     options: list[str] = []
-    if "mpv_options" in section:
-        for line, raw in section.list("mpv_options").strings():
-            name = raw[2:].split("=", 1)[0].removeprefix("no-")
-            if not raw.startswith("--") or not name:
-                message = f"expected an mpv option such as --hwdec=auto-safe, got {raw!r}"
-            elif name in RESERVED_MPV_OPTIONS:
-                message = f"{raw!r}: party-button sets --{name} itself"
-            else:
-                options.append(raw)
-                continue
-            section.problems.add(line, "clips.mpv_options", message)
-    extensions = _read_extensions(section, VIDEO_EXTENSIONS, "a video format")
-    clips = ClipsConfig(
-        enabled=section.boolean("enabled", True),
-        chance=section.number("chance", 0.3, minimum=0.0, maximum=1.0),
-        extensions=extensions or CLIP_EXTENSIONS,
-        mpv=section.string("mpv", "mpv"),
-        mpv_options=tuple(options) if "mpv_options" in section else PI_MPV_OPTIONS,
-    )
-    section.finish()
-    return clips
+    for line, raw in section.list(key).strings():
+        name = raw[2:].split("=", 1)[0].removeprefix("no-")
+        if not raw.startswith("--") or not name:
+            message = f"expected an mpv option such as --hwdec=auto-safe, got {raw!r}"
+        elif name in RESERVED_MPV_OPTIONS:
+            message = f"{raw!r}: party-button sets --{name} itself"
+        else:
+            options.append(raw)
+            continue
+        section.problems.add(line, "clips.mpv_options", message)
+    return tuple(options)
 
 
-def _read_audio(root: MapReader) -> AudioConfig:
-    section = root.map("audio")
-    audio = AudioConfig(
-        device=section.string("device", None),
-        sample_rate=section.number(
-            "sample_rate", 44100, minimum=8000, maximum=192000, integer=True
-        ),
-        buffer_size=section.number("buffer_size", 1024, minimum=64, maximum=16384, integer=True),
-        volume=section.number("volume", 0.8, minimum=0.0, maximum=1.0),
-        fade_out=section.number("fade_out", 1.0, minimum=0.0, maximum=30.0),
-        retry_interval=section.number("retry_interval", 5.0, minimum=0.5, maximum=600.0),
-    )
-    section.finish()
-    return audio
-
-
-def _read_sound(section: MapReader, key: str, base: Path) -> Path | None:
+def _sound(section: MapReader, key: str, _default: Any, ctx: _Context, _values: dict) -> Any:
     raw = section.string(key, None)
     if raw is None:
         return None
-    path = _resolve(base, raw)
+    path = _resolve(ctx.base, raw)
     if not path.is_file():
         section.error(f"file {str(path)!r} does not exist", key)
     return path
 
 
-def _read_party(root: MapReader, base: Path) -> PartyConfig:
-    section = root.map("party")
-    party = PartyConfig(
-        on_press=section.string("on_press", "next", choices=PRESS_ACTIONS),
-        cooldown=section.number("cooldown", 3.0, minimum=0.0, maximum=600.0),
-        max_duration=section.number(
-            "max_duration", None, minimum=1.0, maximum=LONGEST, optional=True
-        ),
-        intro_sound=_read_sound(section, "intro_sound", base),
-        fallback_sound=_read_sound(section, "fallback_sound", base),
-    )
-    section.finish()
-    return party
-
-
-def _read_board(root: MapReader) -> BoardConfig:
-    section = root.map("board")
+def _interfaces(section: MapReader, key: str, _default: Any, _ctx: _Context, _v: dict) -> Any:
     interfaces: list[str] = []
-    for line, name in section.list("interfaces").strings():
+    for line, name in section.list(key).strings():
         if name in INTERFACES:
             interfaces.append(name)
         else:
@@ -375,17 +181,153 @@ def _read_board(root: MapReader) -> BoardConfig:
             section.problems.add(
                 line, "board.interfaces", f"expected {', '.join(INTERFACES)}, got {name!r}{hint}"
             )
-    hats = ("none", *sorted(KNOWN_AUDIO_HATS))
-    hat = section.string("audio_hat", "none", choices=hats)
-    section.finish()
-    return BoardConfig(interfaces=tuple(interfaces), audio_hat=None if hat == "none" else hat)
+    return tuple(interfaces)
 
 
-def _read_gpio(root: MapReader) -> GpioConfig:
-    section = root.map("gpio")
-    gpio = GpioConfig(pin_factory=section.string("pin_factory", "auto", choices=PIN_FACTORIES))
-    section.finish()
-    return gpio
+def _audio_hat(section: MapReader, key: str, _default: Any, _ctx: _Context, _v: dict) -> Any:
+    hat = section.string(key, "none", choices=("none", *sorted(KNOWN_AUDIO_HATS)))
+    return None if hat == "none" else hat
+
+
+@dataclass(frozen=True)
+class GpioConfig:
+    """Which gpiozero pin factory drives the pins."""
+
+    pin_factory: str = setting("auto", choices=PIN_FACTORIES)
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """What else uses the header: enabled interfaces and an audio HAT, so pins do not clash."""
+
+    interfaces: tuple[str, ...] = setting((), read=_interfaces)
+    audio_hat: str | None = setting(None, read=_audio_hat)
+
+
+@dataclass(frozen=True)
+class ButtonConfig:
+    """The big button: a momentary switch from ``pin`` to ground (or 3V3 without pull-up)."""
+
+    pin: int = setting(read=_pin("button"), stand_in=-1)
+    pull_up: bool = setting(True)
+    bounce_time: float = setting(0.05, minimum=0.0, maximum=1.0)
+    hold_time: float = setting(2.0, minimum=0.2, maximum=30.0)
+
+
+@dataclass(frozen=True)
+class StatusLedConfig:
+    """The LED built into the button, optional."""
+
+    pin: int = setting(read=_pin("status LED"), stand_in=-1)
+    active_high: bool = setting(True)
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """One relay channel and the safety limits of its contacts."""
+
+    name: str = setting(read=_relay_name, stand_in="")
+    pin: int = setting(read=_pin(), stand_in=-1)
+    active_high: bool = setting(False)
+    drives: str = setting("", allow_empty=True)
+    min_interval: float = setting(0.25, minimum=0.02, maximum=60.0)
+    max_on_time: float | None = setting(None, minimum=1.0, maximum=LONGEST, optional=True)
+    rest_time: float = setting(30.0, minimum=0.0, maximum=3600.0)
+
+
+@dataclass(frozen=True)
+class SongsConfig:
+    """The songs library (by default the folder ``songs`` beside the config file)."""
+
+    folders: tuple[Path, ...] = setting(read=_songs_folders)
+    extensions: tuple[str, ...] = setting(
+        SONG_EXTENSIONS, read=_extensions(SONG_EXTENSIONS, "a format the mixer plays")
+    )
+    no_repeat: bool = setting(True)
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """The mixer's output settings."""
+
+    device: str | None = setting(None)
+    sample_rate: int = setting(44100, minimum=8000, maximum=192000, integer=True)
+    buffer_size: int = setting(1024, minimum=64, maximum=16384, integer=True)
+    volume: float = setting(0.8, minimum=0.0, maximum=1.0)
+    fade_out: float = setting(1.0, minimum=0.0, maximum=30.0)
+    retry_interval: float = setting(5.0, minimum=0.5, maximum=600.0)
+
+
+@dataclass(frozen=True)
+class PartyConfig:
+    """The rules of a party."""
+
+    on_press: str = setting("next", choices=PRESS_ACTIONS)
+    cooldown: float = setting(3.0, minimum=0.0, maximum=600.0)
+    max_duration: float | None = setting(None, minimum=1.0, maximum=LONGEST, optional=True)
+    intro_sound: Path | None = setting(None, read=_sound)
+    fallback_sound: Path | None = setting(None, read=_sound)
+
+
+@dataclass(frozen=True)
+class ClipsConfig:
+    """Rendered clips in the party playlist, shown by mpv."""
+
+    enabled: bool = setting(True)
+    chance: float = setting(0.3, minimum=0.0, maximum=1.0)
+    extensions: tuple[str, ...] = setting(
+        CLIP_EXTENSIONS, read=_extensions(VIDEO_EXTENSIONS, "a video format")
+    )
+    mpv: str = setting("mpv")
+    mpv_options: tuple[str, ...] = setting(PI_MPV_OPTIONS, read=_mpv_options)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration."""
+
+    path: Path
+    gpio: GpioConfig
+    board: BoardConfig
+    button: ButtonConfig
+    status_led: StatusLedConfig | None
+    relays: tuple[RelayConfig, ...]
+    songs: SongsConfig
+    audio: AudioConfig
+    party: PartyConfig
+    lights: LightsConfig
+    clips: ClipsConfig = field(default_factory=ClipsConfig)
+
+    @property
+    def effect_sounds(self) -> tuple[Path, ...]:
+        """The intro and fallback sounds, which are not songs of the library."""
+        return tuple(p for p in (self.party.intro_sound, self.party.fallback_sound) if p)
+
+    def relay(self, name: str) -> RelayConfig:
+        """The relay called ``name``."""
+        for relay in self.relays:
+            if relay.name == name:
+                return relay
+        raise KeyError(name)
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The config to use: ``explicit``, ``$PARTY_BUTTON_CONFIG``, /etc, then the shipped one."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    if SYSTEM_CONFIG.exists():
+        return SYSTEM_CONFIG
+    return SHIPPED_CONFIG
+
+
+def _read_relays(root: MapReader, context: _Context) -> tuple[RelayConfig, ...]:
+    listing = root.list("relays", required=True)
+    if "relays" in root and len(listing) == 0:
+        root.error("needs at least one relay channel", "relays")
+    return tuple(read_into(RelayConfig, item, context) for item in listing.maps())
 
 
 def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = None) -> Config:
@@ -395,18 +337,19 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
     root = MapReader.load(path, problems)
     if not root.present:  # an unreadable, malformed or empty file has nothing more to say
         problems.raise_if_any()
-    base = path.resolve().parent
-    gpio = _read_gpio(root)
-    uses = _read_board(root)
-    pins = _PinBook(board or board_info(), uses)
-    button = _read_button(root, pins)
-    status_led = _read_status_led(root, pins)
-    relays = _read_relays(root, pins)
-    songs = _read_songs(root, base)
-    audio = _read_audio(root)
-    party = _read_party(root, base)
+    context = _Context(base=path.resolve().parent)
+    gpio = read_into(GpioConfig, root.map("gpio"), context)
+    uses = read_into(BoardConfig, root.map("board"), context)
+    context.pins = _PinBook(board or board_info(), uses)
+    button = read_into(ButtonConfig, root.map("button", required=True), context)
+    led_section = root.map("status_led")  # left out, null, or reported as not a mapping
+    status_led = read_into(StatusLedConfig, led_section, context) if led_section.present else None
+    relays = _read_relays(root, context)
+    songs = read_into(SongsConfig, root.map("songs"), context)
+    audio = read_into(AudioConfig, root.map("audio"), context)
+    party = read_into(PartyConfig, root.map("party"), context)
     lights = parse_lights(root, relays)
-    clips = _read_clips(root)
+    clips = read_into(ClipsConfig, root.map("clips"), context)
     root.finish()
     problems.raise_if_any()
     return Config(
