@@ -42,7 +42,7 @@ import pygame
 import yaml
 
 from benchmarks.latency import IDLE_GAP_SECONDS, PRESS_SECONDS, bench_config, percentile, summary
-from party_button.beats.grid import BeatGrid, SongStamp, grid_document, sidecar_path
+from party_button.beats.grid import BeatGrid, SongStamp, grid_document, grid_path
 from party_button.config.schema import load_config
 from party_button.control.client import send_command
 from party_button.daemon.daemon import Daemon
@@ -72,7 +72,7 @@ def make_library(folder: Path, size: int) -> Path:
     grid = BeatGrid(120.0, (0.5, 1.0, 1.5), (0.5,), 4, SongStamp.of(first), analyzer="bench")
     document = json.dumps(grid_document(first, grid))
     for song in songs.glob("album*/*.ogg"):
-        sidecar_path(song).write_text(document)
+        grid_path(song).write_text(document)
     config = bench_config(folder)
     data = yaml.safe_load(config.read_text())
     data["songs"]["folders"] = [str(songs)]

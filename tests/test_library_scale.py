@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from party_button.beats.grid import BeatGrid, SongStamp, grid_document, sidecar_path
+from party_button.beats.grid import BeatGrid, SongStamp, grid_document, grid_path
 from party_button.cli import main as cli
 from party_button.config.schema import Config
 from party_button.testing import press, running_daemon, tiny_library, wait_for
@@ -70,7 +70,7 @@ def big_library(folder: Path) -> None:
     grid = BeatGrid(120.0, (0.25, 0.75), (0.25,), 4, SongStamp.of(first), analyzer="known")
     document = json.dumps(grid_document(first, grid))
     for song in folder.glob("album*/*.ogg"):
-        sidecar_path(song).write_text(document)
+        grid_path(song).write_text(document)
 
 
 def test_twenty_thousand_songs(

@@ -1,4 +1,4 @@
-"""Beat grids of songs: analysis with librosa, and the ``.beats.json`` sidecar beside each song.
+"""Beat grids of songs: analysis with librosa, and the ``.beats.json`` grid file beside each song.
 
 A grid says when the beats and the bars' downbeats fall, so the light show can follow the music.
 Only :func:`analyze_song` needs librosa, and it imports it when called, so the daemon runs
@@ -16,7 +16,7 @@ How a grid is made:
   harmony (chroma) from the beat before: bars tend to start heavy and on a new chord. Both cues
   are scaled to a maximum of 1 and added.
 
-A sidecar records the song's size and modification time and :data:`ANALYSIS_VERSION`; a grid
+A grid file records the song's size and modification time and :data:`ANALYSIS_VERSION`; a grid
 whose song or analysis has changed since is stale and is not used.
 """
 
@@ -29,11 +29,11 @@ import logging
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from party_button.atomic import write_json_atomically
 from party_button.errors import SongError
 from party_button.media.song_file import open_song, printable
 
@@ -102,7 +102,7 @@ def librosa_available() -> bool:
     return importlib.util.find_spec("librosa") is not None
 
 
-def sidecar_path(song: Path) -> Path:
+def grid_path(song: Path) -> Path:
     """Where the grid of ``song`` is stored: ``song.ogg`` -> ``song.ogg.beats.json``."""
     return song.with_name(song.name + SIDECAR_SUFFIX)
 
@@ -199,7 +199,7 @@ def _strongest_phase(phases, beats_per_bar: int, *cues) -> int:
 
 
 def grid_document(song: Path, grid: BeatGrid) -> dict[str, object]:
-    """``grid`` as the JSON document of a sidecar."""
+    """``grid`` as the JSON document of a grid file."""
     return {
         "format": SIDECAR_FORMAT,
         "version": grid.version,
@@ -213,7 +213,7 @@ def grid_document(song: Path, grid: BeatGrid) -> dict[str, object]:
 
 
 def grid_from_document(document: object) -> BeatGrid:
-    """A grid from a sidecar's decoded JSON; raises ``ValueError`` naming what is wrong."""
+    """A grid from a grid file's decoded JSON; raises ``ValueError`` naming what is wrong."""
     try:
         return _parse_grid(document)
     except KeyError as exc:
@@ -221,29 +221,16 @@ def grid_from_document(document: object) -> BeatGrid:
 
 
 def save_grid(song: Path, grid: BeatGrid) -> Path:
-    """Write ``grid`` to the sidecar of ``song`` atomically (temp file, then rename)."""
-    target = sidecar_path(song)
-    document = grid_document(song, grid)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(document, out, indent=1)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return target
+    """Write ``grid`` to the grid file of ``song`` atomically (temp file, then rename)."""
+    return write_json_atomically(grid_path(song), grid_document(song, grid), newline=True)
 
 
 def load_grid(song: Path) -> BeatGrid | None:
     """The stored grid of ``song``, or None when there is none or it is stale.
 
-    A sidecar that cannot be read or parsed is logged as a warning and treated as missing.
+    A grid file that cannot be read or parsed is logged as a warning and treated as missing.
     """
-    path = sidecar_path(song)
+    path = grid_path(song)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -271,7 +258,7 @@ def is_up_to_date(song: Path) -> bool:
 
 
 def _parse_grid(document: object) -> BeatGrid:
-    """Check a decoded sidecar; raises ``ValueError`` naming the first bad key."""
+    """Check a decoded grid file; raises ``ValueError`` naming the first bad key."""
     if not isinstance(document, dict) or document.get("format") != SIDECAR_FORMAT:
         raise ValueError(f"'format' is not {SIDECAR_FORMAT!r}")
     song = document["song"]

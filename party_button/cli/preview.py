@@ -1,7 +1,7 @@
 """``party-button preview SHOW [--song FILE] [--duration S] [--png FILE]``: see a show first.
 
 Draws what the relays will do (guards included) as a terminal timeline, and optionally as a
-PNG plot. With ``--song`` the drawing uses that song's beat grid (its analysis sidecar, when
+PNG plot. With ``--song`` the drawing uses that song's beat grid (its analysis grid file, when
 there is one) and, unless ``--duration`` is given, the song's length.
 """
 
@@ -99,7 +99,7 @@ def _positive_seconds(text: str) -> float:
 
 
 def _song_grid(song: Path) -> BeatGridLike | None:
-    """The song's beat grid from its sidecar; ``None`` (with a note) when it has none or an
+    """The song's beat grid from its grid file; ``None`` (with a note) when it has none or an
     unreadable one (``load_grid`` logs why)."""
     from party_button.beats.grid import load_grid  # only --song needs the beat analysis
 

@@ -45,16 +45,10 @@ def send_command(path: Path, command: str, *, timeout: float = CLIENT_TIMEOUT) -
     """
     if command not in COMMANDS or command == "watch":
         raise ControlError(unknown_command(command))
-    with _connect(path, timeout) as sock:
-        try:
-            sock.sendall(command.encode() + b"\n")
-            line = next(_read_lines(sock))
-        except TimeoutError:
-            raise ControlError(f"the daemon on {path} did not answer within {timeout:g}s") from None
-        except StopIteration:
-            raise ControlError(f"lost the connection to {path}: the daemon hung up") from None
-        except OSError as exc:
-            raise ControlError(f"lost the connection to {path}: {exc.strerror or exc}") from None
+    hung_up = f"lost the connection to {path}: the daemon hung up"
+    with _connect(path, timeout) as sock, _Talking(path, timeout, hung_up):
+        sock.sendall(command.encode() + b"\n")
+        line = next(_read_lines(sock))
     return _decode(path, line)
 
 
@@ -64,25 +58,40 @@ def watch(path: Path, *, timeout: float = CLIENT_TIMEOUT) -> Iterator[dict[str, 
     The first message comes within ``timeout``; then the stream waits as long as the daemon
     has nothing to say. A refusal (too many watchers) raises :class:`ControlError`.
     """
-    with _connect(path, timeout) as sock:
-        try:
-            sock.sendall(b"watch\n")
-            lines = _read_lines(sock)
-            first = _decode(path, next(lines))
-            if first.get("ok") is False:
-                raise ControlError(f"the daemon refused to be watched: {first.get('error')}")
-            yield first
-            sock.settimeout(None)
-            for line in lines:
-                yield _decode(path, line)
-        except ControlError:
-            raise
-        except TimeoutError:
-            raise ControlError(f"the daemon on {path} did not answer within {timeout:g}s") from None
-        except StopIteration:
-            raise ControlError(f"the daemon on {path} closed the connection") from None
-        except OSError as exc:
-            raise ControlError(f"lost the connection to {path}: {exc.strerror or exc}") from None
+    hung_up = f"the daemon on {path} closed the connection"
+    with _connect(path, timeout) as sock, _Talking(path, timeout, hung_up):
+        sock.sendall(b"watch\n")
+        lines = _read_lines(sock)
+        first = _decode(path, next(lines))
+        if first.get("ok") is False:
+            raise ControlError(f"the daemon refused to be watched: {first.get('error')}")
+        yield first
+        sock.settimeout(None)
+        for line in lines:
+            yield _decode(path, line)
+
+
+class _Talking:
+    """Turns what can go wrong while talking to the daemon into one :class:`ControlError`."""
+
+    def __init__(self, path: Path, timeout: float, hung_up: str) -> None:
+        self.path, self.timeout, self.hung_up = path, timeout, hung_up
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: Any, _trace: object) -> bool:
+        if kind is None or issubclass(kind, ControlError):
+            return False
+        if issubclass(kind, TimeoutError):
+            message = f"the daemon on {self.path} did not answer within {self.timeout:g}s"
+        elif issubclass(kind, StopIteration):
+            message = self.hung_up
+        elif issubclass(kind, OSError):
+            message = f"lost the connection to {self.path}: {error.strerror or error}"
+        else:
+            return False
+        raise ControlError(message) from None
 
 
 def _read_lines(sock: socket.socket) -> Iterator[bytes]:

@@ -60,32 +60,33 @@ class Edge(Event):
 
 
 @dataclass(frozen=True)
-class Request(Event):
-    """A press, stop or next asked for from outside the button (``peer``: who asked)."""
+class ClientRequest(Event):
+    """Asked for from outside the button; ``peer`` is the control client (None: the program)."""
+
+    peer: Peer | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Request(ClientRequest):
+    """A press, stop or next."""
 
     input: Input
-    peer: Peer | None = None
 
 
 @dataclass(frozen=True)
-class StatusRequest(Event):
+class StatusRequest(ClientRequest):
     """``status``: answer with what the daemon is doing."""
 
-    peer: Peer | None = None
-
 
 @dataclass(frozen=True)
-class WatchRequest(Event):
+class WatchRequest(ClientRequest):
     """``watch``: answer with the full state, then stream every change."""
 
-    peer: Peer | None = None
-
 
 @dataclass(frozen=True)
-class ReloadRequest(Event):
-    """Re-read the config file: ``reload`` on the socket (``peer``) or ``SIGHUP`` (none)."""
+class ReloadRequest(ClientRequest):
+    """Re-read the config file: ``reload`` on the socket, or ``SIGHUP`` (``by_signal``)."""
 
-    peer: Peer | None = None
     by_signal: bool = False
 
 
@@ -118,12 +119,12 @@ class Probe(Event):
 
 # The control socket's commands and the events they put on the queue.
 REQUESTS: dict[str, Callable[[Peer | None], Event]] = {
-    "press": lambda peer: Request(Input.PRESS, peer),
-    "stop": lambda peer: Request(Input.STOP, peer),
-    "next": lambda peer: Request(Input.NEXT, peer),
-    "status": lambda peer: StatusRequest(peer),
-    "reload": lambda peer: ReloadRequest(peer),
-    "watch": lambda peer: WatchRequest(peer),
+    "press": lambda peer: Request(Input.PRESS, peer=peer),
+    "stop": lambda peer: Request(Input.STOP, peer=peer),
+    "next": lambda peer: Request(Input.NEXT, peer=peer),
+    "status": lambda peer: StatusRequest(peer=peer),
+    "reload": lambda peer: ReloadRequest(peer=peer),
+    "watch": lambda peer: WatchRequest(peer=peer),
 }
 
 

@@ -20,8 +20,7 @@ from functools import cache
 
 from gpiozero import pi_info
 
-#: A Pi 4B revision code; its J8 header is the 40-pin layout shared by every current board.
-_REFERENCE_REVISION = "c03111"
+from party_button.gpio.board import REFERENCE_REVISION
 
 #: Interfaces that claim fixed pins when enabled in ``config.txt`` (``dtparam=i2c_arm=on``,
 #: ``dtparam=spi=on``, ``enable_uart=1``).
@@ -68,7 +67,7 @@ KNOWN_AUDIO_HATS: dict[str, AudioHat] = {
 @cache
 def header() -> dict[int, str]:
     """Every physical pin 1-40 of the header and its name: ``GPIO17``, ``GND``, ``3V3``, ``5V``."""
-    pins = pi_info(_REFERENCE_REVISION).headers["J8"].pins
+    pins = pi_info(REFERENCE_REVISION).headers["J8"].pins
     return {number: info.name for number, info in sorted(pins.items())}
 
 

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from party_button.beats.grid import sidecar_path
+from party_button.beats.grid import grid_path
 from party_button.media.scan import Changes, FolderScanner
 from party_button.media.song_file import FileStamp, file_stamp
 
@@ -159,7 +159,7 @@ def beat_source(item: Path, paired: Path | None) -> Path:
 
     A clip without a grid of its own follows the grid of its paired song.
     """
-    if paired is None or sidecar_path(item).is_file():
+    if paired is None or grid_path(item).is_file():
         return item
     return paired
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from party_button.beats.grid import BeatGrid, load_grid, sidecar_path
+from party_button.beats.grid import BeatGrid, grid_path, load_grid
 from party_button.errors import SongError
 from party_button.media.library import ScannedLibrary, beat_source, library_parts
 from party_button.media.song_file import (
@@ -261,7 +261,7 @@ class SongPicker:
     def _found(self, added: list[str], _removed: list[str]) -> None:
         """New songs without a beat grid file go to ``on_no_grid``."""
         for path in added:
-            if not self._library.is_clip(path) and not os.path.exists(sidecar_path(Path(path))):
+            if not self._library.is_clip(path) and not os.path.exists(grid_path(Path(path))):
                 self._on_no_grid(Path(path))
 
     def _prepare_next(self) -> None:
@@ -322,7 +322,7 @@ class SongPicker:
             paired = self._library.paired_song(item)
         source = beat_source(item, paired)
         grid = load_grid(source)
-        stale = grid is None and os.path.exists(sidecar_path(source))
+        stale = grid is None and os.path.exists(grid_path(source))
         if stale and not self._library.is_clip(source):
             self._on_no_grid(source)
         return grid

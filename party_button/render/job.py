@@ -33,7 +33,7 @@ from party_button.render.workdir import (
     WorkFolder,
     sync_file,
     sync_folder,
-    write_json_atomically,
+    write_json,
 )
 
 log = logging.getLogger(__name__)
@@ -256,7 +256,7 @@ class VideoRender:
             runs=state.runs,
             parts=parts_of(state),
         )
-        write_json_atomically(sidecar, content)
+        write_json(sidecar, content)
         state.publishing = True
         self.folder.save(state)
 
