@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +20,7 @@ from gpiozero.pins.mock import MockFactory
 from party_button.cli import main as cli
 from party_button.cli import relays
 from party_button.config.schema import Config
-from party_button.testing import MOCK_CONFIG
+from party_button.testing import MOCK_CONFIG, wait_for
 
 
 def test_songs_lists_a_seeded_round(
@@ -111,6 +114,46 @@ def test_simulation_shows_lamps_and_song(
     assert "[ party  ] ● lights  ● beacon  ♪ song" in out
     assert "[cooldown] ○ lights  ○ beacon" in out
     assert out.rstrip().endswith("Simulation ended; every relay is off.")
+
+
+def test_simulation_on_a_terminal_keeps_the_log_off_the_lamp_line(
+    make_config: Callable[..., Config],
+) -> None:
+    config = make_config()
+    controller, terminal = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "party_button", "run", "--simulate", "--config", str(config.path)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "SDL_AUDIODRIVER": "dummy"},
+    )
+    os.close(terminal)
+    screen: list[bytes] = []
+
+    def read() -> None:
+        with contextlib.suppress(OSError):  # EIO once the simulation has closed the terminal
+            while chunk := os.read(controller, 4096):
+                screen.append(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    shown = lambda: b"".join(screen).decode(errors="replace")  # noqa: E731
+    try:
+        wait_for(lambda: "[  idle  ]" in shown(), timeout=30)
+        os.write(controller, b" ")
+        wait_for(lambda: "INFO playing song" in shown(), timeout=30)
+        os.write(controller, b"q")
+        assert proc.wait(timeout=30) == 0
+        reader.join(timeout=10)
+    finally:
+        proc.kill()
+        os.close(controller)
+    pieces = re.split(r"[\r\n]", re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", shown()))
+    logged = [piece for piece in pieces if " INFO " in piece]
+    assert any("press (button) during idle" in piece for piece in logged)
+    assert [piece for piece in logged if "○" in piece or "●" in piece] == []
+    assert any(piece.startswith("[ party  ] ● lights  ● beacon") for piece in pieces)
 
 
 def test_simulation_without_a_sound_device_says_it_runs_silent(

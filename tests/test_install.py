@@ -164,6 +164,20 @@ def test_install_with_a_virtual_environment_that_really_works(source, tmp_path):
         check=True,
     )
     assert "gpio=5=op,dh" in off.stdout.splitlines()
+    # The installed copy (not an editable one) carries the shipped config as package data.
+    shipped = subprocess.run(
+        [
+            str(venv_cli.with_name("python")),
+            "-c",
+            "from party_button.config.schema import SHIPPED_CONFIG as c; print(c, c.is_file())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    path, found = shipped.stdout.split()
+    assert found == "True" and "site-packages" in path
 
 
 def unit_for_verify(tmp_path: Path) -> Path:

@@ -168,6 +168,14 @@ def test_ready_after_pins_and_audio_then_watchdog_pings_at_half_the_period(servi
     assert 0.15 <= period <= 0.3, f"median watchdog period {period:.3f}s, expected 0.2s"
 
 
+def test_gpiozero_pin_factory_mock_runs_the_daemon_without_simulate(service):
+    daemon = service({"gpio": {"pin_factory": "auto"}}, env={"GPIOZERO_PIN_FACTORY": "mock"})
+    daemon.wait_ready()
+    assert "pins claimed on MockFactory" in daemon.log
+    daemon.command("press")
+    daemon.until(lambda status: status["phase"] == "party")
+
+
 def test_ready_without_an_audio_device_says_it_retries(service):
     daemon = service(env={"SDL_AUDIODRIVER": "no-such-driver"})
     ready = daemon.wait_ready()

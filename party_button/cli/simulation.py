@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import sys
 import termios
@@ -21,6 +22,7 @@ from party_button.daemon.daemon import Daemon
 from party_button.daemon.events import Request
 from party_button.daemon.party import Input
 from party_button.daemon.status import Snapshot
+from party_button.daemon.systemd import LOG_FORMAT, PrintableFormatter
 from party_button.errors import AudioError
 from party_button.media.audio import PygamePlayer
 
@@ -44,27 +46,64 @@ def render_snapshot(snapshot: Snapshot, *, colour: bool) -> str:
 
 
 class TerminalDisplay:
-    """Draws the status line in place on a terminal, or one line per change elsewhere."""
+    """Draws the status line in place on a terminal, or one line per change elsewhere.
+
+    Messages and log lines (through :class:`LogAboveLamps`) go on lines of their own above
+    the status line, which is drawn again below them.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.live = stream.isatty()
         self._last = ""
+        self._lock = threading.Lock()  # the loop draws; any thread may log
 
     def __call__(self, snapshot: Snapshot) -> None:
         line = render_snapshot(snapshot, colour=self.live)
-        if self.live:
-            self.stream.write(f"\r\033[K{line}")
-            self.stream.flush()
-        elif line.split("♪")[0] != self._last.split("♪")[0]:
-            self.stream.write(line + "\n")
-            self.stream.flush()
-        self._last = line
+        with self._lock:
+            if self.live:
+                self.stream.write(f"\r\033[K{line}")
+                self.stream.flush()
+            elif line.split("♪")[0] != self._last.split("♪")[0]:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            self._last = line
 
     def message(self, text: str) -> None:
         """Print a message above the status line."""
-        self.stream.write(("\r\033[K" if self.live else "") + text + "\n")
-        self.stream.flush()
+        with self._lock:
+            if self.live:
+                self.stream.write(f"\r\033[K{text}\n{self._last}")
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+class LogAboveLamps(logging.Handler):
+    """Writes log lines through the display, so that none lands on the lamps' line."""
+
+    def __init__(self, display: TerminalDisplay) -> None:
+        super().__init__()
+        self.display = display
+        self.setFormatter(PrintableFormatter(LOG_FORMAT))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.display.message(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _logging_to(handler: logging.Handler) -> Iterator[None]:
+    """Send every log line to ``handler`` alone while the simulation runs."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = [handler]
+    try:
+        yield
+    finally:
+        root.handlers = saved
 
 
 class Keyboard:
@@ -154,7 +193,7 @@ def simulate(config: Config, *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
     daemon = Daemon(config, factory=factory, player=player, on_change=display)
     keyboard = Keyboard(daemon, factory, stdin)
     display.message(f"party-button simulation with {config.path}. {KEYS_HELP}")
-    with _raw_terminal(stdin):
+    with _raw_terminal(stdin), _logging_to(LogAboveLamps(display)):
         keyboard.thread.start()
         code = daemon.run()
     display.message("Simulation ended; every relay is off.")
