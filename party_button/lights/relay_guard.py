@@ -30,7 +30,7 @@ _EPSILON = 1e-9
 
 
 class RelayLimits(Protocol):
-    """The safety settings of one relay channel (``config.RelayConfig`` has them)."""
+    """The safety settings of one relay channel (``RelayConfig`` of the config has them)."""
 
     @property
     def name(self) -> str: ...

@@ -8,12 +8,11 @@ the next cue or guard deadline is due, so nothing polls between cues.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from party_button.config.schema import RelayConfig
 from party_button.lights.patterns import BeatGridLike
-from party_button.lights.relay_guard import guards_for
+from party_button.lights.relay_guard import RelayLimits, guards_for
 from party_button.lights.runner import LightShow
 from party_button.lights.shows import LightsConfig
 from party_button.phase import Phase
@@ -25,7 +24,7 @@ class ShowDriver:
     def __init__(
         self,
         lights: LightsConfig,
-        relays: tuple[RelayConfig, ...],
+        relays: Sequence[RelayLimits],
         switch: Callable[[str, bool], None],
     ) -> None:
         self.lights = lights
