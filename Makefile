@@ -63,5 +63,5 @@ $(BIN)/.daemon: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(BIN)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,beats,render,cluster]'
+	$(BIN)/pip install -q -e '.[dev,beats,render,cluster,web]'
 	touch $@ $(BIN)/.daemon

@@ -135,7 +135,7 @@ def cmd_boot_config(args: argparse.Namespace) -> int:
 
 
 def cmd_control(args: argparse.Namespace) -> int:
-    """Send ``press``, ``stop``, ``next``, ``status`` or ``reload`` to the running daemon."""
+    """Send ``press``, ``stop``, ``next``, ``hold``, ``status`` or ``reload`` to the daemon."""
     path = Path(args.socket) if args.socket else client_socket_path()
     if getattr(args, "watch", False):
         return _watch(path, raw=args.json)
@@ -205,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("press", "press the button of the running daemon"),
         ("stop", "end the running party"),
         ("next", "skip to the next song of the running party"),
+        ("hold", "the panic stop, as holding the button: relays off and silence at once"),
         ("status", "print what the daemon is doing, as JSON (--watch: every change)"),
         ("reload", "make the daemon re-read its config file"),
     ):

@@ -1,4 +1,4 @@
-"""The control socket: ``party-button press|stop|next|status|reload|watch`` and the daemon.
+"""The control socket: ``party-button press|stop|next|hold|status|reload|watch`` and the daemon.
 
 A client connects to a Unix stream socket, sends one command line and reads one JSON line
 back; after ``watch`` the connection stays open and carries the stream of
@@ -35,7 +35,7 @@ from party_button.events import Event, EventQueue
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("press", "stop", "next", "status", "reload", "watch")
+COMMANDS = ("press", "stop", "next", "hold", "status", "reload", "watch")
 SOCKET_NAME = "control.sock"
 SOCKET_ENV = "PARTY_BUTTON_SOCKET"
 SYSTEM_SOCKET = Path("/run/party-button") / SOCKET_NAME
