@@ -36,8 +36,8 @@ class WebConfig:
 
 
 def parse_listen(text: str) -> tuple[str | None, int]:
-    """``HOST:PORT`` (``:PORT`` or ``PORT`` for every interface, ``[::1]:PORT`` for IPv6);
-    raises ``ValueError`` saying what is wrong."""
+    """``HOST:PORT`` (``:PORT`` or ``PORT`` for every interface, ``[::1]:PORT`` for IPv6;
+    port 0 takes any free one); raises ``ValueError`` saying what is wrong."""
     host, colon, port_text = text.rpartition(":")
     if not colon:
         host, port_text = "", text
@@ -46,8 +46,8 @@ def parse_listen(text: str) -> tuple[str | None, int]:
         ipaddress.IPv6Address(host)  # raises ValueError when it is not one
     elif host and not _is_host(host):
         raise ValueError(f"{host!r} is not an IP address or host name")
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"the port must be a number from 1 to 65535, got {port_text!r}")
+    if not port_text.isascii() or not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError(f"the port must be a number from 0 to 65535, got {port_text!r}")
     return host or None, int(port_text)
 
 
