@@ -19,7 +19,7 @@ from aiohttp import BodyPartReader, web
 from party_button.config import Config
 from party_button.web import auth
 from party_button.web.auth import refusal
-from party_button.web.daemon_link import DaemonDown, DaemonLink
+from party_button.web.daemon_link import RECONNECT, DaemonDown, DaemonLink
 from party_button.web.parties import PartyLog
 from party_button.web.settings import WebConfig
 from party_button.web.songs import LIST_LIMIT, SongRefused, SongsFolders, upload_name
@@ -32,6 +32,8 @@ KEEP_ALIVE = 15.0
 MULTIPART_SLACK = 64 * 1024
 """Bytes an upload may carry besides its files (the multipart headers)."""
 CHUNK = 256 * 1024
+SHUTDOWN_SECONDS = 3.0
+"""How long a stopping service lets requests in progress finish (uploads being checked)."""
 COMMANDS = ("press", "stop", "next", "hold")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -73,6 +75,7 @@ def make_app(config: Config, link: DaemonLink) -> web.Application:
 
     link.on_message(follow)
     app.on_response_prepare.append(_security_headers)
+    app.on_shutdown.append(lambda _app: _end_streams(link))
     app.router.add_get("/", _file(PAGE))
     app.router.add_get("/login", _file(LOGIN_PAGE))
     app.router.add_static("/static", STATIC)
@@ -87,6 +90,10 @@ def make_app(config: Config, link: DaemonLink) -> web.Application:
     app.router.add_post("/api/songs", upload)
     app.router.add_delete("/api/songs/{name:.+}", delete)
     return app
+
+
+async def _end_streams(link: DaemonLink) -> None:
+    link.end_streams()
 
 
 async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
@@ -156,7 +163,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 await response.write(b": keep-alive\n\n")
                 continue
             await response.write(b"data: " + json.dumps(message).encode() + b"\n\n")
-            if message.get("type") == "dropped":
+            if message is RECONNECT:
                 break
     except (ConnectionError, RuntimeError):  # the browser went away
         pass
@@ -245,7 +252,9 @@ async def serve(config: Config, link: DaemonLink, ready: Any = None) -> None:
     """Serve until cancelled; ``ready(url)`` once listening."""
     settings = config.web
     app = make_app(config, link)
-    runner = web.AppRunner(app, access_log=None, lingering_time=0)
+    runner = web.AppRunner(
+        app, access_log=None, lingering_time=0, shutdown_timeout=SHUTDOWN_SECONDS
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)

@@ -30,12 +30,16 @@ QUEUE_LINES = 256
 """Messages waiting for one browser before it is dropped."""
 
 
+RECONNECT = {"type": "reconnect"}
+"""The last message of a stream that the service ends: the browser connects again."""
+
+
 class DaemonDown(Exception):
     """The daemon cannot be reached, or hung up; the message says why."""
 
 
 class Subscriber:
-    """One browser's queue of messages; :attr:`dropped` once it fell behind."""
+    """One browser's queue of messages; :attr:`dropped` once it fell behind or was ended."""
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LINES)
@@ -48,11 +52,15 @@ class Subscriber:
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
-            self.dropped = True
             log.info("dropped a browser that read too slowly")
-            with contextlib.suppress(asyncio.QueueFull):
-                self.queue.get_nowait()
-                self.queue.put_nowait({"type": "dropped"})
+            self.end()
+
+    def end(self) -> None:
+        """End this stream: its last message asks the browser to connect again."""
+        self.dropped = True
+        with contextlib.suppress(asyncio.QueueEmpty):
+            self.queue.get_nowait()  # room for the last message
+        self.queue.put_nowait(RECONNECT)
 
 
 class DaemonLink:
@@ -102,6 +110,11 @@ class DaemonLink:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Forget ``subscriber``."""
         self._subscribers.discard(subscriber)
+
+    def end_streams(self) -> None:
+        """End every subscriber's stream (the service is shutting down)."""
+        for subscriber in list(self._subscribers):
+            subscriber.end()
 
     @property
     def subscribers(self) -> int:

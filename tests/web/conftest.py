@@ -75,12 +75,15 @@ def start_web(config_path: Path, socket: Path, log: Path) -> WebService:
 
 
 def stop_web(service: WebService) -> None:
+    """Stop the service as systemd does (SIGTERM); it must end at once and cleanly."""
     service.process.terminate()
     try:
-        service.process.wait(timeout=10)
+        code = service.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         service.process.kill()
         service.process.wait()
+        raise AssertionError(f"the web service ignored SIGTERM: {service.log_text()}") from None
+    assert code == 0, service.log_text()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,5 +85,7 @@ class EventStream:
             pass
 
     def close(self) -> None:
-        self.connection.sock.close() if self.connection.sock else None
+        if self.connection.sock is not None:
+            self.connection.sock.shutdown(socket.SHUT_RDWR)  # wakes the reading thread
+        self.thread.join(timeout=10)
         self.connection.close()

@@ -70,8 +70,8 @@ function receive(message) {
     showParties(message.parties);
   } else if (message.type === "event" && message.event === "stopping") {
     showLink("down", "The party button is shutting down.");
-  } else if (message.type === "dropped") {
-    connect(); // the service dropped a stream that fell behind: start afresh
+  } else if (message.type === "reconnect") {
+    setTimeout(connect, 500); // the service ended this stream (it fell behind, or restarts)
   }
 }
 
