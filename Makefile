@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: building systemd-python, and the real programs the tests run.
 DAEMON_DEBS := python3-venv python3-dev gcc pkg-config libsystemd-dev
-TEST_DEBS := $(DAEMON_DEBS) mpv openscad systemd
+TEST_DEBS := $(DAEMON_DEBS) mpv openscad systemd chromium
 
 .PHONY: simulate test lint bench install uninstall daemon-debs test-debs
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from tests.conftest import write_tone
@@ -240,9 +239,7 @@ def test_a_1_gb_upload_is_refused_before_it_is_sent(party, song_folder):
 def test_a_streamed_upload_is_cut_off_at_the_limit(party, song_folder):
     _daemon, web = party()
     before = sorted(path.name for path in song_folder.iterdir())
-    part = (
-        '--b\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n\r\n'
-    ).encode()
+    part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n\r\n'
     head = (
         "POST /api/songs HTTP/1.1\r\nHost: x\r\n"
         f"Authorization: Bearer {TOKEN}\r\n"

@@ -185,11 +185,14 @@ function setUpButton() {
 // -- songs -------------------------------------------------------------------------------
 
 let searchTimer = null;
+let listing = 0; // the latest listing asked for: an older answer is not shown
 
 async function loadSongs() {
   const query = $("search").value;
+  const mine = ++listing;
   try {
     const body = await api(`/api/songs?q=${encodeURIComponent(query)}`);
+    if (mine !== listing) return;
     const grids = { ready: "beat grid", stale: "beat grid out of date", none: "no beat grid" };
     $("songs").replaceChildren(
       ...body.songs.map((song) => {
