@@ -31,13 +31,13 @@ def _load(args: argparse.Namespace) -> Config:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon, or the keyboard simulation with ``--simulate``."""
     config = _load(args)
+    socket_path = Path(args.socket) if args.socket else daemon_socket_path()
     if args.simulate:
         from party_button.simulation import simulate
 
-        return simulate(config)
+        return simulate(config, control_path=socket_path)
     from party_button.daemon import Daemon
 
-    socket_path = Path(args.socket) if args.socket else daemon_socket_path()
     return Daemon(config, control_path=socket_path).run()
 
 
