@@ -82,7 +82,8 @@ def test_enabled_without_a_pin_or_token_is_refused(tmp_path):
     [
         ('"12a4"', "expected 4 to 12 digits in quotes"),
         ('"123"', "expected 4 to 12 digits, got 3"),
-        ('"１２３４"', "expected 4 to 12 digits in quotes"),  # digits, but not ASCII ones
+        # fullwidth digits: digits to Python, not to a phone keypad
+        ('"\uff11\uff12\uff13\uff14"', "expected 4 to 12 digits in quotes"),
         ("[1, 2]", "expected a quoted string, got a list"),
     ],
 )
