@@ -95,7 +95,8 @@ def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
     config = load_config(installed_config(root))
     assert config.songs.folders == (root / STATE.lstrip("/") / "songs",)
     assert config.party.intro_sound == root / STATE.lstrip("/") / "songs/intro/siren.ogg"
-    # Only the paths changed: comments and every other setting are the shipped file's.
+    # Only the paths and the web PIN changed: comments and every other setting are the
+    # shipped file's.
     shipped = (source / "config/config.yaml").read_text().splitlines()
     ours = (root / "etc/party-button/config.yaml").read_text().splitlines()
     changed = [(a, b) for a, b in zip(shipped, ours, strict=True) if a != b]
@@ -103,6 +104,7 @@ def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
         "folders",
         "intro_sound",
         "fallback_sound",
+        "pin",
     ]
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-from party_button.yaml_reader import MapReader
+from party_button.yaml_reader import MapReader, Problems
 
 DEFAULT_PORT = 8080
 PIN_DIGITS = (4, 12)
@@ -123,3 +125,15 @@ def _secret(section: MapReader, key: str) -> str | None:
         section.error(f"expected {low} to {high} characters, got {len(value)}", key)
         return None
     return value
+
+
+def web_enabled(path: Path) -> bool:
+    """Whether ``path`` says ``web: enabled: true``; read leniently (the installer asks this
+    before the paths the config names exist), so any problem reads as not enabled."""
+    problems = Problems(path)
+    enabled = MapReader.load(path, problems).map("web").boolean("enabled", False)
+    return enabled is True and not problems.lines
+
+
+if __name__ == "__main__":  # the installer: python -m party_button.web.settings CONFIG
+    print("true" if web_enabled(Path(sys.argv[1])) else "false")
