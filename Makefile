@@ -28,6 +28,7 @@ bench: $(BIN)/.test
 	$(BIN)/python -m benchmarks.latency
 	$(BIN)/python -m benchmarks.library
 	$(BIN)/python -m benchmarks.lights
+	$(BIN)/python -m benchmarks.web
 	$(BIN)/python -m benchmarks.render_cluster
 
 # On the Raspberry Pi: the service, its user, config and songs (see README). DESTDIR works.
