@@ -507,7 +507,7 @@ def send_command(path: Path, command: str, *, timeout: float = CLIENT_TIMEOUT) -
             raise ControlError(f"lost the connection to {path}: the daemon hung up") from None
         except OSError as exc:
             raise ControlError(f"lost the connection to {path}: {exc.strerror or exc}") from None
-    return _decode(path, line)
+    return decode_line(path, line)
 
 
 def watch(path: Path, *, timeout: float = CLIENT_TIMEOUT) -> Iterator[dict[str, Any]]:
@@ -520,13 +520,13 @@ def watch(path: Path, *, timeout: float = CLIENT_TIMEOUT) -> Iterator[dict[str, 
         try:
             sock.sendall(b"watch\n")
             lines = _read_lines(sock)
-            first = _decode(path, next(lines))
+            first = decode_line(path, next(lines))
             if first.get("ok") is False:
                 raise ControlError(f"the daemon refused to be watched: {first.get('error')}")
             yield first
             sock.settimeout(None)
             for line in lines:
-                yield _decode(path, line)
+                yield decode_line(path, line)
         except ControlError:
             raise
         except TimeoutError:
@@ -554,7 +554,8 @@ def _read_lines(sock: socket.socket) -> Iterator[bytes]:
         data += chunk
 
 
-def _decode(path: Path, line: bytes) -> dict[str, Any]:
+def decode_line(path: Path, line: bytes) -> dict[str, Any]:
+    """One JSON object the daemon at ``path`` sent; :class:`ControlError` if it is none."""
     try:
         decoded = json.loads(line)
     except ValueError:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from party_button.control import CLIENT_TIMEOUT, MAX_ANSWER_LINE
+from party_button.control import CLIENT_TIMEOUT, MAX_ANSWER_LINE, decode_line
+from party_button.errors import ControlError
 from party_button.watch import PROTOCOL_VERSION, STATE_FIELDS
 
 log = logging.getLogger(__name__)
@@ -219,9 +219,6 @@ class DaemonLink:
         if not line:
             raise DaemonDown("the daemon hung up")
         try:
-            message = json.loads(line)
-        except ValueError:
-            message = None
-        if not isinstance(message, dict):
-            raise DaemonDown(f"the daemon sent something that is not JSON: {line[:80]!r}")
-        return message
+            return decode_line(self.socket_path, line)
+        except ControlError as exc:
+            raise DaemonDown(str(exc)) from None

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from party_button.config import load_config
 from tests.test_install import (
     REPO,
     SONGS,
+    exposure,
     files_under,
     installed_config,
     needs_analyze,
     needs_systemctl,
     run_script,
     source,  # noqa: F401 (a fixture)
+    unit_for_verify,
+    verify,
 )
 
 WEB_UNIT = REPO / "systemd" / "party-button-web.service"
@@ -75,34 +76,13 @@ def test_enabled_it_is_installed_enabled_and_removed_again(source, tmp_path):  #
 
 @needs_analyze
 def test_systemd_analyze_rates_the_web_unit_at_most_2():
-    result = subprocess.run(
-        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(WEB_UNIT)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    match = re.search(
-        r"Overall exposure level for party-button-web\.service: ([\d.]+) (\w+)", result.stdout
-    )
-    assert match, result.stdout + result.stderr
-    assert float(match.group(1)) <= 2.0, result.stdout
+    level, _word, report = exposure(WEB_UNIT)
+    assert level <= 2.0, report
 
 
 @needs_analyze
 def test_systemd_analyze_verify_is_clean(tmp_path):
-    cli = Path(sys.executable).with_name("party-button")
-    copy = tmp_path / "unit" / "party-button-web.service"
-    copy.parent.mkdir()
-    copy.write_text(
-        WEB_UNIT.read_text().replace("/opt/party-button/venv/bin/party-button", str(cli))
-    )
-    result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", str(copy)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0 and result.stdout + result.stderr == "", result.stderr
+    assert verify(unit_for_verify(tmp_path, WEB_UNIT)) == ""
 
 
 def test_the_web_unit_has_network_but_no_devices_and_writes_only_songs():
