@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: building systemd-python, and the real programs the tests run.
 DAEMON_DEBS := python3-venv python3-dev gcc pkg-config libsystemd-dev
-TEST_DEBS := $(DAEMON_DEBS) mpv openscad systemd
+TEST_DEBS := $(DAEMON_DEBS) mpv openscad systemd chromium
 
 .PHONY: simulate test lint bench install uninstall daemon-debs test-debs
 
@@ -28,6 +28,7 @@ bench: $(BIN)/.test
 	$(BIN)/python -m benchmarks.latency
 	$(BIN)/python -m benchmarks.library
 	$(BIN)/python -m benchmarks.lights
+	$(BIN)/python -m benchmarks.web
 	$(BIN)/python -m benchmarks.render_cluster
 
 # On the Raspberry Pi: the service, its user, config and songs (see README). DESTDIR works.
@@ -63,5 +64,5 @@ $(BIN)/.daemon: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(BIN)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,beats,render,cluster]'
+	$(BIN)/pip install -q -e '.[dev,beats,render,cluster,web]'
 	touch $@ $(BIN)/.daemon

@@ -31,13 +31,13 @@ def _load(args: argparse.Namespace) -> Config:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon, or the keyboard simulation with ``--simulate``."""
     config = _load(args)
+    socket_path = Path(args.socket) if args.socket else daemon_socket_path()
     if args.simulate:
         from party_button.simulation import simulate
 
-        return simulate(config)
+        return simulate(config, control_path=socket_path)
     from party_button.daemon import Daemon
 
-    socket_path = Path(args.socket) if args.socket else daemon_socket_path()
     return Daemon(config, control_path=socket_path).run()
 
 
@@ -135,7 +135,7 @@ def cmd_boot_config(args: argparse.Namespace) -> int:
 
 
 def cmd_control(args: argparse.Namespace) -> int:
-    """Send ``press``, ``stop``, ``next``, ``status`` or ``reload`` to the running daemon."""
+    """Send ``press``, ``stop``, ``next``, ``hold``, ``status`` or ``reload`` to the daemon."""
     path = Path(args.socket) if args.socket else client_socket_path()
     if getattr(args, "watch", False):
         return _watch(path, raw=args.json)
@@ -200,11 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
     from party_button.render import command as render_command
 
     render_command.register(sub)
+    from party_button.web import command as web_command
+
+    web_command.register(sub)
     add("boot-config", cmd_boot_config, "print config.txt lines that hold the relays off at boot")
     for name, help_text in (
         ("press", "press the button of the running daemon"),
         ("stop", "end the running party"),
         ("next", "skip to the next song of the running party"),
+        ("hold", "the panic stop, as holding the button: relays off and silence at once"),
         ("status", "print what the daemon is doing, as JSON (--watch: every change)"),
         ("reload", "make the daemon re-read its config file"),
     ):

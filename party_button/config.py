@@ -18,6 +18,7 @@ from party_button.board import board_info
 from party_button.pinout import INTERFACES, KNOWN_AUDIO_HATS, pin_clashes
 from party_button.show_config import LONGEST, parse_lights
 from party_button.shows import LightsConfig
+from party_button.web.settings import WebConfig, read_web
 from party_button.yaml_reader import MapReader, Problems, describe, did_you_mean
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -140,6 +141,7 @@ class Config:
     party: PartyConfig
     lights: LightsConfig
     clips: ClipsConfig = field(default_factory=ClipsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def effect_sounds(self) -> tuple[Path, ...]:
@@ -407,6 +409,7 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
     party = _read_party(root, base)
     lights = parse_lights(root, relays)
     clips = _read_clips(root)
+    web = read_web(root)
     root.finish()
     problems.raise_if_any()
     return Config(
@@ -421,4 +424,5 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
         party=party,
         lights=lights,
         clips=clips,
+        web=web,
     )

@@ -1,4 +1,4 @@
-"""The control socket: ``party-button press|stop|next|status|reload|watch`` and the daemon.
+"""The control socket: ``party-button press|stop|next|hold|status|reload|watch`` and the daemon.
 
 A client connects to a Unix stream socket, sends one command line and reads one JSON line
 back; after ``watch`` the connection stays open and carries the stream of
@@ -35,7 +35,7 @@ from party_button.events import Event, EventQueue
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("press", "stop", "next", "status", "reload", "watch")
+COMMANDS = ("press", "stop", "next", "hold", "status", "reload", "watch")
 SOCKET_NAME = "control.sock"
 SOCKET_ENV = "PARTY_BUTTON_SOCKET"
 SYSTEM_SOCKET = Path("/run/party-button") / SOCKET_NAME
@@ -507,7 +507,7 @@ def send_command(path: Path, command: str, *, timeout: float = CLIENT_TIMEOUT) -
             raise ControlError(f"lost the connection to {path}: the daemon hung up") from None
         except OSError as exc:
             raise ControlError(f"lost the connection to {path}: {exc.strerror or exc}") from None
-    return _decode(path, line)
+    return decode_line(path, line)
 
 
 def watch(path: Path, *, timeout: float = CLIENT_TIMEOUT) -> Iterator[dict[str, Any]]:
@@ -520,13 +520,13 @@ def watch(path: Path, *, timeout: float = CLIENT_TIMEOUT) -> Iterator[dict[str, 
         try:
             sock.sendall(b"watch\n")
             lines = _read_lines(sock)
-            first = _decode(path, next(lines))
+            first = decode_line(path, next(lines))
             if first.get("ok") is False:
                 raise ControlError(f"the daemon refused to be watched: {first.get('error')}")
             yield first
             sock.settimeout(None)
             for line in lines:
-                yield _decode(path, line)
+                yield decode_line(path, line)
         except ControlError:
             raise
         except TimeoutError:
@@ -554,7 +554,8 @@ def _read_lines(sock: socket.socket) -> Iterator[bytes]:
         data += chunk
 
 
-def _decode(path: Path, line: bytes) -> dict[str, Any]:
+def decode_line(path: Path, line: bytes) -> dict[str, Any]:
+    """One JSON object the daemon at ``path`` sent; :class:`ControlError` if it is none."""
     try:
         decoded = json.loads(line)
     except ValueError:

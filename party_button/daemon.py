@@ -360,7 +360,7 @@ class Daemon:
             signal_in = self.reader.edge(bool(event.data), event.at)
             if signal_in is not None:
                 self._input(signal_in, event.at, _BUTTON)
-        elif event.kind in ("press", "stop", "next"):
+        elif event.kind in ("press", "stop", "next", "hold"):
             source = _control_source(event.data)
             acted = self._input(Input(event.kind), self.clock(), source)
             if event.kind == "next" and not acted:
@@ -779,7 +779,18 @@ class Daemon:
             "config": str(self.config.path),
             "reload_pending": self._pending is not None,
             "reload_error": self._reload_error,
+            "length": self._playing_length if self.playing else None,
+            "next_phase": self._next_phase(),
         }
+
+    def _next_phase(self) -> dict[str, Any] | None:
+        """The phase that comes next and in how many seconds (None: when a sound ends)."""
+        coming = self.machine.next_phase()
+        if coming is None:
+            return None
+        phase, deadline = coming
+        left = None if deadline is None else round(max(0.0, deadline - self.clock()), 1)
+        return {"phase": phase.value, "in": left}
 
     def _show_status(self) -> None:
         if self.hardware is None:

@@ -95,7 +95,8 @@ def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
     config = load_config(installed_config(root))
     assert config.songs.folders == (root / STATE.lstrip("/") / "songs",)
     assert config.party.intro_sound == root / STATE.lstrip("/") / "songs/intro/siren.ogg"
-    # Only the paths changed: comments and every other setting are the shipped file's.
+    # Only the paths and the web PIN changed: comments and every other setting are the
+    # shipped file's.
     shipped = (source / "config/config.yaml").read_text().splitlines()
     ours = (root / "etc/party-button/config.yaml").read_text().splitlines()
     changed = [(a, b) for a, b in zip(shipped, ours, strict=True) if a != b]
@@ -103,6 +104,7 @@ def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
         "folders",
         "intro_sound",
         "fallback_sound",
+        "pin",
     ]
 
 
@@ -166,42 +168,53 @@ def test_install_with_a_virtual_environment_that_really_works(source, tmp_path):
     assert "gpio=5=op,dh" in off.stdout.splitlines()
 
 
-def unit_for_verify(tmp_path: Path) -> Path:
-    """The unit with its ExecStart= binary moved to one that exists on this machine."""
+def unit_for_verify(tmp_path: Path, unit: Path = UNIT) -> Path:
+    """``unit`` with its ExecStart= binary moved to one that exists on this machine."""
     cli = Path(sys.executable).with_name("party-button")
     assert cli.exists(), "the package's console script, from pip install -e ."
-    copy = tmp_path / "unit" / "party-button.service"
+    copy = tmp_path / "unit" / unit.name
     copy.parent.mkdir()
-    copy.write_text(UNIT.read_text().replace("/opt/party-button/venv/bin/party-button", str(cli)))
+    copy.write_text(unit.read_text().replace("/opt/party-button/venv/bin/party-button", str(cli)))
     return copy
 
 
-@needs_analyze
-def test_systemd_analyze_verify_is_clean(tmp_path):
+def verify(unit: Path) -> str:
+    """What ``systemd-analyze verify`` says about ``unit`` (nothing when it is clean)."""
     result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", str(unit_for_verify(tmp_path))],
+        ["systemd-analyze", "verify", "--man=no", str(unit)],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert result.returncode == 0
-    assert result.stdout + result.stderr == ""
+    assert result.returncode == 0, result.stderr
+    return result.stdout + result.stderr
 
 
 @needs_analyze
-def test_systemd_analyze_security_rates_the_unit_safe():
+def test_systemd_analyze_verify_is_clean(tmp_path):
+    assert verify(unit_for_verify(tmp_path)) == ""
+
+
+def exposure(unit: Path) -> tuple[float, str, str]:
+    """``systemd-analyze security``'s overall exposure of ``unit``, its word, and the report."""
     result = subprocess.run(
-        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(UNIT)],
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)],
         capture_output=True,
         text=True,
         check=False,
     )
     match = re.search(
-        r"Overall exposure level for party-button\.service: ([\d.]+) (\w+)", result.stdout
+        rf"Overall exposure level for {re.escape(unit.name)}: ([\d.]+) (\w+)", result.stdout
     )
     assert match, result.stdout + result.stderr
-    assert float(match.group(1)) <= 1.0, result.stdout
-    assert match.group(2) == "SAFE"
+    return float(match.group(1)), match.group(2), result.stdout
+
+
+@needs_analyze
+def test_systemd_analyze_security_rates_the_unit_safe():
+    level, word, report = exposure(UNIT)
+    assert level <= 1.0, report
+    assert word == "SAFE"
 
 
 def test_unit_has_the_required_settings():
