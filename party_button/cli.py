@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     from party_button.render import command as render_command
 
     render_command.register(sub)
+    from party_button.mqtt import command as mqtt_command
+
+    mqtt_command.register(sub)
     add("boot-config", cmd_boot_config, "print config.txt lines that hold the relays off at boot")
     for name, help_text in (
         ("press", "press the button of the running daemon"),
