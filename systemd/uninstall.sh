@@ -3,9 +3,10 @@
 #
 #   sudo systemd/uninstall.sh [DESTDIR=DIR] [PREFIX=DIR]
 #
-# Removes the unit, the sysusers file and the virtual environment. Kept:
+# Removes the units (the daemon's and the MQTT bridge's), the sysusers files and the
+# virtual environment. Kept:
 # /etc/party-button/config.yaml and /var/lib/party-button (songs and clips), and the
-# party-button user (removing users is left to the admin: userdel party-button).
+# party-button and party-button-mqtt users (removing users is left to the admin: userdel).
 set -eu
 
 DESTDIR=${DESTDIR:-}
@@ -14,7 +15,7 @@ for arg in "$@"; do
     case $arg in
         DESTDIR=*) DESTDIR=${arg#*=} ;;
         PREFIX=*) PREFIX=${arg#*=} ;;
-        -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "uninstall.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -26,14 +27,17 @@ if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-if [ -e "$ROOT$UNIT" ]; then
-    if [ -n "$ROOT" ]; then
-        systemctl --root="$ROOT" disable party-button.service
-    else
-        systemctl disable --now party-button.service
+for unit in party-button-mqtt.service party-button.service; do
+    if [ -e "$ROOT/etc/systemd/system/$unit" ]; then
+        if [ -n "$ROOT" ]; then
+            systemctl --root="$ROOT" disable "$unit"
+        else
+            systemctl disable --now "$unit"
+        fi
     fi
-fi
-rm -f "$ROOT$UNIT" "$ROOT/etc/sysusers.d/party-button.conf" \
+done
+rm -f "$ROOT$UNIT" "$ROOT/etc/systemd/system/party-button-mqtt.service" \
+    "$ROOT/etc/sysusers.d/party-button.conf" "$ROOT/etc/sysusers.d/party-button-mqtt.conf" \
     "$ROOT/etc/party-button/config.yaml.dist"
 rm -rf "$ROOT$PREFIX"
 if [ -z "$ROOT" ]; then

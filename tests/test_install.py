@@ -15,6 +15,7 @@ from party_button.config import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 UNIT = REPO / "systemd" / "party-button.service"
+MQTT_UNIT = REPO / "systemd" / "party-button-mqtt.service"
 STATE = "/var/lib/party-button"
 needs_systemctl = pytest.mark.skipif(not shutil.which("systemctl"), reason="needs systemctl")
 needs_analyze = pytest.mark.skipif(
@@ -52,6 +53,7 @@ def run_script(source: Path, script: str, *args: str) -> subprocess.CompletedPro
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "PYTHON": sys.executable},  # --no-venv: this one has the package
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -166,20 +168,21 @@ def test_install_with_a_virtual_environment_that_really_works(source, tmp_path):
     assert "gpio=5=op,dh" in off.stdout.splitlines()
 
 
-def unit_for_verify(tmp_path: Path) -> Path:
+def unit_for_verify(tmp_path: Path, unit: Path = UNIT) -> Path:
     """The unit with its ExecStart= binary moved to one that exists on this machine."""
     cli = Path(sys.executable).with_name("party-button")
     assert cli.exists(), "the package's console script, from pip install -e ."
-    copy = tmp_path / "unit" / "party-button.service"
+    copy = tmp_path / "unit" / unit.name
     copy.parent.mkdir()
-    copy.write_text(UNIT.read_text().replace("/opt/party-button/venv/bin/party-button", str(cli)))
+    copy.write_text(unit.read_text().replace("/opt/party-button/venv/bin/party-button", str(cli)))
     return copy
 
 
 @needs_analyze
-def test_systemd_analyze_verify_is_clean(tmp_path):
+@pytest.mark.parametrize("unit", [UNIT, MQTT_UNIT], ids=lambda unit: unit.name)
+def test_systemd_analyze_verify_is_clean(tmp_path, unit):
     result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", str(unit_for_verify(tmp_path))],
+        ["systemd-analyze", "verify", "--man=no", str(unit_for_verify(tmp_path, unit))],
         capture_output=True,
         text=True,
         check=False,
@@ -188,20 +191,112 @@ def test_systemd_analyze_verify_is_clean(tmp_path):
     assert result.stdout + result.stderr == ""
 
 
-@needs_analyze
-def test_systemd_analyze_security_rates_the_unit_safe():
+def exposure(unit: Path) -> tuple[float, str, str]:
+    """``systemd-analyze security``'s overall exposure of ``unit``, its word, and the report."""
     result = subprocess.run(
-        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(UNIT)],
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)],
         capture_output=True,
         text=True,
         check=False,
     )
-    match = re.search(
-        r"Overall exposure level for party-button\.service: ([\d.]+) (\w+)", result.stdout
-    )
+    name = re.escape(unit.name)
+    match = re.search(rf"Overall exposure level for {name}: ([\d.]+) (\w+)", result.stdout)
     assert match, result.stdout + result.stderr
-    assert float(match.group(1)) <= 1.0, result.stdout
-    assert match.group(2) == "SAFE"
+    return float(match.group(1)), match.group(2), result.stdout
+
+
+@needs_analyze
+def test_systemd_analyze_security_rates_the_unit_safe():
+    level, word, report = exposure(UNIT)
+    assert level <= 1.0, report
+    assert word == "SAFE"
+
+
+@needs_analyze
+def test_systemd_analyze_security_rates_the_mqtt_unit_at_most_2():
+    level, _word, report = exposure(MQTT_UNIT)
+    assert level <= 2.0, report
+
+
+def test_mqtt_unit_has_network_but_no_devices_and_its_own_user():
+    settings = [line.strip() for line in MQTT_UNIT.read_text().splitlines()]
+    for required in (
+        "User=party-button-mqtt",
+        "SupplementaryGroups=party-button",
+        "PrivateDevices=yes",
+        "DevicePolicy=closed",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+        "SocketBindDeny=any",
+        "ProtectSystem=strict",
+        "CapabilityBoundingSet=",
+        "ExecStart=/opt/party-button/venv/bin/party-button mqtt "
+        "--config /etc/party-button/config.yaml --socket /run/party-button/control.sock",
+    ):
+        assert required in settings, required
+    assert not any(line.startswith(("DeviceAllow=", "PrivateNetwork=")) for line in settings)
+    sysusers = (REPO / "systemd" / "party-button-mqtt.sysusers").read_text()
+    assert re.search(r"^u party-button-mqtt - ", sysusers, re.MULTILINE)
+    assert re.search(r"^m party-button-mqtt party-button$", sysusers, re.MULTILINE)
+
+
+MQTT_FILES = {
+    "/etc/systemd/system/party-button-mqtt.service",
+    "/etc/systemd/system/multi-user.target.wants/party-button-mqtt.service",
+    "/etc/sysusers.d/party-button-mqtt.conf",
+}
+
+
+def set_mqtt_enabled(root: Path, enabled: bool) -> None:
+    config = root / "etc/party-button/config.yaml"
+    text = config.read_text()
+    config.write_text(
+        text.replace(
+            f"enabled: {str(not enabled).lower()}\n  host:",
+            f"enabled: {str(enabled).lower()}\n  host:",
+        )
+    )
+
+
+@needs_systemctl
+def test_the_mqtt_bridge_is_installed_when_enabled_and_removed_when_not(source, tmp_path):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    assert not MQTT_FILES & files_under(root)  # the shipped config leaves mqtt off
+    set_mqtt_enabled(root, True)
+    result = run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    assert "MQTT bridge" in result.stdout
+    assert files_under(root) >= MQTT_FILES
+    wants = root / "etc/systemd/system/multi-user.target.wants/party-button-mqtt.service"
+    assert os.readlink(wants) == "/etc/systemd/system/party-button-mqtt.service"
+    unit = root / "etc/systemd/system/party-button-mqtt.service"
+    assert unit.read_text() == MQTT_UNIT.read_text()
+
+    set_mqtt_enabled(root, False)
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    assert not MQTT_FILES & files_under(root)
+
+    set_mqtt_enabled(root, True)
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    run_script(source, "uninstall.sh", f"DESTDIR={root}")
+    assert not MQTT_FILES & files_under(root)
+    assert not (root / "etc/systemd/system/party-button.service").exists()
+
+
+@needs_systemctl
+def test_the_installer_stops_on_a_wrong_mqtt_section(source, tmp_path):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    config = root / "etc/party-button/config.yaml"
+    config.write_text(config.read_text().replace("  host: localhost", "  host: mqtt://broker"))
+    result = subprocess.run(
+        ["sh", str(source / "systemd/install.sh"), f"DESTDIR={root}", "--no-venv"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
+    assert result.returncode == 1
+    assert "mqtt.host: expected a host name or address, not a URL" in result.stderr
 
 
 def test_unit_has_the_required_settings():

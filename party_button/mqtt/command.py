@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--is-enabled",
         action="store_true",
-        help="check the mqtt section and exit: 0 when mqtt.enabled is true, else 1",
+        help="check the mqtt section, print whether mqtt.enabled is true, and exit",
     )
     parser.set_defaults(func=run)
     return parser
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_mqtt_config(path)
     if args.is_enabled:
         print(f"{path}: mqtt is {'enabled' if config.enabled else 'not enabled'}")
-        return 0 if config.enabled else 1
+        return 0
     if not config.enabled:
         print(f"{path}: mqtt.enabled is not true: nothing to bridge")
         return 1
