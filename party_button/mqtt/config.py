@@ -123,7 +123,7 @@ def read_mqtt(root: MapReader, base: Path) -> MqttConfig:
     if password_file is not None:
         if username is None:
             section.error("needs mqtt.username", "password_file")
-        elif problem := password_file_problem(password_file):
+        elif password_file.is_file() and (problem := password_file_problem(password_file)):
             section.error(problem, "password_file")
     tls = section.boolean("tls", DEFAULTS.tls)
     ca_file = _file(section, "ca_file", base)
