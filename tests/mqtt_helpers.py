@@ -6,6 +6,7 @@ retained messages are gone, as after a broker's crash.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
@@ -43,6 +44,9 @@ class Broker:
         self.conf = folder / "mosquitto.conf"
         self.log = folder / "mosquitto.log"
         self.conf.write_text(
+            # Run as root, mosquitto would switch to its own user, which cannot read the
+            # test's private folder; as anyone else, "user" is ignored.
+            f"user {getpass.getuser()}\n"
             f"listener {self.port} 127.0.0.1\n{extra}persistence false\n"
             f"log_dest file {self.log}\nlog_type all\n"
         )

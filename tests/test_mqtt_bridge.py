@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,8 +59,8 @@ class Rig:
         self.config = self.write_config()
         self.topics = Topics.of(self.config.mqtt)
 
-    def write_config(self, changes: dict | None = None) -> Config:
-        mqtt = {"enabled": True, "host": "127.0.0.1", "port": self.broker.port}
+    def write_config(self, changes: dict | None = None, **mqtt_settings: object) -> Config:
+        mqtt = {"enabled": True, "host": "127.0.0.1", "port": self.broker.port, **mqtt_settings}
         return self.make_config({"mqtt": mqtt, **(changes or {})})
 
     def start_daemon(self) -> Daemon:
@@ -360,3 +361,43 @@ def test_a_flood_of_commands_is_bounded_by_the_daemons_rules(running: Rig):
     recorder.publish(running.topics.command("start"), "PRESS")
     wait_for(lambda: running.factory.pin(5).state == 0, GIVE_UP)
     assert "ignored b'xxxxxxxx" in running.bridge.output()
+
+
+def test_mqtt_5_works_as_well(rig: Rig):
+    rig.config = rig.write_config(protocol=5)
+    rig.start_daemon()
+    rig.start_bridge()
+    rig.wait_online()
+    recorder = rig.recorder(rig.topics.relay("lights"))
+    recorder.publish(rig.topics.command("start"), "PRESS")
+    recorder.wait(rig.topics.relay("lights"), lambda p: p == "ON")
+    assert "MQTT 5" in rig.bridge.output()
+
+
+@pytest.mark.parametrize("password", ["right", "wrong"])
+def test_a_broker_with_a_password(tmp_path, make_config, mock_factory, password):
+    broker = Broker(
+        tmp_path / "broker", extra=f"allow_anonymous false\npassword_file {tmp_path / 'users'}\n"
+    )
+    subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(tmp_path / "users"), "pb", "right"], check=True
+    )
+    broker.start()
+    secret = tmp_path / "secret"
+    secret.write_text(f"{password}\n")
+    secret.chmod(0o600)
+    rig = Rig(tmp_path, broker, make_config, mock_factory)
+    try:
+        rig.config = rig.write_config(username="pb", password_file=str(secret))
+        rig.start_daemon()
+        rig.start_bridge()
+        assert rig.bridge is not None
+        if password == "right":
+            wait_for(lambda: "connected to the broker" in rig.bridge.output(), GIVE_UP)
+        else:
+            wait_for(lambda: "the broker refused the connection" in rig.bridge.output(), GIVE_UP)
+            assert rig.bridge.alive()
+            assert "right" not in rig.bridge.output() and "wrong" not in rig.bridge.output()
+    finally:
+        rig.close()
+        broker.stop()
