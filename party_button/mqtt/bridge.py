@@ -14,9 +14,11 @@ removed from the config) is cleared with an empty retained message.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -132,9 +134,17 @@ def make_client(config: MqttConfig, password: str | None, topics: Topics) -> mqt
         client.username_pw_set(config.username, password)
     if config.tls:
         client.tls_set(ca_certs=str(config.ca_file) if config.ca_file else None)
+    client.on_socket_open = _no_delay
     client.reconnect_delay_set(FIRST_RECONNECT, LAST_RECONNECT)
     client.max_queued_messages_set(MAX_QUEUED)
     return client
+
+
+def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    """Send each message at once: a change publishes several small ones in a row, and
+    Nagle's algorithm would hold the later ones back until the broker acknowledges."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class Bridge:
