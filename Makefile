@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: building systemd-python, and the real programs the tests run.
 DAEMON_DEBS := python3-venv python3-dev gcc pkg-config libsystemd-dev
-TEST_DEBS := $(DAEMON_DEBS) mpv openscad systemd chromium
+TEST_DEBS := $(DAEMON_DEBS) mpv openscad systemd chromium mosquitto
 
 .PHONY: simulate test lint bench install uninstall daemon-debs test-debs
 
@@ -30,6 +30,7 @@ bench: $(BIN)/.test
 	$(BIN)/python -m benchmarks.lights
 	$(BIN)/python -m benchmarks.web
 	$(BIN)/python -m benchmarks.render_cluster
+	$(BIN)/python -m benchmarks.mqtt
 
 # On the Raspberry Pi: the service, its user, config and songs (see README). DESTDIR works.
 install:

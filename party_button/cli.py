@@ -203,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     from party_button.web import command as web_command
 
     web_command.register(sub)
+    from party_button.mqtt import command as mqtt_command
+
+    mqtt_command.register(sub)
     add("boot-config", cmd_boot_config, "print config.txt lines that hold the relays off at boot")
     for name, help_text in (
         ("press", "press the button of the running daemon"),

@@ -15,6 +15,7 @@ from gpiozero.exc import PinInvalidPin
 from gpiozero.pins.pi import PiBoardInfo
 
 from party_button.board import board_info
+from party_button.mqtt.config import MqttConfig, read_mqtt
 from party_button.pinout import INTERFACES, KNOWN_AUDIO_HATS, pin_clashes
 from party_button.show_config import LONGEST, parse_lights
 from party_button.shows import LightsConfig
@@ -142,6 +143,7 @@ class Config:
     lights: LightsConfig
     clips: ClipsConfig = field(default_factory=ClipsConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
     @property
     def effect_sounds(self) -> tuple[Path, ...]:
@@ -410,6 +412,7 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
     lights = parse_lights(root, relays)
     clips = _read_clips(root)
     web = read_web(root)
+    mqtt = read_mqtt(root, base)
     root.finish()
     problems.raise_if_any()
     return Config(
@@ -425,4 +428,5 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
         lights=lights,
         clips=clips,
         web=web,
+        mqtt=mqtt,
     )

@@ -510,21 +510,30 @@ def send_command(path: Path, command: str, *, timeout: float = CLIENT_TIMEOUT) -
     return decode_line(path, line)
 
 
-def watch(path: Path, *, timeout: float = CLIENT_TIMEOUT) -> Iterator[dict[str, Any]]:
-    """The daemon's watch stream: each message as a dict, until the daemon ends it.
+class WatchConnection:
+    """A watch stream whose connection another thread may close.
 
-    The first message comes within ``timeout``; then the stream waits as long as the daemon
-    has nothing to say. A refusal (too many watchers) raises :class:`ControlError`.
+    Iterating gives each message as a dict until the daemon ends the stream; :meth:`close`
+    (from any thread) ends an iteration blocked on a quiet daemon. The first message comes
+    within ``timeout``; then the stream waits as long as the daemon has nothing to say. A
+    refusal (too many watchers) raises :class:`ControlError`.
     """
-    with _connect(path, timeout) as sock:
+
+    def __init__(self, path: Path, *, timeout: float = CLIENT_TIMEOUT) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._sock = _connect(path, timeout)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        path, timeout = self.path, self.timeout
         try:
-            sock.sendall(b"watch\n")
-            lines = _read_lines(sock)
+            self._sock.sendall(b"watch\n")
+            lines = _read_lines(self._sock)
             first = decode_line(path, next(lines))
             if first.get("ok") is False:
                 raise ControlError(f"the daemon refused to be watched: {first.get('error')}")
             yield first
-            sock.settimeout(None)
+            self._sock.settimeout(None)
             for line in lines:
                 yield decode_line(path, line)
         except ControlError:
@@ -535,6 +544,24 @@ def watch(path: Path, *, timeout: float = CLIENT_TIMEOUT) -> Iterator[dict[str, 
             raise ControlError(f"the daemon on {path} closed the connection") from None
         except OSError as exc:
             raise ControlError(f"lost the connection to {path}: {exc.strerror or exc}") from None
+
+    def close(self) -> None:
+        """Hang up; a reader blocked in the stream sees its end. Safe to call twice."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+
+    def __enter__(self) -> WatchConnection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def watch(path: Path, *, timeout: float = CLIENT_TIMEOUT) -> Iterator[dict[str, Any]]:
+    """The daemon's watch stream (see :class:`WatchConnection`), until the daemon ends it."""
+    with WatchConnection(path, timeout=timeout) as connection:
+        yield from connection
 
 
 def _read_lines(sock: socket.socket) -> Iterator[bytes]:

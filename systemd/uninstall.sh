@@ -3,11 +3,11 @@
 #
 #   sudo systemd/uninstall.sh [DESTDIR=DIR] [PREFIX=DIR]
 #
-# Removes the units (the daemon's and the web page's), the sysusers files and the virtual
-# environment. Kept:
+# Removes the units (the daemon's, the web page's and the MQTT bridge's), the sysusers files
+# and the virtual environment. Kept:
 # /etc/party-button/config.yaml and /var/lib/party-button (songs and clips), and the
 # party-button users (removing users is left to the admin: userdel party-button-web,
-# userdel party-button).
+# userdel party-button-mqtt, userdel party-button).
 set -eu
 
 DESTDIR=${DESTDIR:-}
@@ -29,22 +29,18 @@ if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-if [ -e "$ROOT$WEBUNIT" ]; then
-    if [ -n "$ROOT" ]; then
-        systemctl --root="$ROOT" disable party-button-web.service
-    else
-        systemctl disable --now party-button-web.service
+for unit in party-button-web.service party-button-mqtt.service party-button.service; do
+    if [ -e "$ROOT/etc/systemd/system/$unit" ]; then
+        if [ -n "$ROOT" ]; then
+            systemctl --root="$ROOT" disable "$unit"
+        else
+            systemctl disable --now "$unit"
+        fi
     fi
-fi
-if [ -e "$ROOT$UNIT" ]; then
-    if [ -n "$ROOT" ]; then
-        systemctl --root="$ROOT" disable party-button.service
-    else
-        systemctl disable --now party-button.service
-    fi
-fi
+done
 rm -f "$ROOT$UNIT" "$ROOT/etc/sysusers.d/party-button.conf" \
     "$ROOT$WEBUNIT" "$ROOT/etc/sysusers.d/party-button-web.conf" \
+    "$ROOT/etc/systemd/system/party-button-mqtt.service" "$ROOT/etc/sysusers.d/party-button-mqtt.conf" \
     "$ROOT/etc/party-button/config.yaml.dist"
 rm -rf "$ROOT$PREFIX"
 if [ -z "$ROOT" ]; then
