@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: building systemd-python, and the real programs the tests run.
 DAEMON_DEBS := python3-venv python3-dev gcc pkg-config libsystemd-dev
-TEST_DEBS := $(DAEMON_DEBS) mpv openscad systemd
+TEST_DEBS := $(DAEMON_DEBS) mpv openscad systemd chromium mosquitto
 
 .PHONY: simulate test lint bench install uninstall daemon-debs test-debs
 
@@ -63,5 +63,5 @@ $(BIN)/.daemon: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(BIN)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,beats,render,cluster]'
+	$(BIN)/pip install -q -e '.[dev,beats,render,cluster,web]'
 	touch $@ $(BIN)/.daemon

@@ -116,21 +116,32 @@ def measure_process(config_path: Path, idle_seconds: float) -> dict[str, float]:
             break
     ready = time.monotonic() - started
     threading.Thread(target=proc.stderr.read, daemon=True).start()
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def cpu_seconds() -> float:
-        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / ticks
-
     time.sleep(1.0)
-    cpu_before, wall_before = cpu_seconds(), time.monotonic()
-    time.sleep(idle_seconds)
-    cpu = (cpu_seconds() - cpu_before) / (time.monotonic() - wall_before) * 100
-    status = Path(f"/proc/{proc.pid}/status").read_text()
-    rss_kb = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+    cpu = idle_cpu_percent(proc.pid, idle_seconds)
+    rss = rss_mb(proc.pid)
     proc.terminate()
     proc.wait(timeout=10)
-    return {"ready_s": ready, "idle_cpu_percent": cpu, "rss_mb": rss_kb / 1024}
+    return {"ready_s": ready, "idle_cpu_percent": cpu, "rss_mb": rss}
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu_percent(pid: int, seconds: float) -> float:
+    """The share of one core process ``pid`` uses over the next ``seconds``."""
+    cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before) * 100
+
+
+def rss_mb(pid: int) -> float:
+    """The resident memory of process ``pid`` (MB)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss_kb = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+    return rss_kb / 1024
 
 
 def main() -> int:

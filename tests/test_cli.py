@@ -86,7 +86,11 @@ def test_auto_pin_factory_off_a_pi_is_a_clear_error(tmp_path: Path, song_folder:
 
 
 def simulate(config: Config, keys: list[tuple[float, str]], env: dict[str, str]) -> str:
-    """Run the simulation, typing ``keys`` at the given delays; returns its output."""
+    """Run the simulation, typing ``keys`` at the given delays; returns its output.
+
+    Its control socket goes next to the config, away from any daemon of this machine.
+    """
+    env = {"PARTY_BUTTON_SOCKET": str(config.path.parent / "run" / "control.sock"), **env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "party_button", "run", "--simulate", "--config", str(config.path)],
         stdin=subprocess.PIPE,

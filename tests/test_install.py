@@ -15,6 +15,7 @@ from party_button.config.schema import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 UNIT = REPO / "systemd" / "party-button.service"
+MQTT_UNIT = REPO / "systemd" / "party-button-mqtt.service"
 STATE = "/var/lib/party-button"
 needs_systemctl = pytest.mark.skipif(not shutil.which("systemctl"), reason="needs systemctl")
 needs_analyze = pytest.mark.skipif(
@@ -46,14 +47,17 @@ def source(tmp_path: Path, song_folder: Path) -> Path:
     return tree
 
 
-def run_script(source: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_script(
+    source: Path, script: str, *args: str, status: int = 0
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         ["sh", str(source / "systemd" / script), *args],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "PYTHON": sys.executable},  # --no-venv: this one has the package
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == status, result.stdout + result.stderr
     return result
 
 
@@ -95,7 +99,8 @@ def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
     config = load_config(installed_config(root))
     assert config.songs.folders == (root / STATE.lstrip("/") / "songs",)
     assert config.party.intro_sound == root / STATE.lstrip("/") / "songs/intro/siren.ogg"
-    # Only the paths changed: comments and every other setting are the shipped file's.
+    # Only the paths and the web PIN changed: comments and every other setting are the
+    # shipped file's.
     shipped = (source / "party_button/config/config.yaml").read_text().splitlines()
     ours = (root / "etc/party-button/config.yaml").read_text().splitlines()
     changed = [(a, b) for a, b in zip(shipped, ours, strict=True) if a != b]
@@ -103,6 +108,7 @@ def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
         "folders",
         "intro_sound",
         "fallback_sound",
+        "pin",
     ]
 
 
@@ -180,42 +186,133 @@ def test_install_with_a_virtual_environment_that_really_works(source, tmp_path):
     assert found == "True" and "site-packages" in path
 
 
-def unit_for_verify(tmp_path: Path) -> Path:
-    """The unit with its ExecStart= binary moved to one that exists on this machine."""
+def unit_for_verify(tmp_path: Path, unit: Path = UNIT) -> Path:
+    """``unit`` with its ExecStart= binary moved to one that exists on this machine."""
     cli = Path(sys.executable).with_name("party-button")
     assert cli.exists(), "the package's console script, from pip install -e ."
-    copy = tmp_path / "unit" / "party-button.service"
+    copy = tmp_path / "unit" / unit.name
     copy.parent.mkdir()
-    copy.write_text(UNIT.read_text().replace("/opt/party-button/venv/bin/party-button", str(cli)))
+    copy.write_text(unit.read_text().replace("/opt/party-button/venv/bin/party-button", str(cli)))
     return copy
 
 
-@needs_analyze
-def test_systemd_analyze_verify_is_clean(tmp_path):
+def verify(unit: Path) -> str:
+    """What ``systemd-analyze verify`` says about ``unit`` (nothing when it is clean)."""
     result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", str(unit_for_verify(tmp_path))],
+        ["systemd-analyze", "verify", "--man=no", str(unit)],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert result.returncode == 0
-    assert result.stdout + result.stderr == ""
+    assert result.returncode == 0, result.stderr
+    return result.stdout + result.stderr
+
+
+@needs_analyze
+@pytest.mark.parametrize("unit", [UNIT, MQTT_UNIT], ids=lambda unit: unit.name)
+def test_systemd_analyze_verify_is_clean(tmp_path, unit):
+    assert verify(unit_for_verify(tmp_path, unit)) == ""
+
+
+def exposure(unit: Path) -> tuple[float, str, str]:
+    """``systemd-analyze security``'s overall exposure of ``unit``, its word, and the report."""
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    name = re.escape(unit.name)
+    match = re.search(rf"Overall exposure level for {name}: ([\d.]+) (\w+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    return float(match.group(1)), match.group(2), result.stdout
 
 
 @needs_analyze
 def test_systemd_analyze_security_rates_the_unit_safe():
-    result = subprocess.run(
-        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(UNIT)],
-        capture_output=True,
-        text=True,
-        check=False,
+    level, word, report = exposure(UNIT)
+    assert level <= 1.0, report
+    assert word == "SAFE"
+
+
+@needs_analyze
+def test_systemd_analyze_security_rates_the_mqtt_unit_at_most_2():
+    level, _word, report = exposure(MQTT_UNIT)
+    assert level <= 2.0, report
+
+
+def test_mqtt_unit_has_network_but_no_devices_and_its_own_user():
+    settings = [line.strip() for line in MQTT_UNIT.read_text().splitlines()]
+    for required in (
+        "User=party-button-mqtt",
+        "SupplementaryGroups=party-button",
+        "PrivateDevices=yes",
+        "DevicePolicy=closed",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+        "SocketBindDeny=any",
+        "ProtectSystem=strict",
+        "CapabilityBoundingSet=",
+        "ExecStart=/opt/party-button/venv/bin/party-button mqtt "
+        "--config /etc/party-button/config.yaml --socket /run/party-button/control.sock",
+    ):
+        assert required in settings, required
+    assert not any(line.startswith(("DeviceAllow=", "PrivateNetwork=")) for line in settings)
+    sysusers = (REPO / "systemd" / "party-button-mqtt.sysusers").read_text()
+    assert re.search(r"^u party-button-mqtt - ", sysusers, re.MULTILINE)
+    assert re.search(r"^m party-button-mqtt party-button$", sysusers, re.MULTILINE)
+
+
+MQTT_FILES = {
+    "/etc/systemd/system/party-button-mqtt.service",
+    "/etc/systemd/system/multi-user.target.wants/party-button-mqtt.service",
+    "/etc/sysusers.d/party-button-mqtt.conf",
+}
+
+
+def set_mqtt_enabled(root: Path, enabled: bool) -> None:
+    config = root / "etc/party-button/config.yaml"
+    text = config.read_text()
+    config.write_text(
+        text.replace(
+            f"enabled: {str(not enabled).lower()}\n  host:",
+            f"enabled: {str(enabled).lower()}\n  host:",
+        )
     )
-    match = re.search(
-        r"Overall exposure level for party-button\.service: ([\d.]+) (\w+)", result.stdout
-    )
-    assert match, result.stdout + result.stderr
-    assert float(match.group(1)) <= 1.0, result.stdout
-    assert match.group(2) == "SAFE"
+
+
+@needs_systemctl
+def test_the_mqtt_bridge_is_installed_when_enabled_and_removed_when_not(source, tmp_path):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    assert not MQTT_FILES & files_under(root)  # the shipped config leaves mqtt off
+    set_mqtt_enabled(root, True)
+    result = run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    assert "MQTT bridge" in result.stdout
+    assert files_under(root) >= MQTT_FILES
+    wants = root / "etc/systemd/system/multi-user.target.wants/party-button-mqtt.service"
+    assert os.readlink(wants) == "/etc/systemd/system/party-button-mqtt.service"
+    unit = root / "etc/systemd/system/party-button-mqtt.service"
+    assert unit.read_text() == MQTT_UNIT.read_text()
+
+    set_mqtt_enabled(root, False)
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    assert not MQTT_FILES & files_under(root)
+
+    set_mqtt_enabled(root, True)
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    run_script(source, "uninstall.sh", f"DESTDIR={root}")
+    assert not MQTT_FILES & files_under(root)
+    assert not (root / "etc/systemd/system/party-button.service").exists()
+
+
+@needs_systemctl
+def test_the_installer_stops_on_a_wrong_mqtt_section(source, tmp_path):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    config = root / "etc/party-button/config.yaml"
+    config.write_text(config.read_text().replace("  host: localhost", "  host: mqtt://broker"))
+    result = run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv", status=1)
+    assert "mqtt.host: expected a host name or address, not a URL" in result.stderr
 
 
 def test_unit_has_the_required_settings():

@@ -113,6 +113,8 @@ def test_the_first_line_is_the_whole_state(served):
         "config": str(daemon.config.path),
         "reload_pending": False,
         "reload_error": None,
+        "length": None,
+        "next_phase": None,
     }
 
 
@@ -328,3 +330,50 @@ def test_describe_reads_like_a_log():
     assert describe({"type": "event", "event": "reload", "ok": False, "problems": 2}).endswith(
         " reload refused: 2 problem(s)"
     )
+
+
+def test_hold_sent_over_the_socket_is_the_panic_stop(served):
+    daemon = served()
+    path = path_of(daemon)
+    watcher = Watcher(path)
+    send_command(path, "press")
+    party = watcher.wait(lambda m: m.get("phase") == "party")
+    assert send_command(path, "hold")["ok"] is True
+    event = watcher.wait(lambda m: m.get("event") == "hold")
+    assert (event["source"], event["during"]) == ("control", "party")
+    after = watcher.wait(
+        lambda m: "phase" in m.get("changed", ()), after=watcher.messages.index(party) + 1
+    )
+    # No fade: straight from the party to the cooldown, relays off and nothing playing.
+    assert after["phase"] == "cooldown"
+    assert after["relays"] == {"lights": False, "beacon": False}
+    assert after["playing"] is None
+
+
+def test_the_next_phase_and_the_length_come_with_the_state(served):
+    daemon = served({"party": {"cooldown": 2.0}})
+    path = path_of(daemon)
+    watcher = Watcher(path)
+    send_command(path, "press")
+    party = watcher.wait(lambda m: m.get("phase") == "party" and m.get("playing"))
+    assert party["next_phase"] == {"phase": "ending", "in": None}  # when the song ends
+    assert party["length"] == pytest.approx(0.6, abs=0.05)  # the songs are 0.6 s tones
+    cooldown = watcher.wait(lambda m: m.get("phase") == "cooldown")
+    assert cooldown["next_phase"]["phase"] == "idle"
+    assert 0.0 < cooldown["next_phase"]["in"] <= 2.0
+    assert cooldown["length"] is None
+    idle = watcher.wait(lambda m: m.get("phase") == "idle", after=watcher.messages.index(cooldown))
+    assert idle["next_phase"] is None
+
+
+def test_a_countdown_alone_sends_no_line():
+    feed = StateFeed()
+    status = {name: None for name in STATE_FIELDS}
+    status.update(phase="cooldown", position=0.0, next_phase={"phase": "idle", "in": 2.0})
+    feed.full(status)
+    assert feed.changes({**status, "next_phase": {"phase": "idle", "in": 1.2}}) is None
+    changed = feed.changes({**status, "phase": "idle", "next_phase": None})
+    assert changed is not None and changed["changed"] == ["phase", "next_phase"]
+    assert describe(
+        {**changed, "changed": ["next_phase"], "next_phase": {"phase": "idle", "in": 1.5}}
+    ).endswith("then idle in 1.5 s")

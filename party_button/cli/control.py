@@ -1,4 +1,4 @@
-"""``party-button press|stop|next|status|reload``: talk to the running daemon."""
+"""``party-button press|stop|next|hold|status|reload``: talk to the running daemon."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ COMMANDS = (
     ("press", "press the button of the running daemon"),
     ("stop", "end the running party"),
     ("next", "skip to the next song of the running party"),
+    ("hold", "the panic stop, as holding the button: relays off and silence at once"),
     ("status", "print what the daemon is doing, as JSON (--watch: every change)"),
     ("reload", "make the daemon re-read its config file"),
 )

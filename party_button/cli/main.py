@@ -16,18 +16,33 @@ from party_button.cli import (
     boot_config,
     check_config,
     control,
+    mqtt,
     preview,
     relays,
     render,
     run,
     songs,
+    web,
     wiring,
 )
 from party_button.cli.common import call
 from party_button.daemon.systemd import setup_logging
 
 # The command groups, in the order ``party-button --help`` lists them.
-GROUPS = (run, check_config, songs, relays, analyze, preview, wiring, render, boot_config, control)
+GROUPS = (
+    run,
+    check_config,
+    songs,
+    relays,
+    analyze,
+    preview,
+    wiring,
+    render,
+    web,
+    mqtt,
+    boot_config,
+    control,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,11 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the daemon until it is stopped, or the keyboard simulation with ``--simulate``."""
     config = config_of(args)
+    socket_path = Path(args.socket) if args.socket else daemon_socket_path()
     if args.simulate:
         from party_button.cli.simulation import simulate
 
-        return simulate(config)
+        return simulate(config, control_path=socket_path)
     from party_button.daemon.daemon import Daemon
 
-    socket_path = Path(args.socket) if args.socket else daemon_socket_path()
     return Daemon(config, control_path=socket_path).run()

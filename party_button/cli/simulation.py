@@ -12,6 +12,7 @@ import threading
 import time
 import tty
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -173,8 +174,18 @@ def _raw_terminal(stream: TextIO) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def simulate(config: Config, *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
-    """Run the party on mock pins with the keyboard as the button; returns the exit code."""
+def simulate(
+    config: Config,
+    *,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    control_path: Path | None = None,
+) -> int:
+    """Run the party on mock pins with the keyboard as the button; returns the exit code.
+
+    With ``control_path`` it listens there, so ``party-button press`` and the web page
+    reach the simulation as they reach the daemon.
+    """
     # Mock pins; clips in a window on the laptop (mpv's default output), not on a Pi's DRM.
     config = dataclasses.replace(
         config,
@@ -190,7 +201,9 @@ def simulate(config: Config, *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
         player.open()
         display.message(f"No sound device ({exc}): the simulation runs SILENT.")
     factory = MockFactory(pin_class=MockPWMPin)
-    daemon = Daemon(config, factory=factory, player=player, on_change=display)
+    daemon = Daemon(
+        config, factory=factory, player=player, on_change=display, control_path=control_path
+    )
     keyboard = Keyboard(daemon, factory, stdin)
     display.message(f"party-button simulation with {config.path}. {KEYS_HELP}")
     with _raw_terminal(stdin), _logging_to(LogAboveLamps(display)):

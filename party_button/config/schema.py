@@ -18,7 +18,9 @@ from typing import Any
 from gpiozero.exc import PinInvalidPin
 from gpiozero.pins.pi import PiBoardInfo
 
+from party_button.config.mqtt import MqttConfig, read_mqtt
 from party_button.config.walker import read_into, setting
+from party_button.config.web import WebConfig, read_web
 from party_button.config.yaml_reader import MapReader, Problems, describe, did_you_mean
 from party_button.gpio.board import PIN_FACTORIES, board_info
 from party_button.gpio.pinout import INTERFACES, KNOWN_AUDIO_HATS, pin_clashes
@@ -297,6 +299,8 @@ class Config:
     party: PartyConfig
     lights: LightsConfig
     clips: ClipsConfig = field(default_factory=ClipsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
     @property
     def effect_sounds(self) -> tuple[Path, ...]:
@@ -350,6 +354,8 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
     party = read_into(PartyConfig, root.map("party"), context)
     lights = parse_lights(root, relays)
     clips = read_into(ClipsConfig, root.map("clips"), context)
+    web = read_web(root)
+    mqtt = read_mqtt(root, context.base)
     root.finish()
     problems.raise_if_any()
     return Config(
@@ -364,4 +370,6 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
         party=party,
         lights=lights,
         clips=clips,
+        web=web,
+        mqtt=mqtt,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import socket
@@ -49,26 +50,54 @@ def send_command(path: Path, command: str, *, timeout: float = CLIENT_TIMEOUT) -
     with _connect(path, timeout) as sock, _Talking(path, timeout, hung_up):
         sock.sendall(command.encode() + b"\n")
         line = next(_read_lines(sock))
-    return _decode(path, line)
+    return decode_line(path, line)
+
+
+class WatchConnection:
+    """A watch stream whose connection another thread may close.
+
+    Iterating gives each message as a dict until the daemon ends the stream; :meth:`close`
+    (from any thread) ends an iteration blocked on a quiet daemon. The first message comes
+    within ``timeout``; then the stream waits as long as the daemon has nothing to say. A
+    refusal (too many watchers) raises :class:`ControlError`.
+    """
+
+    def __init__(self, path: Path, *, timeout: float = CLIENT_TIMEOUT) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._sock = _connect(path, timeout)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        path = self.path
+        hung_up = f"the daemon on {path} closed the connection"
+        with _Talking(path, self.timeout, hung_up):
+            self._sock.sendall(b"watch\n")
+            lines = _read_lines(self._sock)
+            first = decode_line(path, next(lines))
+            if first.get("ok") is False:
+                raise ControlError(f"the daemon refused to be watched: {first.get('error')}")
+            yield first
+            self._sock.settimeout(None)
+            for line in lines:
+                yield decode_line(path, line)
+
+    def close(self) -> None:
+        """Hang up; a reader blocked in the stream sees its end. Safe to call twice."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+
+    def __enter__(self) -> WatchConnection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def watch(path: Path, *, timeout: float = CLIENT_TIMEOUT) -> Iterator[dict[str, Any]]:
-    """The daemon's watch stream: each message as a dict, until the daemon ends it.
-
-    The first message comes within ``timeout``; then the stream waits as long as the daemon
-    has nothing to say. A refusal (too many watchers) raises :class:`ControlError`.
-    """
-    hung_up = f"the daemon on {path} closed the connection"
-    with _connect(path, timeout) as sock, _Talking(path, timeout, hung_up):
-        sock.sendall(b"watch\n")
-        lines = _read_lines(sock)
-        first = _decode(path, next(lines))
-        if first.get("ok") is False:
-            raise ControlError(f"the daemon refused to be watched: {first.get('error')}")
-        yield first
-        sock.settimeout(None)
-        for line in lines:
-            yield _decode(path, line)
+    """The daemon's watch stream (see :class:`WatchConnection`), until the daemon ends it."""
+    with WatchConnection(path, timeout=timeout) as connection:
+        yield from connection
 
 
 class _Talking:
@@ -111,7 +140,8 @@ def _read_lines(sock: socket.socket) -> Iterator[bytes]:
         data += chunk
 
 
-def _decode(path: Path, line: bytes) -> dict[str, Any]:
+def decode_line(path: Path, line: bytes) -> dict[str, Any]:
+    """One JSON object the daemon at ``path`` sent; :class:`ControlError` if it is none."""
     try:
         decoded = json.loads(line)
     except ValueError:

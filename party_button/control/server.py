@@ -1,4 +1,4 @@
-"""The daemon's side of the control socket (``press|stop|next|status|reload|watch``).
+"""The daemon's side of the control socket (``press|stop|next|hold|status|reload|watch``).
 
 See :mod:`party_button.control.protocol` for what a client sends and reads. The
 socket is created ``0660``: only its owner and group (the service's group) may connect,

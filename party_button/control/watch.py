@@ -7,6 +7,8 @@ with the protocol version ``v`` and the daemon's wall-clock ``time``:
     the daemon's whole state (:data:`STATE_FIELDS`): once at once, with every field in
     ``changed``; then after each change, with ``changed`` naming the fields that differ from
     the previous state line. During a party ``position`` moves on once a second.
+    ``next_phase`` (``{"phase": ..., "in": seconds or None}``) is sent when the coming phase
+    changes; a client counts ``in`` down from the line's arrival.
 ``{"v": 1, "type": "event", "event": "press", "source": "button", ...}``
     something that happened; see :data:`EVENTS`.
 
@@ -33,10 +35,12 @@ STATE_FIELDS = (
     "config",
     "reload_pending",
     "reload_error",
+    "length",
+    "next_phase",
 )
 EVENTS = {
     "press": "the button was pressed (source button) or press was sent (source control)",
-    "hold": "the button was held: the panic stop",
+    "hold": "the button was held (source button) or hold was sent (source control): the panic stop",
     "stop": "stop was sent",
     "next": "next was sent",
     "reload": "the config was read again (ok, problems)",
@@ -54,8 +58,13 @@ def event_message(event: str, **details: Any) -> dict[str, Any]:
 
 
 def _comparable(state: Mapping[str, Any]) -> dict[str, Any]:
-    """``state`` with the position in whole seconds: what counts as a change."""
-    return {**state, "position": int(state["position"])}
+    """What counts as a change of ``state``: the position in whole seconds, the next phase
+    without its countdown (a line says ``in`` when the next phase changes, and a client
+    counts down from there)."""
+    coming = state["next_phase"]
+    if coming is not None:
+        coming = (coming["phase"], coming["in"] is None)
+    return {**state, "position": int(state["position"]), "next_phase": coming}
 
 
 class StateFeed:
@@ -113,9 +122,20 @@ def _field(name: str, value: Any) -> str:
         return "new config waits for the party to end" if value else ""
     if name == "reload_error":
         return f"reload failed: {value}" if value else ""
+    if name == "next_phase":
+        return _next_phase(value)
+    if name == "length":
+        return ""  # shown with the song: it only matters next to the position
     if name == "status":
         return ""  # says again what the other fields say
     return f"{name} {value}"
+
+
+def _next_phase(value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    when = "" if value.get("in") is None else f" in {value['in']:g} s"
+    return f"then {value.get('phase')}{when}"
 
 
 def _event(message: Mapping[str, Any]) -> str:

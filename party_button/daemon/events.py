@@ -68,7 +68,7 @@ class ClientRequest(Event):
 
 @dataclass(frozen=True)
 class Request(ClientRequest):
-    """A press, stop or next."""
+    """A press, stop, next or hold (the panic stop)."""
 
     input: Input
 
@@ -122,6 +122,7 @@ REQUESTS: dict[str, Callable[[Peer | None], Event]] = {
     "press": lambda peer: Request(Input.PRESS, peer=peer),
     "stop": lambda peer: Request(Input.STOP, peer=peer),
     "next": lambda peer: Request(Input.NEXT, peer=peer),
+    "hold": lambda peer: Request(Input.HOLD, peer=peer),
     "status": lambda peer: StatusRequest(peer=peer),
     "reload": lambda peer: ReloadRequest(peer=peer),
     "watch": lambda peer: WatchRequest(peer=peer),

@@ -147,6 +147,21 @@ class PartyMachine:
         pending = [deadline for deadline in deadlines if deadline is not None]
         return min(pending) if pending else None
 
+    def next_phase(self) -> tuple[Phase, float | None] | None:
+        """The phase that follows this one and when (``None``: when a sound ends or a press
+        comes); ``None`` when idle."""
+        if self.phase is Phase.IDLE:
+            return None
+        if self.phase is Phase.COOLDOWN:
+            return Phase.IDLE, self._phase_deadline
+        if self.phase is Phase.ENDING:
+            after = Phase.COOLDOWN if self.rules.cooldown > 0 else Phase.IDLE
+            return after, self._phase_deadline
+        limit = self.deadline()  # the party's max_duration, if any
+        if self.phase is Phase.INTRO and limit is None:
+            return Phase.PARTY, None
+        return Phase.ENDING, limit
+
     def handle(self, signal: Input, now: float) -> list[Do]:
         """React to a press, a hold, a stop or a skip request."""
         if signal is Input.HOLD:

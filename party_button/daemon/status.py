@@ -91,7 +91,18 @@ class StatusBoard:
             "config": str(self.daemon.config.path),
             "reload_pending": self.daemon.reloader.pending is not None,
             "reload_error": self.daemon.reloader.error,
+            "length": playing.length if (playing := self.daemon.conductor.now_playing) else None,
+            "next_phase": self._next_phase(),
         }
+
+    def _next_phase(self) -> dict[str, Any] | None:
+        """The phase that comes next and in how many seconds (None: when a sound ends)."""
+        coming = self.daemon.machine.next_phase()
+        if coming is None:
+            return None
+        phase, deadline = coming
+        left = None if deadline is None else round(max(0.0, deadline - self.daemon.clock()), 1)
+        return {"phase": phase.value, "in": left}
 
     def show_led(self) -> None:
         """The status LED: blinks fast without audio, shines during a party, else pulses."""

@@ -1,0 +1,270 @@
+"""The web application: the page, the JSON API and the live stream, on one port.
+
+Every route passes the one check of :mod:`.auth`. The API is documented in the README
+(section "The web page and API"); errors are ``{"ok": false, "error": "..."}``, and 503 when
+the daemon cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from party_button.config.schema import Config
+from party_button.config.web import WebConfig
+from party_button.web import auth
+from party_button.web.auth import refusal
+from party_button.web.daemon_link import RECONNECT, DaemonDown, DaemonLink
+from party_button.web.parties import PartyLog
+from party_button.web.songs import LIST_LIMIT, SongRefused, SongsFolders, upload_name
+from party_button.web.static_files import LOGIN_PAGE, PAGE, STATIC
+
+log = logging.getLogger(__name__)
+
+KEEP_ALIVE = 15.0
+"""Seconds between two comments on a quiet live stream, so that a dead connection shows."""
+MULTIPART_SLACK = 64 * 1024
+"""Bytes an upload may carry besides its files (the multipart headers)."""
+CHUNK = 256 * 1024
+SHUTDOWN_SECONDS = 3.0
+"""How long a stopping service lets requests in progress finish (uploads being checked)."""
+COMMANDS = ("press", "stop", "next", "hold")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def make_app(config: Config, link: DaemonLink) -> web.Application:
+    """The application for ``config``, talking to the daemon through ``link``."""
+    settings: WebConfig = config.web
+    app = web.Application(
+        middlewares=[
+            auth.middleware(
+                settings,
+                sessions := auth.Sessions(settings.session_hours),
+                attempts := auth.Attempts(settings.login_attempts),
+            )
+        ]
+    )
+    app["settings"] = settings
+    app["sessions"] = sessions
+    app["attempts"] = attempts
+    app["config"] = config
+    app["link"] = link
+    app["folders"] = SongsFolders(
+        config.songs.folders, config.songs.extensions, config.effect_sounds
+    )
+    parties = PartyLog()
+    app["parties"] = parties
+
+    def follow(message: dict[str, Any]) -> None:
+        if parties.observe(message):
+            link.publish({"type": "parties", "parties": parties.recent()})
+
+    link.on_message(follow)
+    app.on_response_prepare.append(_security_headers)
+    app.on_shutdown.append(lambda _app: _end_streams(link))
+    app.router.add_get("/", _file(PAGE))
+    app.router.add_get("/login", _file(LOGIN_PAGE))
+    app.router.add_static("/static", STATIC)
+    app.router.add_post("/api/login", auth.login)
+    app.router.add_post("/api/logout", auth.logout)
+    app.router.add_get("/api/status", status)
+    app.router.add_get("/api/page", page_settings)
+    app.router.add_get("/api/events", events)
+    for name in COMMANDS:
+        app.router.add_post(f"/api/{name}", command)
+    app.router.add_get("/api/songs", songs)
+    app.router.add_post("/api/songs", upload)
+    app.router.add_delete("/api/songs/{name:.+}", delete)
+    return app
+
+
+async def _end_streams(link: DaemonLink) -> None:
+    link.end_streams()
+
+
+async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+def _file(path: Any) -> Any:
+    async def serve(_request: web.Request) -> web.FileResponse:
+        return web.FileResponse(path)
+
+    return serve
+
+
+def _down(link: DaemonLink, problem: str | None = None) -> web.Response:
+    return refusal(503, problem or link.problem)
+
+
+async def status(request: web.Request) -> web.Response:
+    """``GET /api/status``: the daemon's state as last streamed, and the last parties."""
+    link: DaemonLink = request.app["link"]
+    if link.state is None:
+        return _down(link)
+    return web.json_response({"ok": True, **link.state, "parties": request.app["parties"].recent()})
+
+
+async def page_settings(request: web.Request) -> web.Response:
+    """``GET /api/page``: what the page needs from the config."""
+    config: Config = request.app["config"]
+    return web.json_response(
+        {
+            "ok": True,
+            "hold_time": config.button.hold_time,
+            "max_upload_mb": config.web.max_upload_mb,
+            "extensions": list(config.songs.extensions),
+        }
+    )
+
+
+async def command(request: web.Request) -> web.Response:
+    """``POST /api/press|stop|next|hold``: sent to the daemon; its answer comes back."""
+    link: DaemonLink = request.app["link"]
+    name = request.path.rsplit("/", 1)[1]
+    try:
+        answer = await link.command(name)
+    except DaemonDown as exc:
+        return _down(link, str(exc))
+    if answer.get("ok"):
+        return web.json_response(answer)
+    error = str(answer.get("error", "refused by the daemon"))
+    return web.json_response(answer, status=429 if error.startswith("too many") else 409)
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """``GET /api/events``: the live stream (Server-Sent Events), one JSON message each."""
+    link: DaemonLink = request.app["link"]
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+    )
+    await response.prepare(request)
+    subscriber = link.subscribe()
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(subscriber.queue.get(), KEEP_ALIVE)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            await response.write(b"data: " + json.dumps(message).encode() + b"\n\n")
+            if message is RECONNECT:
+                break
+    except (ConnectionError, RuntimeError):  # the browser went away
+        pass
+    finally:
+        link.unsubscribe(subscriber)
+    return response
+
+
+async def songs(request: web.Request) -> web.Response:
+    """``GET /api/songs?q=TEXT&limit=N``: the songs whose name holds TEXT."""
+    folders: SongsFolders = request.app["folders"]
+    try:
+        limit = min(max(int(request.query.get("limit", LIST_LIMIT)), 1), 10 * LIST_LIMIT)
+    except ValueError:
+        return refusal(400, "limit must be a number")
+    found, total = await folders.songs(request.query.get("q", ""), limit)
+    return web.json_response(
+        {"ok": True, "songs": [song.as_json() for song in found], "total": total}
+    )
+
+
+async def upload(request: web.Request) -> web.StreamResponse:
+    """``POST /api/songs`` (multipart, one or more ``file`` parts): checked, then saved."""
+    config: Config = request.app["config"]
+    folders: SongsFolders = request.app["folders"]
+    limit = config.web.max_upload_mb * 1024**2
+    if request.content_length is not None and request.content_length > limit + MULTIPART_SLACK:
+        size = request.content_length / 1024**2
+        return _closing(
+            refusal(413, f"{size:.0f} MB is over the upload limit of {limit // 1024**2} MB")
+        )
+    if not request.content_type.startswith("multipart/"):
+        return refusal(400, "send the songs as multipart/form-data, each in a part named file")
+    saved: list[str] = []
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or part.name != "file":
+                raise SongRefused("send each song in a part named file")
+            name = upload_name(part.filename, config.songs.extensions)
+            used = sum((folders.upload_folder / song).stat().st_size for song in saved)
+            path = await folders.add(name, _chunks(part), limit - used)
+            log.info("uploaded %s (%d bytes)", path, path.stat().st_size)
+            saved.append(name)
+    except SongRefused as exc:
+        log.info("upload refused: %s", exc)
+        answer = web.json_response(
+            {"ok": False, "error": str(exc), "saved": saved}, status=exc.status
+        )
+        return _closing(answer) if exc.status == 413 else answer
+    except ValueError as exc:  # a malformed multipart body
+        return _closing(refusal(400, f"not a valid upload: {exc}"))
+    finally:
+        if saved:
+            request.app["link"].publish({"type": "library"})
+    if not saved:
+        return refusal(400, "no file in the upload")
+    return web.json_response({"ok": True, "saved": saved}, status=201)
+
+
+async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(CHUNK):
+        yield chunk
+
+
+def _closing(response: web.Response) -> web.Response:
+    """``response``, after which the connection is closed (the rest of a refused upload is
+    not read)."""
+    response.force_close()
+    return response
+
+
+async def delete(request: web.Request) -> web.Response:
+    """``DELETE /api/songs/NAME``: the song and its beat grid are deleted."""
+    folders: SongsFolders = request.app["folders"]
+    try:
+        path = await folders.remove(request.match_info["name"])
+    except SongRefused as exc:
+        return refusal(exc.status, str(exc))
+    log.info("deleted %s", path)
+    request.app["link"].publish({"type": "library"})
+    return web.json_response({"ok": True, "deleted": request.match_info["name"]})
+
+
+async def serve(config: Config, link: DaemonLink, ready: Any = None) -> None:
+    """Serve until cancelled; ``ready(url)`` once listening."""
+    settings = config.web
+    app = make_app(config, link)
+    runner = web.AppRunner(
+        app, access_log=None, lingering_time=0, shutdown_timeout=SHUTDOWN_SECONDS
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+        await site.start()
+        link.start()
+        if ready is not None:
+            host, port = runner.addresses[0][:2]
+            ready(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+        await asyncio.Event().wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await link.close()
+        await runner.cleanup()
