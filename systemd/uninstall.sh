@@ -3,7 +3,7 @@
 #
 #   sudo systemd/uninstall.sh [DESTDIR=DIR] [PREFIX=DIR]
 #
-# Removes the unit, the sysusers file and the virtual environment. Kept:
+# Removes the units, the sysusers file and the virtual environment. Kept:
 # /etc/party-button/config.yaml and /var/lib/party-button (songs and clips), and the
 # party-button user (removing users is left to the admin: userdel party-button).
 set -eu
@@ -19,24 +19,31 @@ for arg in "$@"; do
     esac
 done
 ROOT=${DESTDIR%/}
-UNIT=/etc/systemd/system/party-button.service
+UNITDIR=/etc/systemd/system
+ENABLED="party-button.service party-button-beats.socket"
 
 if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
     echo "uninstall.sh: run as root (sudo), or give DESTDIR=DIR" >&2
     exit 1
 fi
 
-if [ -e "$ROOT$UNIT" ]; then
+if [ -e "$ROOT$UNITDIR/party-button.service" ]; then
     if [ -n "$ROOT" ]; then
-        systemctl --root="$ROOT" disable party-button.service
+        # shellcheck disable=SC2086  # a list of units
+        systemctl --root="$ROOT" disable $ENABLED
+    elif [ -d /run/systemd/system ]; then
+        # shellcheck disable=SC2086
+        systemctl disable --now $ENABLED
     else
-        systemctl disable --now party-button.service
+        # shellcheck disable=SC2086
+        systemctl disable $ENABLED
     fi
 fi
-rm -f "$ROOT$UNIT" "$ROOT/etc/sysusers.d/party-button.conf" \
+rm -f "$ROOT$UNITDIR/party-button.service" "$ROOT$UNITDIR/party-button-beats.socket" \
+    "$ROOT$UNITDIR/party-button-beats@.service" "$ROOT/etc/sysusers.d/party-button.conf" \
     "$ROOT/etc/party-button/config.yaml.dist"
 rm -rf "$ROOT$PREFIX"
-if [ -z "$ROOT" ]; then
+if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload
 fi
 echo "party-button removed; kept $ROOT/etc/party-button and $ROOT/var/lib/party-button"
