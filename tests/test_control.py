@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import stat
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -178,3 +181,41 @@ def test_client_socket_path_is_the_daemons_without_a_system_service(tmp_path):
     environ = {"XDG_RUNTIME_DIR": str(tmp_path)}
     assert client_socket_path(environ) == tmp_path / "party-button" / "control.sock"
     assert client_socket_path({"RUNTIME_DIRECTORY": str(tmp_path)}) == tmp_path / "control.sock"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")
+def test_a_user_outside_the_services_group_is_told_to_join_it(monkeypatch):
+    # The service's runtime folder is open to its group only (RuntimeDirectoryMode=0750).
+    runtime = Path(tempfile.mkdtemp(prefix="party-button-run-"))
+    try:
+        runtime.chmod(0o755)
+        service_folder = runtime / "party-button"
+        service_folder.mkdir(mode=0o750)
+        system_socket = service_folder / "control.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(system_socket))
+        monkeypatch.setattr("party_button.control.SYSTEM_SOCKET", system_socket)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: an ordinary user, outside the group
+            try:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+                path = client_socket_path({"XDG_RUNTIME_DIR": "/run/user/65534"})
+                try:
+                    send_command(path, "status")
+                    result = "answered"
+                except ControlError as exc:
+                    result = str(exc)
+                os.write(write_end, result.encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            result = pipe.read().decode()
+        os.waitpid(pid, 0)
+        listener.close()
+    finally:
+        shutil.rmtree(runtime)
+    assert result.startswith(f"permission denied on {system_socket}: join the socket's group")
