@@ -5,6 +5,12 @@ libasound prints every error it meets straight to stderr (``ALSA lib confmisc.c:
 attempt to open a device. Under systemd that is eight journal lines every few seconds for as
 long as no speaker is plugged in. The daemon says what failed itself, once, from SDL's error
 (``ALSA: Couldn't open audio device: ...``), so libasound's messages are dropped.
+
+The handler must not be Python code: SDL's device-detection thread reports errors while the
+main thread holds the interpreter lock inside ``pygame.mixer.init()``, waiting for that very
+thread, and a Python callback would wait for the lock forever. So the handler is C's
+``abs()``: it takes the first argument, touches nothing, and returns, which is all that a
+handler with the signature ``void (const char *file, ...)`` needs to do.
 """
 
 from __future__ import annotations
@@ -14,23 +20,11 @@ import logging
 
 log = logging.getLogger(__name__)
 
-# void (*snd_lib_error_handler_t)(const char *file, int line, const char *function, int err,
-#                                 const char *fmt, ...): the variadic rest is never read.
-_ErrorHandler = ctypes.CFUNCTYPE(
-    None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p
-)
-
-
-def _ignore(_file: bytes, _line: int, _function: bytes, _err: int, _fmt: bytes) -> None:
-    """libasound's error handler: says nothing."""
-
-
-_handler = _ErrorHandler(_ignore)  # kept for the life of the process: libasound holds it
 _installed = False
 
 
 def silence_library_errors() -> bool:
-    """Install a silent error handler in libasound (the copy SDL loads, ``libasound.so.2``).
+    """Give libasound (the copy SDL loads, ``libasound.so.2``) an error handler that is silent.
 
     Returns whether it is installed; without libasound there is nothing to silence (and SDL
     has no ALSA either). Safe to call more than once.
@@ -42,7 +36,9 @@ def silence_library_errors() -> bool:
         library = ctypes.CDLL("libasound.so.2")
     except OSError:
         return False
-    library.snd_lib_error_set_handler(_handler)
+    silent = ctypes.cast(ctypes.CDLL(None).abs, ctypes.c_void_p)
+    library.snd_lib_error_set_handler.argtypes = [ctypes.c_void_p]
+    library.snd_lib_error_set_handler(silent)
     _installed = True
     log.debug("libasound's error messages are silenced")
     return True
