@@ -50,8 +50,9 @@ ROOT=${DESTDIR%/}
 
 # What the service needs at run time from Debian: Python with venv; systemd's Python module
 # (journald, sd_notify; pip would have to compile it); ALSA's library, which SDL loads for
-# sound; GLib, which pygame's mixer links (libgthread); mpv, which shows the clips.
-RUNTIME_DEBS="python3 python3-venv python3-systemd libasound2 libglib2.0-0 mpv"
+# sound; GLib, which pygame's mixer links (libgthread); mpv, which shows the clips; procps
+# for /bin/kill, the unit's ExecReload= (minimal images lack it).
+RUNTIME_DEBS="python3 python3-venv python3-systemd libasound2 libglib2.0-0 mpv procps"
 
 if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
     echo "install.sh: run as root (sudo), or give DESTDIR=DIR to install into a folder" >&2
@@ -107,6 +108,14 @@ if [ "$NO_VENV" != 1 ]; then
     # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
     "$ROOT$VENV/bin/pip" install --quiet --disable-pip-version-check $PIP_ARGS \
         "$SRC${EXTRAS:+[$EXTRAS]}"
+    # On everyone's PATH, for party-button press|stop|status|reload (a file of the admin's
+    # own by that name stays).
+    link=$ROOT/usr/local/bin/party-button
+    if [ ! -e "$link" ] || [ -L "$link" ]; then
+        step "command $link"
+        install -d -m 0755 "$ROOT/usr/local/bin"
+        ln -sfn "$VENV/bin/party-button" "$link"
+    fi
 fi
 
 step "configuration $ROOT$CONFDIR/config.yaml"
