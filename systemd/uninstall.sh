@@ -42,6 +42,9 @@ fi
 rm -f "$ROOT$UNITDIR/party-button.service" "$ROOT$UNITDIR/party-button-beats.socket" \
     "$ROOT$UNITDIR/party-button-beats@.service" "$ROOT/etc/sysusers.d/party-button.conf" \
     "$ROOT/etc/party-button/config.yaml.dist"
+if [ "$(readlink "$ROOT/usr/local/bin/party-button" || true)" = "$PREFIX/venv/bin/party-button" ]; then
+    rm -f "$ROOT/usr/local/bin/party-button"
+fi
 rm -rf "$ROOT$PREFIX"
 if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload
