@@ -11,7 +11,7 @@ from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from party_button.audio import Player
 from party_button.config import Config
-from party_button.daemon import Daemon
+from party_button.daemon import Daemon, Snapshot
 
 
 class RelayMockFactory(MockFactory):
@@ -40,12 +40,53 @@ def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
         time.sleep(0.002)
 
 
+class History:
+    """Every snapshot that the daemon's loop publishes (at the end of each step), in order.
+
+    The loop appends from its own thread. A test that waits here for a phase sees the state
+    of the step that entered it, however late the test thread gets to look, where reading the
+    live daemon could find the party already over (the test songs last well under a second).
+    """
+
+    def __init__(self) -> None:
+        self.snapshots: list[Snapshot] = []
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        self.snapshots.append(snapshot)
+
+    def mark(self) -> int:
+        """A position in the history: :meth:`wait` after it sees only later snapshots."""
+        return len(self.snapshots)
+
+    def wait(
+        self, condition: Callable[[Snapshot], bool], after: int = 0, timeout: float = 5.0
+    ) -> Snapshot:
+        """The first snapshot after position ``after`` that satisfies ``condition``."""
+        deadline = time.monotonic() + timeout
+        checked = after
+        while True:
+            published = len(self.snapshots)
+            for snapshot in self.snapshots[checked:published]:
+                if condition(snapshot):
+                    return snapshot
+            checked = published
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no snapshot matched {condition} within {timeout}s")
+            time.sleep(0.002)
+
+
+def history(daemon: Daemon) -> History:
+    """The history that :func:`running_daemon` records for ``daemon``."""
+    assert isinstance(daemon.on_change, History)
+    return daemon.on_change
+
+
 @contextmanager
 def running_daemon(
     config: Config, factory: MockFactory, player: Player | None = None, seed: int = 1
 ) -> Iterator[Daemon]:
     """A started daemon whose loop runs in a thread; stopped and joined on exit."""
-    daemon = Daemon(config, factory=factory, player=player, seed=seed)
+    daemon = Daemon(config, factory=factory, player=player, seed=seed, on_change=History())
     errors: list[BaseException] = []
 
     def loop() -> None:
