@@ -24,6 +24,7 @@ from party_button.control import (
 )
 from party_button.errors import ControlError
 from party_button.events import EventQueue
+from tests.user_helpers import run_as
 
 
 @pytest.fixture
@@ -195,26 +196,16 @@ def test_a_user_outside_the_services_group_is_told_to_join_it(monkeypatch):
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(system_socket))
         monkeypatch.setattr("party_button.control.SYSTEM_SOCKET", system_socket)
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: an ordinary user, outside the group
+
+        def ask() -> str:  # as an ordinary user, outside the group
+            path = client_socket_path({"XDG_RUNTIME_DIR": "/run/user/65534"})
             try:
-                os.setgroups([])
-                os.setgid(65534)
-                os.setuid(65534)
-                path = client_socket_path({"XDG_RUNTIME_DIR": "/run/user/65534"})
-                try:
-                    send_command(path, "status")
-                    result = "answered"
-                except ControlError as exc:
-                    result = str(exc)
-                os.write(write_end, result.encode())
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        with os.fdopen(read_end, "rb") as pipe:
-            result = pipe.read().decode()
-        os.waitpid(pid, 0)
+                send_command(path, "status")
+            except ControlError as exc:
+                return str(exc)
+            return "answered"
+
+        result = run_as(65534, 65534, [], ask)
         listener.close()
     finally:
         shutil.rmtree(runtime)

@@ -190,16 +190,21 @@ def unit_for_verify(tmp_path: Path) -> Path:
     return copy
 
 
-@needs_analyze
-def test_systemd_analyze_verify_is_clean(tmp_path):
+def assert_verified_cleanly(*units: Path) -> None:
+    """``systemd-analyze verify`` accepts ``units`` without a word."""
     result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", str(unit_for_verify(tmp_path))],
+        ["systemd-analyze", "verify", "--man=no", *(str(unit) for unit in units)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0
     assert result.stdout + result.stderr == ""
+
+
+@needs_analyze
+def test_systemd_analyze_verify_is_clean(tmp_path):
+    assert_verified_cleanly(unit_for_verify(tmp_path))
 
 
 @needs_analyze
@@ -306,14 +311,7 @@ def test_systemd_analyze_verify_is_clean_for_the_beats_units(tmp_path):
     for unit in BEATS_UNITS:
         text = unit.read_text().replace("/opt/party-button/venv/bin/python3", str(python))
         (folder / unit.name).write_text(text)
-    result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", *(str(p) for p in sorted(folder.iterdir()))],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0
-    assert result.stdout + result.stderr == ""
+    assert_verified_cleanly(*sorted(folder.iterdir()))
 
 
 @needs_systemctl

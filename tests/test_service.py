@@ -25,6 +25,7 @@ import pytest
 
 from party_button.control import send_command
 from party_button.errors import ControlError
+from tests.user_helpers import run_as
 
 WATCHDOG_USEC = 400_000  # pings every 0.2 s
 START_TIMEOUT = 20.0
@@ -324,27 +325,15 @@ def test_sigterm_mid_party_exits_0_with_the_relays_off(service):
 
 
 def _connect_as(uid: int, gid: int, groups: list[int], path: Path) -> str:
-    """Ask for ``status`` from a forked child running as ``uid``; returns what it got."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop to the given identity, then try the socket
-        os.close(read_end)
+    """Ask for ``status`` as ``uid``; returns what it got."""
+
+    def ask() -> str:
         try:
-            os.setgroups(groups)
-            os.setgid(gid)
-            os.setuid(uid)
-            try:
-                result = "answer: " + send_command(path, "status")["phase"]
-            except ControlError as exc:
-                result = f"refused: {exc}"
-            os.write(write_end, result.encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        result = pipe.read().decode()
-    os.waitpid(pid, 0)
-    return result
+            return "answer: " + send_command(path, "status")["phase"]
+        except ControlError as exc:
+            return f"refused: {exc}"
+
+    return run_as(uid, gid, groups, ask)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")
