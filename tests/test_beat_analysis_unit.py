@@ -24,7 +24,7 @@ import pytest
 from party_button.beat_worker import BeatWorker
 from party_button.beats import load_grid, sidecar_path
 from tests.daemon_helpers import wait_for
-from tests.test_beats import SHORTEST, SONGS_DIR
+from tests.test_beats import ANALYSIS_TIMEOUT, SHORTEST, SONGS_DIR
 
 
 class SocketActivation:
@@ -82,7 +82,7 @@ def test_a_song_is_analysed_by_the_unit_and_its_grid_stored(beats_unit, song):
     events: queue.Queue = queue.Queue()
     with BeatWorker(lambda s, g: events.put((s, g)), socket_path=beats_unit.path) as worker:
         worker.submit(song)
-        done, grid = events.get(timeout=120)
+        done, grid = events.get(timeout=ANALYSIS_TIMEOUT)
     assert done == song
     assert grid == load_grid(song)
     assert grid.tempo_bpm == pytest.approx(128.0, rel=0.02)
@@ -95,7 +95,7 @@ def test_the_socket_path_comes_from_the_environment(beats_unit, song, monkeypatc
     events: queue.Queue = queue.Queue()
     with BeatWorker(lambda s, g: events.put(s)) as worker:
         worker.submit(song)
-        assert events.get(timeout=120) == song
+        assert events.get(timeout=ANALYSIS_TIMEOUT) == song
     assert len(beats_unit.processes) == 1
 
 
@@ -108,7 +108,7 @@ def test_a_failure_in_the_unit_is_logged_with_the_song(beats_unit, tmp_path, cap
         BeatWorker(lambda s, g: events.put(s), socket_path=beats_unit.path) as worker,
     ):
         worker.submit(broken)
-        wait_for(lambda: caplog.records, timeout=120)
+        wait_for(lambda: caplog.records, timeout=ANALYSIS_TIMEOUT)
     [record] = caplog.records
     assert record.getMessage().startswith(f"no beat grid for {broken}: cannot decode audio (")
     assert events.empty()
@@ -159,7 +159,7 @@ def test_a_child_that_dies_unexpectedly_is_logged_with_the_song(
         BeatWorker(lambda s, g: None) as worker,
     ):
         worker.submit(song)
-        wait_for(lambda: caplog.records, timeout=60)
+        wait_for(lambda: caplog.records, timeout=ANALYSIS_TIMEOUT)
     assert [r.getMessage() for r in caplog.records] == [
         f"no beat grid for {song}: PermissionError: [Errno 1] Operation not permitted"
     ]
