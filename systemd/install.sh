@@ -86,6 +86,7 @@ if [ -z "$ROOT" ]; then
     fi
     # shellcheck disable=SC2086  # debs is a list of words on purpose
     missing=$(missing_debs $debs)
+    missing=${missing% }
     if [ -z "$missing" ]; then
         step "Debian packages: all there ($debs)"
     elif [ "$NO_APT" = 1 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -274,8 +274,9 @@ class WorkRoot:
         network: bool = True,
         binds: Sequence[tuple[Path, str]] = (),
         timeout: float = 1800,
+        check: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``command`` in the root (``systemd-nspawn --pipe``); raise when it fails.
+        """Run ``command`` in the root (``systemd-nspawn --pipe``); ``check`` raises on failure.
 
         With ``network`` the root shares the host's network (for apt and pip); ``binds`` are
         host folders mounted in (the download caches).
@@ -294,7 +295,7 @@ class WorkRoot:
                 took = time.monotonic() - started
                 output.write(f"$ {' '.join(command)}\n{result.stdout}{result.stderr}")
                 output.write(f"({took:.0f} s, exit code {result.returncode})\n")
-        if result.returncode != 0:
+        if check and result.returncode != 0:
             raise RuntimeError(
                 f"{' '.join(command)} failed in {self.path} ({result.returncode}):\n"
                 f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
