@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.system.debian import (
-    SOURCE_IN_ROOT,
+from tests.system.containers import SOURCE_IN_ROOT, WorkRoot
+from tests.system.roots import (
     SystemTestUnavailable,
-    WorkRoot,
     base_root,
     download_caches,
     ensure_binfmt,

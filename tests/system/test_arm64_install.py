@@ -19,7 +19,8 @@ import pytest
 
 from party_button.control import send_command
 from party_button.errors import ControlError
-from tests.system.debian import WorkRoot, descendants, temporary_log
+from tests.system.containers import WorkRoot, descendants
+from tests.system.roots import temporary_log
 
 CONFIG = "/etc/party-button/config.yaml"
 RELAYS = ("lights", "beacon", "fog", "strobe")

@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from tests.clip_helpers import write_clip
-from tests.system.debian import Machine, WorkRoot, temporary_log
+from tests.system.containers import Machine, WorkRoot
+from tests.system.roots import temporary_log
 
 UNIT = "party-button.service"
 STATE = Path("/var/lib/party-button")

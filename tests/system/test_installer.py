@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 from tests.system.conftest import REPO
-from tests.system.debian import (
-    SOURCE_IN_ROOT,
-    WorkRoot,
-    base_root,
-    native_architecture,
-    temporary_log,
-)
+from tests.system.containers import SOURCE_IN_ROOT, WorkRoot
+from tests.system.roots import base_root, native_architecture, temporary_log
 
 
 def test_without_apt_the_installer_names_the_missing_packages_and_stops():
