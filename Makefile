@@ -28,7 +28,9 @@ lint: $(BIN)/.test
 
 bench: $(BIN)/.test
 	$(BIN)/python -m benchmarks.latency
+	$(BIN)/python -m benchmarks.library
 	$(BIN)/python -m benchmarks.lights
+	$(BIN)/python -m benchmarks.render_cluster
 
 # On the Raspberry Pi: the service, its user, config and songs (see README). DESTDIR works.
 install:
@@ -63,5 +65,5 @@ $(BIN)/.daemon: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(BIN)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,beats,render]'
+	$(BIN)/pip install -q -e '.[dev,beats,render,cluster]'
 	touch $@ $(BIN)/.daemon

@@ -217,7 +217,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             progress=False,
         )
         segmenter.rewind()
-        render(options, factory=lambda _: segmenter)
+        render(options, lambda _: segmenter)
 
     def naive() -> None:
         segmenter.rewind()

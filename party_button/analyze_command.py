@@ -7,13 +7,16 @@ Prints one line per song, ``PATH: analysed: ...``, ``PATH: up to date`` or
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 from pathlib import Path
 
 from party_button.beats import analyze_song, is_up_to_date, librosa_available, save_grid
 from party_button.config import SONG_EXTENSIONS
 from party_button.errors import SongError
-from party_button.library import scan_library
+from party_button.library_scan import scan_library
+from party_button.song_file import printable, stat_problem
 
 NEEDS_EXTRA = "party-button analyze needs the beats extra: pip install 'party-button[beats]'"
 
@@ -40,39 +43,52 @@ def run(args: argparse.Namespace, default_paths: list[Path]) -> int:
         return 1
     paths = args.paths or default_paths
     songs, missing = find_songs(paths)
-    for path in missing:
-        print(f"{path}: failed: no such file or folder")
+    for path, problem in missing:
+        print(f"{printable(path)}: failed: {problem}")
     if not songs and not missing:
-        print(f"no songs found in {', '.join(str(p) for p in paths) or 'no folder'}")
+        print(f"no songs found in {', '.join(printable(p) for p in paths) or 'no folder'}")
     failed = bool(missing)
     for song in songs:
         line, ok = _analyze_one(song, args.force)
-        print(f"{song}: {line}", flush=True)
+        print(f"{printable(song)}: {line}", flush=True)
         failed = failed or not ok
     return 1 if failed else 0
 
 
-def find_songs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
-    """The songs named by ``paths``, each once, and the paths that do not exist.
+def find_songs(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The songs named by ``paths``, each file once, and the paths that cannot be looked at
+    (with why: missing, a symlink loop, ...).
 
     A file is taken as it is, whatever its name; a folder yields the audio files below it.
     """
     songs: list[Path] = []
-    missing: list[Path] = []
-    seen: set[Path] = set()
+    missing: list[tuple[Path, str]] = []
+    seen: set[object] = set()
     for path in paths:
-        if path.is_dir():
-            found = scan_library([path], SONG_EXTENSIONS)
-        elif path.exists():
-            found = [path]
-        else:
-            missing.append(path)
+        try:
+            folder = stat.S_ISDIR(os.stat(path).st_mode)
+        except OSError as exc:
+            problem = stat_problem(path, exc)
+            if problem == "no such file":
+                problem = "no such file or folder"
+            missing.append((path, problem))
             continue
+        found = [Path(song) for song in scan_library([path], SONG_EXTENSIONS)] if folder else [path]
         for song in found:
-            if song.resolve() not in seen:
-                seen.add(song.resolve())
+            identity = _identity(song)
+            if identity not in seen:
+                seen.add(identity)
                 songs.append(song)
     return songs, missing
+
+
+def _identity(song: Path) -> object:
+    """What is the same for two names of one file: its device and inode (else its name)."""
+    try:
+        status = os.stat(song)
+    except OSError:
+        return song  # the analysis says why it cannot be read
+    return (status.st_dev, status.st_ino)
 
 
 def _analyze_one(song: Path, force: bool) -> tuple[str, bool]:
@@ -95,4 +111,4 @@ def _analyze_one(song: Path, force: bool) -> tuple[str, bool]:
 
 def _without_path(exc: SongError, song: Path) -> str:
     """The error's message without the leading ``PATH: `` that the report line already has."""
-    return str(exc).removeprefix(f"{song}: ")
+    return str(exc).removeprefix(f"{printable(song)}: ")

@@ -14,6 +14,13 @@ from typing import Protocol
 
 from party_button.alsa import silence_library_errors
 from party_button.errors import AudioError, SongError
+from party_button.song_file import (
+    SongUnavailable,
+    descriptor_path,
+    not_the_files_fault,
+    open_song,
+    printable,
+)
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
@@ -145,12 +152,7 @@ class PygamePlayer:
         driver = os.environ.get("SDL_AUDIODRIVER", "default driver")
         device = self.device
         if device is None:
-            try:
-                from pygame._sdl2 import audio as sdl_audio
-
-                names = sdl_audio.get_audio_device_names(False)
-            except (ImportError, pygame.error):
-                names = []
+            names = _output_devices()
             device = f"default ({names[0]})" if names else "default"
         return f"{device} via SDL {driver}, {frequency} Hz, {channels} channels"
 
@@ -159,15 +161,22 @@ class PygamePlayer:
             raise AudioError("the audio device is not open")
 
     def prepare(self, song: Path) -> None:
-        """Open ``song`` in the music stream; a bad file raises :class:`SongError`."""
+        """Open ``song`` in the music stream; a bad file raises :class:`SongError`.
+
+        The file is opened here (a FIFO or a device with a song's name is refused without
+        waiting on it) and the mixer reads that very file, whatever happens to its name.
+        """
         self._require_open()
-        if not song.is_file():
-            raise SongError(f"{song}: file not found")
+        self._prepared = None
+        descriptor = open_song(song)
         try:
-            pygame.mixer.music.load(str(song))
+            hint = song.suffix.lstrip(".").lower()  # the decoder is chosen by the extension
+            pygame.mixer.music.load(str(descriptor_path(descriptor)), hint)
         except pygame.error as exc:
-            self._prepared = None
-            raise SongError(f"{song}: cannot be played: {exc}") from None
+            _descriptors_left(song, descriptor)  # SDL opens the file again: that may have failed
+            raise SongError(f"{printable(song)}: cannot be played: {exc}") from None
+        finally:
+            os.close(descriptor)
         self._prepared = song
 
     @property
@@ -176,17 +185,34 @@ class PygamePlayer:
         return self._prepared
 
     def start(self) -> None:
-        """Play the prepared song from the start."""
+        """Play the prepared song from the start.
+
+        pygame reports a song its decoder cannot start (a truncated file) and a mixer without
+        a device with the same error, so a failure is checked: :class:`AudioError` when the
+        mixer is closed or its output device is gone, :class:`SongError` (the song is at
+        fault) when the device is still there.
+        """
         self._require_open()
-        if self._prepared is None:
+        song, self._prepared = self._prepared, None
+        if song is None:
             raise SongError("no song is prepared")
         pygame.mixer.music.set_volume(self.volume)
         try:
             pygame.mixer.music.play()
         except pygame.error as exc:
-            raise AudioError(f"the mixer cannot play {self._prepared.name}: {exc}") from None
+            if not self._device_present():
+                raise AudioError(f"the mixer cannot play {printable(song.name)}: {exc}") from None
+            raise SongError(f"{printable(song)}: cannot be played: {exc}") from None
         self._anchor = (0, time.monotonic())
-        self._prepared = None
+
+    def _device_present(self) -> bool:
+        """Whether the mixer is open and SDL still lists its output device."""
+        if not self.is_open:
+            return False
+        names = _output_devices()
+        if names is None:
+            return True  # SDL cannot list devices: nothing says the device is gone
+        return self.device in names if self.device else bool(names)
 
     def _effect(self, sound: Path) -> pygame.mixer.Sound:
         cached = self._effects.get(sound)
@@ -266,3 +292,22 @@ class PygamePlayer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _descriptors_left(song: Path, descriptor: int) -> None:
+    """Raise :class:`SongUnavailable` when the process cannot open one more file now."""
+    try:
+        os.close(os.dup(descriptor))
+    except OSError as exc:
+        if not_the_files_fault(exc):
+            raise SongUnavailable(f"{printable(song)}: {exc.strerror}") from None
+
+
+def _output_devices() -> list[str] | None:
+    """The names of the output devices SDL knows now, or None when it cannot list them."""
+    try:
+        from pygame._sdl2 import audio as sdl_audio
+
+        return list(sdl_audio.get_audio_device_names(False))
+    except (ImportError, pygame.error):
+        return None

@@ -32,8 +32,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from party_button.errors import SongError
+from party_button.song_file import open_song, printable
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ _SAMPLE_RATE = 22050
 _HOP_LENGTH = 256  # 11.6 ms analysis frames
 _LOW_BAND_HZ = 150.0
 _MIN_BEATS = 4
+MAX_ANALYSIS_SECONDS = 20 * 60
+"""Longer songs are not analysed: the analysis holds the whole song in memory several times."""
 
 
 @dataclass(frozen=True)
@@ -62,13 +66,19 @@ class SongStamp:
 
     @classmethod
     def of(cls, song: Path) -> SongStamp:
-        """The stamp of ``song`` as it is on disk now; raises ``OSError`` if it cannot be read."""
+        """The stamp of ``song`` as it is on disk now; raises ``OSError`` if it cannot be read
+        (:class:`SongError`, naming why, when it is no song file: a FIFO, an empty file)."""
+        with os.fdopen(open_song(song), "rb") as file:
+            return cls.of_file(file)
+
+    @classmethod
+    def of_file(cls, file: BinaryIO) -> SongStamp:
+        """The stamp of the song open as ``file``, read from where it stands to its end."""
         digest = hashlib.sha256()
         size = 0
-        with song.open("rb") as file:
-            while chunk := file.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
         return cls(size=size, sha256=digest.hexdigest())
 
 
@@ -100,23 +110,16 @@ def sidecar_path(song: Path) -> Path:
 def analyze_song(song: Path, beats_per_bar: int = 4) -> BeatGrid:
     """Compute the beat grid of ``song`` with librosa.
 
-    Raises :class:`SongError` when the file is missing, cannot be decoded or has no steady beat,
-    and ``ImportError`` when librosa is not installed.
+    Raises :class:`SongError` when the file is missing or no song file, cannot be decoded, is
+    longer than :data:`MAX_ANALYSIS_SECONDS` or has no steady beat, and ``ImportError`` when
+    librosa is not installed.
     """
     import librosa
     import numpy as np
-    import soundfile  # a dependency of librosa; decodes Ogg Vorbis, MP3, WAV and FLAC
 
-    try:
-        stamp = SongStamp.of(song)  # taken first: a change during analysis makes the grid stale
-        samples, native_sr = soundfile.read(song, dtype="float32", always_2d=True)
-    except FileNotFoundError as exc:
-        raise SongError(f"{song}: no such file") from exc
-    except (OSError, RuntimeError, ValueError) as exc:  # LibsndfileError is a RuntimeError
-        reason = getattr(exc, "error_string", None) or _reason(exc)
-        raise SongError(f"{song}: cannot decode audio ({reason.rstrip('.')})") from exc
+    samples, native_sr, stamp = _decode(song)
     if len(samples) == 0:
-        raise SongError(f"{song}: cannot decode audio (no samples)")
+        raise SongError(f"{printable(song)}: cannot decode audio (no samples)")
     sr = _SAMPLE_RATE
     y = librosa.resample(samples.mean(axis=1), orig_sr=native_sr, target_sr=sr)
 
@@ -125,7 +128,7 @@ def analyze_song(song: Path, beats_per_bar: int = 4) -> BeatGrid:
     onsets = librosa.onset.onset_strength(S=librosa.power_to_db(mel, ref=np.max), sr=sr)
     _, frames = librosa.beat.beat_track(onset_envelope=onsets, sr=sr, hop_length=_HOP_LENGTH)
     if len(frames) < _MIN_BEATS:
-        raise SongError(f"{song}: no steady beat found")
+        raise SongError(f"{printable(song)}: no steady beat found")
     times = librosa.frames_to_time(frames, sr=sr, hop_length=_HOP_LENGTH)
 
     # Number the beats, counting a skipped beat, for the tempo fit and the bar phases.
@@ -153,6 +156,33 @@ def analyze_song(song: Path, beats_per_bar: int = 4) -> BeatGrid:
         stamp=stamp,
         analyzer=f"librosa {librosa.__version__}",
     )
+
+
+def _decode(song: Path):
+    """The samples, sample rate and stamp of ``song``, all read from one open file."""
+    import soundfile  # a dependency of librosa; decodes Ogg Vorbis, MP3, WAV and FLAC
+
+    with os.fdopen(open_song(song), "rb") as file:
+        try:
+            stamp = SongStamp.of_file(file)  # first: a change during analysis makes it stale
+            file.seek(0)
+            with soundfile.SoundFile(file) as audio:
+                if audio.frames > MAX_ANALYSIS_SECONDS * audio.samplerate:
+                    minutes = audio.frames / audio.samplerate / 60
+                    raise SongError(
+                        f"{printable(song)}: {minutes:.0f} minutes long, over the "
+                        f"{MAX_ANALYSIS_SECONDS // 60} minutes that are analysed"
+                    )
+                samples = audio.read(dtype="float32", always_2d=True)
+                return samples, audio.samplerate, stamp
+        except SongError:
+            raise
+        except (OSError, RuntimeError, ValueError) as exc:  # LibsndfileError: a RuntimeError
+            reason = getattr(exc, "error_string", None) or _reason(exc)
+            message = f"{printable(song)}: cannot decode audio ({reason.rstrip('.')})"
+            raise SongError(message) from exc
+        except MemoryError:
+            raise SongError(f"{printable(song)}: too big to decode in memory") from None
 
 
 def _strongest_phase(phases, beats_per_bar: int, *cues) -> int:

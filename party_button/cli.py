@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from party_button.config import Config, find_config, load_config
-from party_button.control import client_socket_path, daemon_socket_path, send_command
-from party_button.errors import ConfigError, PartyButtonError
+from party_button.control import client_socket_path, daemon_socket_path, send_command, watch
+from party_button.errors import PartyButtonError
 from party_button.hardware import drive_relays_off, make_pin_factory
 from party_button.systemd import setup_logging
 
@@ -50,15 +50,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_songs(args: argparse.Namespace) -> int:
     """List the library in the order it would play from ``--seed``."""
-    from party_button.library import library_from
+    from party_button.library import scanned_library
+    from party_button.song_file import printable
 
-    library = library_from(_load(args), seed=args.seed)
+    library = scanned_library(_load(args), seed=args.seed).library
     count = args.count or len(library)
     if not len(library):
         print("the songs library is empty")
         return 0
     for number in range(1, count + 1):
-        print(f"{number:3d}  {library.next_song()}")
+        print(f"{number:3d}  {printable(library.next_item() or '')}")
     return 0
 
 
@@ -101,12 +102,13 @@ def cmd_relays_off(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Compute the beat grids of songs (the configured library by default)."""
     from party_button import analyze_command
-    from party_button.library import scan_library
+    from party_button.library_scan import scan_library
 
     songs: list[Path] = []
     if not args.paths:
         config = _load(args)
-        songs = scan_library(config.songs.folders, config.songs.extensions, config.effect_sounds)
+        found = scan_library(config.songs.folders, config.songs.extensions, config.effect_sounds)
+        songs = [Path(song) for song in found]
     return analyze_command.run(args, songs)
 
 
@@ -133,8 +135,10 @@ def cmd_boot_config(args: argparse.Namespace) -> int:
 
 
 def cmd_control(args: argparse.Namespace) -> int:
-    """Send ``press``, ``stop``, ``status`` or ``reload`` to the running daemon."""
+    """Send ``press``, ``stop``, ``next``, ``status`` or ``reload`` to the running daemon."""
     path = Path(args.socket) if args.socket else client_socket_path()
+    if getattr(args, "watch", False):
+        return _watch(path, raw=args.json)
     answer = send_command(path, args.command)
     if args.command == "status" or args.json:
         print(json.dumps(answer, indent=2))
@@ -142,22 +146,23 @@ def cmd_control(args: argparse.Namespace) -> int:
         for line in answer.get("errors", []) or [answer.get("status", "reload failed")]:
             print(line, file=sys.stderr)
         return 1
+    elif not answer.get("ok"):
+        print(answer.get("error", answer.get("status", "")), file=sys.stderr)
     else:
-        print(answer.get("status", answer.get("error", "")))
+        print(answer.get("status", ""))
     return 0 if answer.get("ok") else 1
 
 
-def cmd_render(args: argparse.Namespace) -> int:
-    """Outline the people in a music video; the clip goes to the songs library."""
-    from party_button.render import command
+def _watch(path: Path, *, raw: bool) -> int:
+    """Print the daemon's watch stream until it ends: 0 when the daemon stops, else 1."""
+    from party_button.watch import describe
 
-    try:
-        songs_dir = _load(args).songs.folders[0]
-    except ConfigError:
-        if args.config:
-            raise
-        songs_dir = Path.cwd() / "songs"  # a workstation without a party-button config
-    return command.run(args, songs_dir)
+    for message in watch(path):
+        print(json.dumps(message) if raw else describe(message), flush=True)
+        if message.get("event") == "stopping":
+            return 0
+    print(f"the daemon on {path} ended the stream", file=sys.stderr)
+    return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,17 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
     wiring_command.add_arguments(add("wiring", cmd_wiring, "print the wiring table and diagram"))
     from party_button.render import command as render_command
 
-    render_command.add_arguments(add("render", cmd_render, "outline the people in a music video"))
+    render_command.register(sub)
     add("boot-config", cmd_boot_config, "print config.txt lines that hold the relays off at boot")
     for name, help_text in (
         ("press", "press the button of the running daemon"),
         ("stop", "end the running party"),
-        ("status", "print what the daemon is doing, as JSON"),
+        ("next", "skip to the next song of the running party"),
+        ("status", "print what the daemon is doing, as JSON (--watch: every change)"),
         ("reload", "make the daemon re-read its config file"),
     ):
         client = sub.add_parser(name, help=help_text, description=help_text)
         client.add_argument("--socket", metavar="PATH", help="the daemon's control socket")
         client.add_argument("--json", action="store_true", help="print the full JSON answer")
+        if name == "status":
+            client.add_argument(
+                "--watch", action="store_true", help="print a line for every change, until stopped"
+            )
         client.set_defaults(func=cmd_control)
     return parser
 

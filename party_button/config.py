@@ -16,9 +16,9 @@ from gpiozero.pins.pi import PiBoardInfo
 
 from party_button.board import board_info
 from party_button.pinout import INTERFACES, KNOWN_AUDIO_HATS, pin_clashes
-from party_button.show_config import parse_lights
+from party_button.show_config import LONGEST, parse_lights
 from party_button.shows import LightsConfig
-from party_button.yaml_reader import MapReader, Problems, did_you_mean
+from party_button.yaml_reader import MapReader, Problems, describe, did_you_mean
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = PACKAGE_ROOT / "config" / "config.yaml"
@@ -181,11 +181,12 @@ class _PinBook:
             if required:
                 section.error("is required (a pin such as GPIO17, BOARD11 or 17)", key)
             return None
-        raw = section.raw(key)
+        expected = "a pin such as GPIO17, BOARD11 or 17"
+        raw = section.scalar(key, expected)
         if raw is None and not required:
             return None
         if isinstance(raw, bool) or not isinstance(raw, int | str):
-            section.error(f"expected a pin such as GPIO17, BOARD11 or 17, got {raw!r}", key)
+            section.error(f"expected {expected}, got {describe(raw)}", key)
             return None
         try:
             gpio = int(self.board.to_gpio(raw)[len("GPIO") :])
@@ -207,7 +208,7 @@ def _resolve(base: Path, raw: str) -> Path:
 
 
 def _read_button(root: MapReader, pins: _PinBook) -> ButtonConfig:
-    section = root.map("button", required=root.present)
+    section = root.map("button", required=True)
     pin = pins.read(section, "pin", "button", required=section.present)
     button = ButtonConfig(
         pin=pin if pin is not None else -1,
@@ -220,10 +221,9 @@ def _read_button(root: MapReader, pins: _PinBook) -> ButtonConfig:
 
 
 def _read_status_led(root: MapReader, pins: _PinBook) -> StatusLedConfig | None:
-    if "status_led" not in root or root.raw("status_led") is None:
-        root.map("status_led")
-        return None
     section = root.map("status_led")
+    if not section.present:  # left out, null, or reported as not a mapping
+        return None
     pin = pins.read(section, "pin", "status LED")
     led = StatusLedConfig(
         pin=pin if pin is not None else -1, active_high=section.boolean("active_high", True)
@@ -235,7 +235,7 @@ def _read_status_led(root: MapReader, pins: _PinBook) -> StatusLedConfig | None:
 def _read_relays(root: MapReader, pins: _PinBook) -> tuple[RelayConfig, ...]:
     relays: list[RelayConfig] = []
     names: set[str] = set()
-    listing = root.list("relays", required=root.present)
+    listing = root.list("relays", required=True)
     if "relays" in root and len(listing) == 0:
         root.error("needs at least one relay channel", "relays")
     for item in listing.maps():
@@ -244,7 +244,7 @@ def _read_relays(root: MapReader, pins: _PinBook) -> tuple[RelayConfig, ...]:
             item.error(f"{name!r} is already the name of another relay", "name")
         names.add(name)
         pin = pins.read(item, "pin", f"relay {name!r}")
-        max_on = item.number("max_on_time", None, minimum=1.0, optional=True)
+        max_on = item.number("max_on_time", None, minimum=1.0, maximum=LONGEST, optional=True)
         relay = RelayConfig(
             name=name or "",
             pin=pin if pin is not None else -1,
@@ -354,7 +354,9 @@ def _read_party(root: MapReader, base: Path) -> PartyConfig:
     party = PartyConfig(
         on_press=section.string("on_press", "next", choices=PRESS_ACTIONS),
         cooldown=section.number("cooldown", 3.0, minimum=0.0, maximum=600.0),
-        max_duration=section.number("max_duration", None, minimum=1.0, optional=True),
+        max_duration=section.number(
+            "max_duration", None, minimum=1.0, maximum=LONGEST, optional=True
+        ),
         intro_sound=_read_sound(section, "intro_sound", base),
         fallback_sound=_read_sound(section, "fallback_sound", base),
     )
@@ -391,7 +393,8 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
     path = Path(path)
     problems = Problems(path)
     root = MapReader.load(path, problems)
-    problems.raise_if_any()  # an unreadable or malformed file has nothing more to say
+    if not root.present:  # an unreadable, malformed or empty file has nothing more to say
+        problems.raise_if_any()
     base = path.resolve().parent
     gpio = _read_gpio(root)
     uses = _read_board(root)

@@ -12,8 +12,10 @@ and reloads the configuration on ``SIGHUP``.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,25 +26,37 @@ from gpiozero.pins import Factory
 
 from party_button.audio import Player, PygamePlayer
 from party_button.beat_worker import BeatWorker
-from party_button.beats import BeatGrid, load_grid
+from party_button.beats import BeatGrid
 from party_button.config import Config, load_config
-from party_button.control import ControlServer
+from party_button.control import ControlServer, Peer
 from party_button.errors import AudioError, ConfigError, HardwareError, SongError, VideoError
 from party_button.events import Event, EventQueue
 from party_button.hardware import PartyHardware, make_pin_factory
-from party_button.library import library_from
 from party_button.party import ButtonReader, Do, Input, PartyMachine, Phase, Rules
 from party_button.playback import MediaPlayer
 from party_button.show_driver import ShowDriver
+from party_button.song_file import SongUnavailable, printable
+from party_button.song_picker import Pick, SongPicker
 from party_button.systemd import Notifier
 from party_button.video import clip_player_from
+from party_button.watch import StateFeed, event_message
 
 log = logging.getLogger(__name__)
 
+# Songs tried one after the other when each fails to load or start, before giving up for now.
+PREPARE_ATTEMPTS = 8
+# A song that stops this much (or 10 % of its length, if more) before the end its header
+# gives is damaged after that point.
+CUT_SHORT_SECONDS = 1.0
+# Seconds a busy background thread (the songs library's scan) may keep the interpreter from
+# the loop: CPython's default is 5 ms, too long for a loop that must answer a press at once.
+LOOP_SWITCH_INTERVAL = 0.001
 # How often a running party looks at the mixer to notice the end of a sound.
 PARTY_POLL_INTERVAL = 0.05
 # How long a party lasts when no sound at all can be played.
 SILENT_PARTY_SECONDS = 30.0
+# How many problems of a refused reload go to the log and the answer (check-config has all).
+RELOAD_PROBLEMS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,7 @@ class Daemon:
         self.factory = factory
         self._factory_owned = factory is None
         self._seed = seed
+        self.library = self._new_library(config)
         self._configure(config)
         self._build_player(config, player)
         self.hardware: PartyHardware | None = None
@@ -107,6 +122,7 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.control_path = control_path
         self.control: ControlServer | None = None
+        self._feed = StateFeed()
         self._pending: Config | None = None
         self._reload_error: str | None = None
         self._phase = self.machine.phase
@@ -115,6 +131,11 @@ class Daemon:
         self.playing: Path | None = None
         self._grid: BeatGrid | None = None
         self._prepared_grid: BeatGrid | None = None
+        self._prepared_length: float | None = None
+        self._playing_length: float | None = None
+        self._heard = 0.0
+        self._prepare_after: int | None = None
+        self._song_wanted = False
         self._lights_phase: tuple[str, Path | None] | None = None
         self._phase_started = 0.0
         self._audio_retry_at: float | None = None
@@ -125,29 +146,48 @@ class Daemon:
     # -- start-up and shutdown -------------------------------------------------------------
 
     def _configure(self, config: Config) -> None:
-        """Take ``config``'s library, rules, button timing and light shows (not the pins)."""
+        """Take ``config``'s library, rules, button timing and light shows (not the pins).
+
+        The library is kept (with what it has scanned) when its settings did not change.
+        """
+        if _library_settings(config) != _library_settings(self.config):
+            self.library.close()
+            self.library = self._new_library(config)
         self.config = config
-        self.library = library_from(config, seed=self._seed)
         self.machine = PartyMachine(rules_from(config))
         self.reader = ButtonReader(config.button.bounce_time, config.button.hold_time)
         self.lights = ShowDriver(config.lights, config.relays, self._switch_relay)
 
+    def _new_library(self, config: Config) -> SongPicker:
+        """The songs library of ``config``, not started."""
+        return SongPicker(
+            config,
+            seed=self._seed,
+            on_change=lambda: self.events.put(Event("library")),
+            on_no_grid=self._analyse,
+            on_grid=lambda song, grid: self.events.put(Event("grid", (song, grid))),
+        )
+
     def start(self) -> None:
-        """Claim the pins (relays off), open the audio, prepare the first song, then listen."""
+        """Listen, claim the pins (relays off), open the audio and prepare the first song.
+
+        The control socket comes first: a socket that cannot be made safely stops the start
+        before any pin is touched. Its requests wait in the queue until the loop runs.
+        """
+        if self.control_path is not None:
+            self.control = ControlServer(self.control_path, self.events, clock=self.clock)
         self._claim_pins()
         self._check_clips()
         self._open_audio()
         self.beats = BeatWorker(lambda song, grid: self.events.put(Event("grid", (song, grid))))
-        for item in self.library.refresh():
-            if not self.library.is_clip(item):
-                self.beats.submit(item)
+        # The library scans in its thread; nothing waits for it. The first song is prepared
+        # when its first pass is over; a press before then plays what has been found so far.
+        sys.setswitchinterval(min(sys.getswitchinterval(), LOOP_SWITCH_INTERVAL))
+        self.library.start()
         log.info(
-            "%d songs in %s",
-            len(self.library) - self.library.clip_count,
-            ", ".join(map(str, self.config.songs.folders)),
+            "looking for songs in %s",
+            ", ".join(printable(folder) for folder in self.config.songs.folders),
         )
-        if self.control_path is not None:
-            self.control = ControlServer(self.control_path, self.events)
 
     def _claim_pins(self) -> None:
         factory = self.factory or make_pin_factory(self.config.gpio.pin_factory)
@@ -173,13 +213,20 @@ class Daemon:
             audio or player_from(config), self.clips, lambda item: self.library.is_clip(item)
         )
 
+    def _analyse(self, song: Path) -> None:
+        """Give ``song`` (it has no current beat grid) to the beat worker."""
+        if self.beats is not None:
+            self.beats.submit(song)
+
     def _check_clips(self) -> None:
         if self.clips is None:
             return
         try:
-            log.info("%d clips, shown by %s", self.library.clip_count, self.clips.check())
+            log.info("clips are shown by %s", self.clips.check())
         except VideoError as exc:
             self._clips_off(exc)
+        else:
+            self.library.use_clips(True)
 
     def _clips_off(self, reason: VideoError) -> None:
         log.error("%s; clips are off, songs only", reason)
@@ -206,7 +253,8 @@ class Daemon:
         for sound in (self.config.party.intro_sound, self.config.party.fallback_sound):
             if sound is not None:
                 self._load_effect(sound)
-        self._prepare_next()
+        self._prepare_after = 1  # once the first pass over the folders is over
+        self._prepare_when_scanned()
         self._show_status()
         return True
 
@@ -219,6 +267,7 @@ class Daemon:
     def close(self) -> None:
         """Drive every relay off, stop listening and the music, in reverse order of start-up."""
         try:
+            self.library.close()
             if self.beats is not None:
                 self.beats.close()
             if self.hardware is not None:
@@ -231,7 +280,7 @@ class Daemon:
         finally:
             try:
                 if self.control is not None:
-                    self.control.close()
+                    self.control.close(farewell=event_message("stopping"))
                 self.player.close()
             finally:
                 if self.hardware is not None:
@@ -246,6 +295,9 @@ class Daemon:
                 for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     previous[signum] = signal.signal(signum, self._on_signal)
             self.start()
+            # What start-up made lives as long as the daemon: full garbage collections skip
+            # it, so that one never holds the loop for long (nor grows with the library).
+            gc.freeze()
             self._running = True
             # Ready once the pins are claimed and the first attempt at the audio device is
             # done. A missing device is not fatal: the lights still party, STATUS says
@@ -258,6 +310,7 @@ class Daemon:
         finally:
             self.notifier.stopping()
             self.close()
+            gc.unfreeze()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)  # type: ignore[arg-type]
         return self._exit_code
@@ -283,6 +336,8 @@ class Daemon:
         if self.machine.phase in (Phase.INTRO, Phase.PARTY) and self._silent_until is None:
             deadlines.append(now + PARTY_POLL_INTERVAL)
         deadlines.append(self.notifier.watchdog_deadline(now))
+        if self.control is not None:
+            deadlines.append(self.control.next_deadline())
         pending = [deadline for deadline in deadlines if deadline is not None]
         return max(0.0, min(pending) - now) if pending else None
 
@@ -291,6 +346,8 @@ class Daemon:
         events = self.events.wait(self.next_wakeup(self.clock()))
         for event in events:
             self.handle(event)
+        if self.control is not None:
+            self.control.tick(self.clock())
         self._timers(self.clock())
         self.lights.update(self.clock())
         if self._pending is not None and self.machine.phase is Phase.IDLE:
@@ -304,11 +361,17 @@ class Daemon:
         if event.kind == "edge":
             signal_in = self.reader.edge(bool(event.data), event.at)
             if signal_in is not None:
-                self._input(signal_in, event.at)
-        elif event.kind == "press":
-            self._input(Input.PRESS, self.clock())
-        elif event.kind == "stop":
-            self._input(Input.STOP, self.clock())
+                self._input(signal_in, event.at, _BUTTON)
+        elif event.kind in ("press", "stop", "next"):
+            source = _control_source(event.data)
+            acted = self._input(Input(event.kind), self.clock(), source)
+            if event.kind == "next" and not acted:
+                answer = {"ok": False, "error": "nothing to skip: no song is playing"}
+        elif event.kind == "watch":
+            self._publish_state()  # the watchers so far are up to date first
+            assert event.reply is not None
+            event.reply(self._feed.full(self.status()))
+            return
         elif event.kind == "grid":
             song, grid = event.data
             if song == self.player.prepared:
@@ -316,35 +379,54 @@ class Daemon:
             if song == self.playing:
                 self._grid = grid
             self.lights.grid_found(song, grid, self.clock())
+        elif event.kind == "library":
+            self._prepare_when_scanned()
+            self._play_when_found(self.clock())
         elif event.kind == "reload" or (event.kind == "signal" and event.data == signal.SIGHUP):
             answer = self.reload()
+            source = _control_source(event.data) if event.kind == "reload" else {"source": "signal"}
+            problems = len(answer.get("errors", []))
+            self._announce("reload", ok=answer["ok"], problems=problems, **source)
         elif event.kind in ("signal", "quit"):
             log.info("stopping (%s)", _signal_name(event.data) if event.data else "requested")
             self._running = False
         if event.reply is not None:
             event.reply({**answer, **self.status()})
 
-    def _input(self, signal_in: Input, now: float) -> None:
+    def _input(self, signal_in: Input, now: float, source: dict[str, Any]) -> list[Do]:
+        """Hand a press, hold, stop or next from ``source`` to the state machine."""
         before = self.machine.phase
-        log.info("%s during %s", signal_in.value, before.value, extra={"EVENT": signal_in.value})
+        who = source["source"] + (
+            f", uid {source['uid']} pid {source['pid']}" if "uid" in source else ""
+        )
+        log.info(
+            "%s (%s) during %s",
+            signal_in.value,
+            who,
+            before.value,
+            extra={"EVENT": signal_in.value, "SOURCE": source["source"]},
+        )
+        self._announce(signal_in.value, during=before.value, **source)
         actions = self.machine.handle(signal_in, now)
         if not actions and before in (Phase.ENDING, Phase.COOLDOWN):
             log.info("%s ignored during %s", signal_in.value, before.value)
         if signal_in is Input.HOLD and actions:
             log.info("panic stop: button held")
         self._do(actions, now)
+        return actions
 
     def _timers(self, now: float) -> None:
         held = self.reader.tick(now)
         if held is not None:
-            self._input(held, now)
+            self._input(held, now, _BUTTON)
         if self._audio_retry_at is not None and now >= self._audio_retry_at:
             self._open_audio()
         phase = self.machine.phase
         if phase is Phase.INTRO and not self.player.effect_playing():
             self._do(self.machine.intro_ended(now), now)
-        elif phase is Phase.PARTY and self._sound_finished(now):
-            log.info("party over: %s finished", self.playing.name if self.playing else "silence")
+        elif phase is Phase.PARTY and self._sound_finished(now) and not self._cut_short(now):
+            shown = printable(self.playing.name) if self.playing else "silence"
+            log.info("party over: %s finished", shown)
             self._do(self.machine.song_ended(now), now)
         self._do(self.machine.tick(now), now)
 
@@ -353,16 +435,38 @@ class Daemon:
             return now >= self._silent_until
         if self._clip_failed(now):
             return False
-        return not self.player.is_playing() and not self.player.effect_playing()
+        if self.player.is_playing():
+            self._heard = max(self._heard, self.player.position())
+            return False
+        return not self.player.effect_playing()
+
+    def _cut_short(self, now: float) -> bool:
+        """Whether the song stopped well before the end its header gives (the file is damaged
+        after that point): it is set aside, and the party goes on with the next song."""
+        length = self._playing_length
+        if self.playing is None or length is None:
+            return False
+        if self._heard >= length - max(CUT_SHORT_SECONDS, 0.1 * length):
+            return False
+        self.library.set_aside(
+            self.playing,
+            f"song: {printable(self.playing)}: stopped at {_clock(self._heard)} of "
+            f"{_clock(length)}, it cannot be decoded further",
+        )
+        self._prepare_next()
+        self._play_song(now)
+        return True
 
     def _clip_failed(self, now: float) -> bool:
         """Set aside a clip that mpv could not play; if it was this party's, play a song."""
         failure = self.clips.take_failure() if self.clips is not None else None
         if failure is None:
             return False
-        log.warning("skipping clip %s: %s; a song plays instead", failure.clip, failure.reason)
+        reason = f"clip: {printable(failure.clip)}: {failure.reason}; a song plays instead"
         if failure.clip_at_fault:
-            self.library.mark_broken(failure.clip)
+            self.library.set_aside(failure.clip, reason)
+        else:
+            log.warning("skipping %s", reason)
         if failure.clip != self.playing:
             return False
         self._prepare_next(clips=False)
@@ -439,16 +543,21 @@ class Daemon:
             self._play_song(now)
         elif action is Do.RESTART_SONG:
             self.player.stop()
-            if self.playing is not None and self._prepare(self.playing):
-                self._play_song(now)
+            if self.playing is not None:
+                again = Pick(self.playing, grid=self._grid, length=self._playing_length)
+                if self._prepare(again):
+                    self._play_song(now)
         elif action is Do.FADE_OUT:
             self.player.fade_out(self.config.audio.fade_out)
         elif action is Do.STOP_AUDIO:
             self.player.stop()
             self.playing = None
             self._silent_until = None
+            self._song_wanted = False
         elif action is Do.PREPARE_NEXT:
-            self._prepare_next()
+            # Once the library has looked at the folders again: a song copied in during the
+            # party can be the next one.
+            self._prepare_after = self.library.rescan()
 
     def _play_intro(self) -> None:
         intro = self.config.party.intro_sound
@@ -459,48 +568,90 @@ class Daemon:
         except SongError as exc:
             log.warning("intro skipped: %s", exc)
 
-    def _prepare(self, song: Path) -> bool:
+    def _prepare(self, pick: Pick) -> bool:
+        """Load ``pick`` into its player; a file that fails is set aside."""
         try:
-            self.player.prepare(song)
+            self.player.prepare(pick.path)
         except VideoError as exc:
             self._clips_off(exc)
             return False
+        except SongUnavailable:
+            raise
         except SongError as exc:
-            log.warning("skipping song: %s", exc)
-            self.library.mark_broken(song)
+            kind = "clip" if self.library.is_clip(pick.path) else "song"
+            self.library.set_aside(pick.path, f"{kind}: {exc}")
             return False
-        grid_of = self.library.beat_source(song)
-        self._prepared_grid = load_grid(grid_of)
-        if (
-            self._prepared_grid is None
-            and self.beats is not None
-            and not self.library.is_clip(grid_of)
-        ):
-            self.beats.submit(grid_of)
+        self._prepared_grid = pick.grid
+        self._prepared_length = pick.length
         return True
 
     def _prepare_next(self, *, clips: bool = True) -> None:
-        if not self.player.is_open:
+        """Load the library's next pick (songs only with ``clips=False``) at once."""
+        try:
+            if not self.player.is_open:
+                return
+            for _attempt in range(PREPARE_ATTEMPTS):
+                pick = self.library.take(clips=clips)
+                if pick is None or self._prepare(pick):
+                    return
+        except SongUnavailable as exc:  # not the song's fault: it is not set aside
+            log.warning("cannot open a song now: %s", exc)
+        finally:
+            self._prepare_after = None
+
+    @property
+    def preparing(self) -> bool:
+        """Whether the next pick waits for a pass over the songs folders to be loaded."""
+        return self._prepare_after is not None
+
+    def _prepare_when_scanned(self) -> None:
+        """Load the next pick if one is wanted, the pass over the folders it waits for is over
+        and the library has checked the pick (its beat grid comes with it); never while
+        something plays (loading stops the music)."""
+        wanted = self._prepare_after
+        if wanted is None or self.library.passes < wanted:
             return
-        for _attempt in range(max(1, len(self.library))):
-            song = self.library.next_song(clips=clips)
-            if song is None:
-                return
-            if self._prepare(song):
-                return
+        if len(self.library) and not self.library.next_checked:
+            return  # the library says when it has checked it
+        if self.player.prepared is None and not self.player.is_playing():
+            self._prepare_next()
+        else:
+            self._prepare_after = None
+
+    def _play_when_found(self, now: float) -> None:
+        """A party without a song (the fallback sound, or silence) plays one as soon as the
+        library has a checked one: a song copied in, a folder mounted again."""
+        if self._song_wanted and self.machine.phase is Phase.PARTY and self.library.next_checked:
+            self.player.stop()
+            self._play_song(now)
 
     def _play_song(self, now: float) -> None:
         self._silent_until = None
-        prepared = self.player.prepared
-        if self.player.is_open and prepared is not None:
+        self._playing_length, self._heard = None, 0.0
+        if self.player.is_open and self.player.prepared is None:
+            self._prepare_next()
+        for _attempt in range(PREPARE_ATTEMPTS):
+            prepared = self.player.prepared
+            if not self.player.is_open or prepared is None:
+                break
             try:
                 self.player.start()
+            except SongError as exc:  # the file, not the device: the next song plays
+                self.library.set_aside(prepared, f"song: {exc}")
+                self._prepare_next()
+                continue
             except AudioError as exc:
                 self._audio_lost(exc, now)
-            else:
-                self.playing, self._grid = prepared, self._prepared_grid
-                log.info("playing %s", prepared.name, extra={"SONG": prepared.name})
-                return
+                break
+            self.playing, self._grid = prepared, self._prepared_grid
+            self._playing_length = self._prepared_length
+            self._song_wanted = False
+            shown = printable(prepared.name)
+            log.info("playing %s", shown, extra={"SONG": shown})
+            return
+        if not self.player.is_open and self._audio_retry_at is None:
+            self._audio_lost(AudioError("the audio device is not open"), now)
+        self._song_wanted = self.player.is_open  # a song that turns up later plays at once
         fallback = self.config.party.fallback_sound
         if self.player.is_open and fallback is not None:
             try:
@@ -541,7 +692,11 @@ class Daemon:
         try:
             config = load_config(path)
         except ConfigError as exc:
-            for problem in exc.problems:
+            shown = exc.problems[:RELOAD_PROBLEMS_SHOWN]
+            if len(exc.problems) > len(shown):
+                more = len(exc.problems) - len(shown)
+                shown.append(f"... and {more} more (party-button check-config {path})")
+            for problem in shown:
                 log.error("%s", problem)
             self._reload_error = f"{len(exc.problems)} problem(s) in {path}"
             log.error(
@@ -549,7 +704,7 @@ class Daemon:
                 self._reload_error,
             )
             self.notifier.ready(self.status_text())
-            return {"ok": False, "errors": exc.problems}
+            return {"ok": False, "errors": shown}
         self._reload_error = None
         self._pending = config
         if self.machine.phase is Phase.IDLE:
@@ -574,6 +729,7 @@ class Daemon:
             self._release(config, previous)
             self._configure(previous)
             self._claim_pins()  # if even the old pins are gone, systemd restarts the daemon
+        self.library.start()  # a new one, when the library's settings changed
         self._check_clips()
         self._open_audio()
         if self._reload_error is None:
@@ -598,10 +754,12 @@ class Daemon:
         phase = self.machine.phase
         if phase is Phase.IDLE:
             text = f"idle, {len(self.library)} songs"
+            if not self.library.complete:
+                text += " found so far"
         elif phase is Phase.INTRO:
             text = "partying: intro"
         elif phase is Phase.PARTY:
-            text = f"partying: {self.playing.name if self.playing else 'silence'}"
+            text = f"partying: {printable(self.playing.name) if self.playing else 'silence'}"
         elif phase is Phase.ENDING:
             text = "party ending"
         else:
@@ -622,6 +780,7 @@ class Daemon:
             "status": self.status_text(),
             "config": str(self.config.path),
             "reload_pending": self._pending is not None,
+            "reload_error": self._reload_error,
         }
 
     def _show_status(self) -> None:
@@ -639,7 +798,7 @@ class Daemon:
         return Snapshot(
             phase=self.machine.phase.value,
             relays=self.hardware.relay_states() if self.hardware else {},
-            playing=self.playing.name if self.playing else None,
+            playing=printable(self.playing.name) if self.playing else None,
             position=self.player.position() if self.playing else 0.0,
             audio=self.audio_status,
             songs=len(self.library),
@@ -653,6 +812,41 @@ class Daemon:
         self.notifier.status(self.status_text())
         if self.on_change is not None:
             self.on_change(self.snapshot())
+        self._publish_state()
+
+    def _publish_state(self) -> None:
+        """Send watchers a state line when something they see has changed."""
+        if self.control is not None and self.control.watching:
+            message = self._feed.changes(self.status())
+            if message is not None:
+                self.control.publish(message)
+
+    def _announce(self, event: str, **details: Any) -> None:
+        """Send watchers an event line."""
+        if self.control is not None and self.control.watching:
+            self.control.publish(event_message(event, **details))
+
+
+_BUTTON = {"source": "button"}
+
+
+def _control_source(peer: object) -> dict[str, Any]:
+    """Who sent a command: the control socket's client, by uid and pid when known."""
+    if isinstance(peer, Peer):
+        return {"source": "control", "uid": peer.uid, "pid": peer.pid}
+    return {"source": "control"}
+
+
+def _library_settings(config: Config) -> tuple[object, ...]:
+    """What the songs library depends on in ``config``."""
+    clips = config.clips
+    return (config.songs, config.effect_sounds, clips.enabled, clips.extensions, clips.chance)
+
+
+def _clock(seconds: float) -> str:
+    """``seconds`` as ``M:SS``."""
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}:{rest:02d}"
 
 
 def _signal_name(signum: object) -> str:

@@ -3,6 +3,8 @@
 Hardware callbacks, signal handlers and the control socket only :meth:`EventQueue.put`
 events; the main loop waits in :meth:`EventQueue.wait` and handles them one by one.
 ``put`` takes no lock that the main thread could hold, so it is safe in a signal handler.
+The loop also watches file descriptors (the control socket's connections) for reading and
+writing, and calls their callbacks from :meth:`EventQueue.wait`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ import selectors
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+# The longest single sleep: a deadline days away (or an absurd one) never reaches the
+# selector, whose timeout has a limit; the loop simply wakes and sleeps again.
+MAX_WAIT = 3600.0
+Callback = Callable[[], None]
+_KEEP: Any = object()
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class EventQueue:
         os.set_blocking(self._write_fd, False)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._read_fd, selectors.EVENT_READ, None)
+        self._handlers: dict[int, tuple[Callback | None, Callback | None]] = {}
         self._closed = False
 
     def put(self, event: Event) -> None:
@@ -45,22 +54,57 @@ class EventQueue:
         with contextlib.suppress(OSError):
             os.write(self._write_fd, b"\0")
 
-    def add_reader(self, fileobj: Any, callback: Callable[[], None]) -> None:
+    def add_reader(self, fileobj: Any, callback: Callback) -> None:
         """Call ``callback`` from :meth:`wait` whenever ``fileobj`` is readable."""
-        self._selector.register(fileobj, selectors.EVENT_READ, callback)
+        self._watch(fileobj, reader=callback)
 
     def remove_reader(self, fileobj: Any) -> None:
-        """Stop watching ``fileobj``."""
-        self._selector.unregister(fileobj)
+        """Stop watching ``fileobj`` for reading (nothing happens if it was not)."""
+        self._watch(fileobj, reader=None)
+
+    def add_writer(self, fileobj: Any, callback: Callback) -> None:
+        """Call ``callback`` from :meth:`wait` whenever ``fileobj`` can take more data."""
+        self._watch(fileobj, writer=callback)
+
+    def remove_writer(self, fileobj: Any) -> None:
+        """Stop watching ``fileobj`` for writing (nothing happens if it was not)."""
+        self._watch(fileobj, writer=None)
+
+    def _watch(self, fileobj: Any, reader: Any = _KEEP, writer: Any = _KEEP) -> None:
+        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        old_reader, old_writer = self._handlers.get(fd, (None, None))
+        handlers = (
+            old_reader if reader is _KEEP else reader,
+            old_writer if writer is _KEEP else writer,
+        )
+        mask = (selectors.EVENT_READ if handlers[0] else 0) | (
+            selectors.EVENT_WRITE if handlers[1] else 0
+        )
+        if fd in self._handlers and not mask:
+            del self._handlers[fd]
+            self._selector.unregister(fd)
+        elif fd in self._handlers:
+            self._handlers[fd] = handlers
+            self._selector.modify(fd, mask, fd)
+        elif mask:
+            self._handlers[fd] = handlers
+            self._selector.register(fd, mask, fd)
 
     def wait(self, timeout: float | None) -> list[Event]:
         """Sleep until an event arrives or ``timeout`` passes; returns the queued events."""
         if not self._events:
-            for key, _mask in self._selector.select(timeout):
+            wait = None if timeout is None else min(timeout, MAX_WAIT)
+            for key, mask in self._selector.select(wait):
                 if key.data is None:
                     self._drain()
-                else:
-                    key.data()
+                    continue
+                # An earlier callback may have closed this file: look its handlers up anew.
+                reader = self._handlers.get(key.fd, (None, None))[0]
+                if mask & selectors.EVENT_READ and reader is not None:
+                    reader()
+                writer = self._handlers.get(key.fd, (None, None))[1]
+                if mask & selectors.EVENT_WRITE and writer is not None:
+                    writer()
         events = []
         while self._events:
             events.append(self._events.popleft())

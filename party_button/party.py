@@ -16,6 +16,7 @@ class Input(enum.Enum):
     PRESS = "press"
     HOLD = "hold"
     STOP = "stop"
+    NEXT = "next"
 
 
 class ButtonReader:
@@ -141,11 +142,13 @@ class PartyMachine:
         return min(pending) if pending else None
 
     def handle(self, signal: Input, now: float) -> list[Do]:
-        """React to a press, a hold or a stop request."""
+        """React to a press, a hold, a stop or a skip request."""
         if signal is Input.HOLD:
             return self._panic(now)
         if signal is Input.STOP:
             return self._end(now) if self.phase in (Phase.INTRO, Phase.PARTY) else []
+        if signal is Input.NEXT:
+            return self._skip(now)
         if self.phase is Phase.IDLE:
             return self._start(now)
         if self.phase in (Phase.INTRO, Phase.PARTY):
@@ -199,6 +202,12 @@ class PartyMachine:
             # "next" and "restart" both cut the intro short and start the song.
             return self.intro_ended(now)
         return [Do.NEXT_SONG] if action == "next" else [Do.RESTART_SONG]
+
+    def _skip(self, now: float) -> list[Do]:
+        """The next song, whatever ``on_press`` says; the intro is cut short."""
+        if self.phase is Phase.INTRO:
+            return self.intro_ended(now)
+        return [Do.NEXT_SONG] if self.phase is Phase.PARTY else []
 
     def _end(self, now: float, *, fade: bool = True) -> list[Do]:
         self.phase = Phase.ENDING

@@ -26,6 +26,12 @@ from party_button.relay_guard import RelayLimits
 from party_button.shows import DEFAULT_SHOW_FOR, PHASES, LightsConfig, Show, Step
 from party_button.yaml_reader import ListReader, MapReader, did_you_mean
 
+# The longest time (seconds) that any duration in the config may be: a day, finite and far
+# beyond any party. Counts of beats stay within MOST_BEATS.
+LONGEST = 86400.0
+MOST_BEATS = 64
+MAX_SEED = 2**32 - 1
+
 PATTERN_TYPES = ("steady", "blink", "strobe", "chase", "sparkle", "beat", "downbeat", "alternate")
 _BEAT_TYPES = ("beat", "downbeat", "alternate")
 # Tolerance when comparing a pattern's switching interval with a relay's minimum.
@@ -123,7 +129,7 @@ def _parse_groups(section: MapReader, relays: tuple[str, ...]) -> dict[str, tupl
 def _parse_show(
     name: str, section: MapReader, names: _Names, limits: dict[str, RelayLimits]
 ) -> Show:
-    duration = section.number("duration", None, minimum=0.0, optional=True)
+    duration = section.number("duration", None, minimum=0.0, maximum=LONGEST, optional=True)
     steps: list[tuple[Step, MapReader]] = []
     for item in section.list("steps", required=True).maps():
         step = _parse_step(item, names, limits)
@@ -136,8 +142,8 @@ def _parse_show(
 
 def _parse_step(item: MapReader, names: _Names, limits: dict[str, RelayLimits]) -> Step | None:
     kind = item.string("pattern", choices=PATTERN_TYPES)
-    start = item.number("start", 0.0, minimum=0.0)
-    stop = item.number("stop", None, minimum=0.0, optional=True)
+    start = item.number("start", 0.0, minimum=0.0, maximum=LONGEST)
+    stop = item.number("stop", None, minimum=0.0, maximum=LONGEST, optional=True)
     if stop is not None and stop <= start:
         _report(item, "stop", f"must be after start ({start:g} s), got {stop:g}")
         stop = None
@@ -168,11 +174,11 @@ def _parse_pattern(
     if kind == "sparkle":
         rate = _rate(item)
         density = item.number("density", 0.5, minimum=0.05, maximum=0.95)
-        seed = item.number("seed", 0, integer=True)
+        seed = item.number("seed", 0, minimum=0, maximum=MAX_SEED, integer=True)
         return None if rate is None else Sparkle(relays, rate, density, seed, origin)
     if kind in ("beat", "downbeat"):
-        every = item.number("every", 1, minimum=1, integer=True)
-        offset = item.number("offset", 0, minimum=0, integer=True)
+        every = item.number("every", 1, minimum=1, maximum=MOST_BEATS, integer=True)
+        offset = item.number("offset", 0, minimum=0, maximum=MOST_BEATS - 1, integer=True)
         if offset >= every:
             _report(item, "offset", f"must be less than every ({every}), got {offset}")
             offset = 0
@@ -187,7 +193,7 @@ def _rate(item: MapReader) -> float | None:
 
 def _parse_alternate(item: MapReader, names: _Names) -> Alternate | None:
     listing = item.list("sides", required=True)
-    every = item.number("every", 1, minimum=1, integer=True)
+    every = item.number("every", 1, minimum=1, maximum=MOST_BEATS, integer=True)
     sides: list[tuple[str, ...]] = []
     taken: set[str] = set()
     for line, name in listing.strings():
@@ -225,7 +231,7 @@ def _check_rate(
             change = "a longer length" if short_flash else "a larger every"
             advice = f"at {CHECK_TEMPO_BPM:g} BPM; use {change}"
         else:
-            rate = item.raw("rate_hz")
+            rate = item.scalar("rate_hz", "a number")
             advice = f"use rate_hz {math.floor(rate * shortest / minimum * 100) / 100:g} or less"
         _report(
             item,

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
+from party_button.song_file import printable
+
 try:
     from systemd import daemon as sd_daemon
     from systemd import journal as sd_journal
@@ -119,6 +121,14 @@ def journal_stream_matches(environ: Mapping[str, str], stream: TextIO) -> bool:
     return (stat.st_dev, stat.st_ino) == (int(device), int(inode))
 
 
+class PrintableFormatter(logging.Formatter):
+    """Log lines that are UTF-8 whatever bytes a file name held: journald refuses the
+    surrogate escapes that Python gives names that are not UTF-8; they become ``\\xNN``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 def setup_logging(
     level: int, *, environ: Mapping[str, str] | None = None, stream: TextIO | None = None
 ) -> None:
@@ -133,7 +143,7 @@ def setup_logging(
     stream = sys.stderr if stream is None else stream
     if sd_journal is not None and journal_stream_matches(environ, stream):
         handler = sd_journal.JournalHandler(SYSLOG_IDENTIFIER=SYSLOG_IDENTIFIER)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(PrintableFormatter("%(message)s"))
         logging.basicConfig(level=level, handlers=[handler], force=True)
     else:
         logging.basicConfig(level=level, format=LOG_FORMAT, stream=stream)

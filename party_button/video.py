@@ -372,14 +372,14 @@ class ClipPlayer:
                 code = process.wait(1.0)
         with self._lock:
             during = self._clip if self._state in ("loading", "playing") else None
+            if not self._closing:
+                # Logged before the state changes, so whoever sees the clip end sees why.
+                how = f"exit code {code}" if code is not None else "connection lost"
+                if during is not None:
+                    log.error("mpv stopped during clip %s (%s): the party ends", during.name, how)
+                else:
+                    log.warning("mpv stopped (%s); a new one starts for the next clip", how)
             self._state = "ended" if during else "idle"
-            if self._closing:
-                return
-            how = f"exit code {code}" if code is not None else "connection lost"
-            if during is not None:
-                log.error("mpv stopped during clip %s (%s): the party ends", during.name, how)
-            else:
-                log.warning("mpv stopped (%s); a new one starts for the next clip", how)
 
     # -- playing clips -----------------------------------------------------------------------
 

@@ -3,12 +3,17 @@
 A schema is written as ordinary code over :class:`MapReader` and :class:`ListReader`.
 Every problem found is collected in a shared :class:`Problems` list as
 ``FILE:LINE: key.path: message`` instead of raised, so a user sees all of them at once.
+The file itself is read by :mod:`party_button.yaml_guard`, within its limits.
+
+Values are plain: strings, numbers, booleans, null, lists and mappings whose keys are
+names. A number is finite; a key that YAML reads as something else (``on``, ``1``,
+``null``) must be quoted to be a name.
 
 Example::
 
     problems = Problems(path)
     root = MapReader.load(path, problems)
-    hold = root.map("button").number("hold_time", default=2.0, minimum=0.1)
+    hold = root.map("button").number("hold_time", 2.0, minimum=0.1, maximum=30.0)
     root.finish()
     problems.raise_if_any()
 """
@@ -16,15 +21,23 @@ Example::
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
 
 from party_button.errors import ConfigError
+from party_button.yaml_guard import compose_file
 
 _MISSING: Any = object()
+_CORE = "tag:yaml.org,2002:"
+_CONSTRUCTOR = SafeConstructor()
+_SCALAR_TAGS = tuple(f"{_CORE}{name}" for name in ("int", "float", "bool", "null"))
+# A problem's message is cut at this length: a hostile value must not make a huge line.
+MAX_MESSAGE = 300
 
 
 class Problems:
@@ -33,6 +46,7 @@ class Problems:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._found: list[tuple[int, str]] = []
+        self._seen: set[str] = set()
 
     @property
     def lines(self) -> list[str]:
@@ -42,7 +56,12 @@ class Problems:
     def add(self, line: int, key: str, message: str) -> None:
         """Record one problem at a 1-based ``line`` for ``key``."""
         where = f"{self.path}:{line}"
-        self._found.append((line, f"{where}: {key}: {message}" if key else f"{where}: {message}"))
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 1] + "…"
+        text = f"{where}: {key}: {message}" if key else f"{where}: {message}"
+        if text not in self._seen:  # a value reached twice through an alias is told once
+            self._seen.add(text)
+            self._found.append((line, text))
 
     def raise_if_any(self) -> None:
         """Raise :class:`ConfigError` with every problem collected so far."""
@@ -54,15 +73,64 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
+def scalar_value(node: yaml.ScalarNode) -> Any:
+    """The plain value of a scalar: str, int, float, bool or ``None``.
+
+    Plain text that YAML 1.1 would read as a date (or ``=``, ``<<``) stays text. A number
+    too long for Python to convert raises ``ValueError``.
+    """
+    if node.tag not in _SCALAR_TAGS:
+        return node.value
+    return SafeConstructor.yaml_constructors[node.tag](_CONSTRUCTOR, node)
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` for a message, cut when long."""
+    text = repr(value)
+    return f"{text[:30]}… ({len(text)} characters)" if len(text) > 40 else text
+
+
+def describe(value: Any) -> str:
+    """``str 'abc'``, ``int 5``, ``nothing``: a value and its type, for a message."""
+    return "nothing" if value is None else f"{type(value).__name__} {shown(value)}"
+
+
 def _type_name(node: yaml.Node) -> str:
     if isinstance(node, yaml.MappingNode):
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):
         return "a list"
-    value = yaml.safe_load(yaml.serialize(node))
-    if value is None:
-        return "nothing"
-    return f"{type(value).__name__} {value!r}"
+    try:
+        return describe(scalar_value(node))
+    except ValueError:
+        return "a number too long to read"
+
+
+def _number_text(value: float) -> str:
+    if isinstance(value, int) and len(str(abs(value))) > 15:
+        return f"a {len(str(abs(value)))}-digit number"
+    return f"{value:g}"
+
+
+def _key_problem(node: yaml.Node) -> str | None:
+    """Why ``node`` cannot be a mapping key, or ``None`` when it is a name."""
+    if not isinstance(node, yaml.ScalarNode):
+        return f"a key must be a name, got {_type_name(node)}"
+    if node.tag == f"{_CORE}merge":
+        return "merge keys (<<) are not supported: write the keys out"
+    if node.tag in _SCALAR_TAGS:
+        try:
+            value = scalar_value(node)
+        except ValueError:
+            value = node.value
+        read_as = "null" if value is None else str(value).lower()
+        return f"the key {shown(node.value)} is read by YAML as {read_as}, not a name (quote it)"
+    return _text_problem(node.value)
+
+
+def _text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a name, path or option (a ``\\0`` escape), or ``None``."""
+    return "must not hold a NUL character" if "\0" in text else None
 
 
 def _join(parent: str, key: str | int) -> str:
@@ -101,31 +169,28 @@ class MapReader(_Reader):
         self._items: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         self._used: set[str] = set()
         for key_node, value_node in node.value:
-            key = str(key_node.value)
+            problem = _key_problem(key_node)
+            if problem is not None:
+                problems.add(_line(key_node), keypath, problem)
+                continue
+            key = key_node.value
             if key in self._items:
                 problems.add(_line(key_node), _join(keypath, key), "key is given twice")
             self._items[key] = (key_node, value_node)
 
     @classmethod
     def load(cls, path: Path, problems: Problems) -> MapReader:
-        """Parse ``path``; an unreadable or malformed file becomes a problem and an empty map."""
-        empty = yaml.MappingNode("tag:yaml.org,2002:map", [])
+        """Parse ``path``; an unreadable, malformed or empty file becomes a problem."""
+        empty = yaml.MappingNode(f"{_CORE}map", [])
         empty.start_mark = yaml.Mark(str(path), 0, 0, 0, None, None)
         empty_root = cls(empty, "", problems, present=False)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            problems.add(1, "", f"cannot read the file: {reason}")
+        node, findings = compose_file(path)
+        for finding in findings:
+            problems.add(finding.line, finding.key, finding.message)
+        if findings:
             return empty_root
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark else 1
-            problems.add(line, "", f"not valid YAML: {getattr(exc, 'problem', None) or exc}")
-            return empty_root
-        if node is None:
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == f"{_CORE}null"):
+            problems.add(1, "", "has no settings (it is empty or only comments)")
             return empty_root
         if not isinstance(node, yaml.MappingNode):
             problems.add(_line(node), "", f"expected a mapping at the top, got {_type_name(node)}")
@@ -169,12 +234,27 @@ class MapReader(_Reader):
             return None, _MISSING
         if not isinstance(node, yaml.ScalarNode):
             return node, _MISSING
-        return node, yaml.safe_load(yaml.serialize(node))
+        try:
+            return node, scalar_value(node)
+        except ValueError:
+            return node, _MISSING
 
-    def raw(self, key: str, default: Any = None) -> Any:
-        """The plain Python value of ``key`` with no checking."""
-        node = self._take(key)
-        return default if node is None else yaml.safe_load(yaml.serialize(node))
+    def scalar(self, key: str, expected: str) -> Any:
+        """The plain value of ``key`` (``None`` when absent); a list or mapping is reported.
+
+        ``expected`` says what was wanted, for the message; a string is checked for
+        characters that cannot be text.
+        """
+        node, value = self._scalar(key)
+        if node is None:
+            return None
+        if value is _MISSING:
+            self.error(f"expected {expected}, got {_type_name(node)}", key, node)
+            return None
+        if isinstance(value, str) and (problem := _text_problem(value)):
+            self.error(problem, key, node)
+            return None
+        return value
 
     def string(
         self,
@@ -195,13 +275,16 @@ class MapReader(_Reader):
         if not isinstance(value, str):
             self.error(f"expected a string, got {_type_name(node)}", key, node)
             return None if default is _MISSING else default
+        if problem := _text_problem(value):
+            self.error(problem, key, node)
+            return None if default is _MISSING else default
         if not value and not allow_empty:
             self.error("must not be empty", key, node)
             return None if default is _MISSING else default
         if choices is not None and value not in choices:
             hint = did_you_mean(value, choices)
             self.error(
-                f"expected one of {', '.join(choices)}, got {value!r}{hint}",
+                f"expected one of {', '.join(choices)}, got {shown(value)}{hint}",
                 key,
                 node,
             )
@@ -223,28 +306,35 @@ class MapReader(_Reader):
         key: str,
         default: Any = _MISSING,
         *,
-        minimum: float | None = None,
-        maximum: float | None = None,
+        minimum: float,
+        maximum: float,
         integer: bool = False,
         optional: bool = False,
     ) -> Any:
-        """An int or float within ``[minimum, maximum]``; ``optional`` accepts ``null``."""
+        """A finite int or float within ``[minimum, maximum]``; ``optional`` accepts ``null``."""
         node, value = self._scalar(key)
         if node is None:
             return self._missing(key, default, "a number")
         if value is None and optional:
             return None
+        fallback = None if default is _MISSING else default
+        if value is _MISSING and isinstance(node, yaml.ScalarNode):
+            self.error("is a number too long to read", key, node)
+            return fallback
         wanted = "an integer" if integer else "a number"
         ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
         if isinstance(value, bool) or not ok_type:
             self.error(f"expected {wanted}, got {_type_name(node)}", key, node)
-            return None if default is _MISSING else default
-        if minimum is not None and value < minimum:
-            self.error(f"must be at least {minimum:g}, got {value:g}", key, node)
-            return None if default is _MISSING else default
-        if maximum is not None and value > maximum:
-            self.error(f"must be at most {maximum:g}, got {value:g}", key, node)
-            return None if default is _MISSING else default
+            return fallback
+        if not math.isfinite(value):
+            self.error(f"must be a finite number, got {node.value}", key, node)
+            return fallback
+        if value < minimum:
+            self.error(f"must be at least {minimum:g}, got {_number_text(value)}", key, node)
+            return fallback
+        if value > maximum:
+            self.error(f"must be at most {maximum:g}, got {_number_text(value)}", key, node)
+            return fallback
         return value
 
     def map(self, key: str, *, required: bool = False) -> MapReader:
@@ -309,25 +399,28 @@ class ListReader(_Reader):
     def strings(self) -> Iterator[tuple[int, str]]:
         """Each ``(line, value)`` of a list of strings; other items are reported."""
         for index, item in enumerate(self.node.value):
-            value = (
-                yaml.safe_load(yaml.serialize(item)) if isinstance(item, yaml.ScalarNode) else None
-            )
+            try:
+                value = scalar_value(item) if isinstance(item, yaml.ScalarNode) else None
+            except ValueError:
+                value = None
             if isinstance(value, int | float) and not isinstance(value, bool):
                 value = str(value)
-            if isinstance(value, str) and value:
+            if isinstance(value, str) and value and (problem := _text_problem(value)):
+                self.error(problem, index, item)
+            elif isinstance(value, str) and value:
                 yield _line(item), value
             else:
                 self.error(f"expected a string, got {_type_name(item)}", index, item)
 
 
 def _empty_map(at: yaml.Node, keypath: str, problems: Problems) -> MapReader:
-    node = yaml.MappingNode("tag:yaml.org,2002:map", [])
+    node = yaml.MappingNode(f"{_CORE}map", [])
     node.start_mark = at.start_mark
     return MapReader(node, keypath, problems, present=False)
 
 
 def _empty_list(at: yaml.Node, keypath: str, problems: Problems) -> ListReader:
-    node = yaml.SequenceNode("tag:yaml.org,2002:seq", [])
+    node = yaml.SequenceNode(f"{_CORE}seq", [])
     node.start_mark = at.start_mark
     return ListReader(node, keypath, problems)
 

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
@@ -83,10 +84,22 @@ def history(daemon: Daemon) -> History:
 
 @contextmanager
 def running_daemon(
-    config: Config, factory: MockFactory, player: Player | None = None, seed: int = 1
+    config: Config,
+    factory: MockFactory,
+    player: Player | None = None,
+    seed: int = 1,
+    *,
+    scanned: bool = True,
+    **options: Any,
 ) -> Iterator[Daemon]:
-    """A started daemon whose loop runs in a thread; stopped and joined on exit."""
-    daemon = Daemon(config, factory=factory, player=player, seed=seed, on_change=History())
+    """A started daemon whose loop runs in a thread; stopped and joined on exit.
+
+    With ``scanned`` it is entered once the library's first pass is over and the next pick
+    loaded; ``options`` go to :class:`Daemon`. Its snapshots are kept in a :class:`History`.
+    """
+    daemon = Daemon(
+        config, factory=factory, player=player, seed=seed, on_change=History(), **options
+    )
     errors: list[BaseException] = []
 
     def loop() -> None:
@@ -98,6 +111,8 @@ def running_daemon(
     thread = threading.Thread(target=loop, name="daemon-under-test")
     thread.start()
     wait_for(lambda: (daemon.hardware is not None and daemon._running) or errors)
+    if scanned and not errors:
+        wait_for(lambda: (daemon.library.complete and not daemon.preparing) or errors, timeout=60)
     try:
         yield daemon
     finally:

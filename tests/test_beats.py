@@ -139,7 +139,7 @@ def test_grid_records_its_source(analyses):
     ("name", "content", "reason"),
     [
         ("noise.ogg", b"definitely not vorbis" * 50, "cannot decode audio"),
-        ("empty.wav", b"", "cannot decode audio"),
+        ("empty.wav", b"", "an empty file"),
     ],
 )
 def test_analysis_of_a_bad_file_is_a_song_error(tmp_path, name, content, reason):

@@ -12,7 +12,9 @@ import pytest
 from party_button import cli
 from party_button.config import CLIP_EXTENSIONS, PI_MPV_OPTIONS, Config, load_config
 from party_button.errors import ConfigError
-from party_button.library import SongLibrary, pair_clips
+from party_button.library import ScannedLibrary, SongLibrary, beat_source
+from party_button.library_scan import FolderScanner
+from party_button.song_file import file_stamp
 from tests.conftest import write_tone
 
 SONGS = ["ogg"]
@@ -27,7 +29,10 @@ def touch(path: Path) -> Path:
 
 
 def library(folder: Path, chance: float = 0.5, seed: int = 1) -> SongLibrary:
-    return SongLibrary([folder], SONGS, seed=seed, clip_extensions=CLIPS, clip_chance=chance)
+    """The library of ``folder``, scanned once."""
+    songs = SongLibrary(seed=seed, clip_extensions=CLIPS, clip_chance=chance)
+    ScannedLibrary(FolderScanner([folder], SONGS + CLIPS), songs).refresh()
+    return songs
 
 
 def test_render_output_pairs_with_its_song_by_name(tmp_path: Path) -> None:
@@ -38,10 +43,12 @@ def test_render_output_pairs_with_its_song_by_name(tmp_path: Path) -> None:
         tmp_path / "baz.outlined.mp4",  # no such song
         tmp_path / "bar.outlined.extra.mp4",  # not NAME or NAME.outlined
     ]
-    assert pair_clips(songs, clips) == {
-        clips[0]: songs[0],
-        clips[1]: songs[2],
-    }
+    lib = SongLibrary(clip_extensions=["mp4", "mkv"])
+    lib.change([str(path) for path in songs + clips], [])
+    assert [lib.paired_song(clip) for clip in clips] == [songs[0], songs[2], None, None]
+    assert len(lib) == 5  # foo.mp3 and Foo.ogg play as their clips
+    lib.change([], [str(songs[2])])  # the clip in other/ pairs with the song left
+    assert lib.paired_song(clips[1]) == songs[0]
 
 
 def test_a_paired_song_plays_as_its_clip_and_never_twice_in_a_row(song_folder: Path) -> None:
@@ -66,13 +73,18 @@ def test_songs_only_when_clips_are_off_brings_the_paired_song_back(song_folder: 
 
 def test_a_broken_clip_gives_its_song_back_until_the_clip_changes(song_folder: Path) -> None:
     clip = touch(song_folder / "song0.outlined.mp4")
-    lib = library(song_folder, chance=1.0)
-    lib.mark_broken(clip)
-    assert lib.clip_count == 0
-    assert song_folder / "song0.ogg" in {lib.next_song() for _ in range(3)}
+    songs = SongLibrary(seed=1, clip_extensions=CLIPS, clip_chance=1.0)
+    lib = ScannedLibrary(FolderScanner([song_folder], SONGS + CLIPS), songs)
+    lib.refresh()
+    songs.set_aside(str(clip), file_stamp(clip))
+    assert songs.clip_count == 0
+    assert song_folder / "song0.ogg" in {songs.next_song() for _ in range(3)}
+    lib.refresh()
+    assert songs.clip_count == 0  # unchanged: still aside
     clip.write_bytes(b"a fixed clip")
     os.utime(clip, (1, 1))
-    assert lib.next_song() == clip
+    lib.refresh()
+    assert songs.next_song() == clip
 
 
 @pytest.mark.parametrize(("chance", "low", "high"), [(0.0, 0, 0), (0.3, 0.25, 0.35), (1.0, 1, 1)])
@@ -123,11 +135,15 @@ def test_a_clip_follows_its_own_beat_grid_or_else_its_songs(song_folder: Path) -
     paired = touch(song_folder / "song0.outlined.mp4")
     alone = touch(song_folder / "alone.mp4")
     lib = library(song_folder)
-    assert lib.beat_source(paired) == song_folder / "song0.ogg"
-    assert lib.beat_source(alone) == alone
-    assert lib.beat_source(song_folder / "song1.ogg") == song_folder / "song1.ogg"
+
+    def source(item: Path) -> Path:
+        return beat_source(item, lib.paired_song(item))
+
+    assert source(paired) == song_folder / "song0.ogg"
+    assert source(alone) == alone
+    assert source(song_folder / "song1.ogg") == song_folder / "song1.ogg"
     touch(song_folder / "song0.outlined.mp4.beats.json")
-    assert lib.beat_source(paired) == paired
+    assert source(paired) == paired
 
 
 def test_songs_command_lists_clips_in_playing_order(

@@ -72,7 +72,7 @@ def test_socket_is_created_for_owner_and_group_only(server):
     assert stat.S_IMODE(info.st_mode) == 0o660
 
 
-@pytest.mark.parametrize("command", ["press", "stop", "status", "reload"])
+@pytest.mark.parametrize("command", ["press", "stop", "next", "status", "reload"])
 def test_each_command_becomes_an_event_and_its_answer_comes_back(server, command):
     answer, events = serve(server, lambda: send_command(server.path, command))
     assert [event.kind for event in events] == [command]
@@ -90,7 +90,7 @@ def test_an_unknown_command_is_answered_without_reaching_the_daemon(server):
     assert events == []
     assert answer == {
         "ok": False,
-        "error": "unknown command 'dance' (use press, stop, status, reload)",
+        "error": "unknown command 'dance' (use press, stop, next, status, reload, watch)",
     }
 
 

@@ -191,7 +191,11 @@ def test_broken_clip_is_set_aside_and_the_party_goes_on_with_a_song(
         party = history(daemon).wait(lambda s: s.phase == "party", after=mark)
         assert party.playing is not None and party.playing.endswith(".ogg")
     assert messages(caplog, logging.WARNING) in (
-        [f"skipping clip {broken}: {reason}; a song plays instead"] for reason in MPV_UNRECOGNISED
+        [
+            f"skipping clip: {broken}: {reason}; a song plays instead "
+            "(set aside until the file changes)"
+        ]
+        for reason in MPV_UNRECOGNISED
     )
 
 

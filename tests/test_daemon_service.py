@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ def daemon(make_config, mock_factory) -> Iterator[Callable[..., Daemon]]:
     def make(changes: dict | None = None, **kwargs) -> Daemon:
         made.append(Daemon(make_config(changes), factory=mock_factory, seed=1, **kwargs))
         made[-1].start()
+        assert made[-1].library.wait_complete(10)
         return made[-1]
 
     yield make
@@ -67,6 +69,41 @@ def test_a_broken_config_is_refused_with_check_config_errors(daemon, caplog):
     assert party.config.button.pin == 17
     assert party.hardware is not None and set(party.hardware.relays) == {"lights", "beacon"}
     assert "reload failed (1 problem(s) in" in party.status_text()
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "l0: &l0 lol\n"
+        + "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 10)),
+        "".join(f"typo{i}: 1\n" for i in range(500)),
+        "",
+    ],
+    ids=["alias-bomb", "500-problems", "empty"],
+)
+def test_a_hostile_config_on_sighup_leaves_the_party_going(daemon, caplog, hostile):
+    party = daemon()
+    party.handle(Event("press"))
+    path = party.config.path
+    before = path.read_text()
+    path.write_text((before if hostile.startswith("typo") else "") + hostile)
+    with pytest.raises(ConfigError) as expected:
+        load_config(path)
+    with caplog.at_level(logging.ERROR):
+        party.handle(Event("signal", signal.SIGHUP))  # what systemctl reload sends
+    logged = [m for m in caplog.messages if m.startswith(f"{path}:") or m.startswith("...")]
+    problems = expected.value.problems
+    assert logged[: min(20, len(problems))] == problems[:20]
+    if len(problems) > 20:
+        assert logged[20:] == [
+            f"... and {len(problems) - 20} more (party-button check-config {path})"
+        ]
+    assert party.machine.phase.value == "party"
+    assert party.hardware is not None and party.hardware.relay_states() == {
+        "lights": True,
+        "beacon": True,
+    }
+    assert party.config.button.pin == 17 and party._pending is None
 
 
 def test_a_good_config_is_applied_at_once_when_idle(daemon, make_config, mock_factory):

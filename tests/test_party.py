@@ -61,11 +61,11 @@ class FakeParty:
             self._apply(self.machine.tick(now), now)
 
     def run(self, script: list[tuple[float, str]], until: float) -> list[tuple[float, str]]:
-        """``script``: (time, "down"|"up"|"stop") edges; returns the actions with times."""
+        """``script``: (time, "down"|"up"|"stop"|"next"); returns the actions with times."""
         for at, what in sorted(script):
             self._advance(at)
-            if what == "stop":
-                self._apply(self.machine.handle(Input.STOP, at), at)
+            if what in ("stop", "next"):
+                self._apply(self.machine.handle(Input(what), at), at)
                 continue
             signal_in = self.reader.edge(what == "down", at)
             if signal_in is not None:
@@ -221,3 +221,37 @@ def test_idle_hold_and_stop_do_nothing() -> None:
     assert machine.handle(Input.HOLD, 0.0) == []
     assert machine.handle(Input.STOP, 0.0) == []
     assert machine.deadline() is None
+
+
+@pytest.mark.parametrize("rule", ["next", "stop", "ignore", "restart"])
+def test_next_skips_to_the_next_song_whatever_a_press_does(rule: str) -> None:
+    party = FakeParty(Rules(on_press=rule, ending_time=1.0, cooldown=0.0), song_length=10)
+    log = party.run([*tap(1.0), (4.0, "next"), (6.0, "next")], until=30)
+    assert log == [
+        (1.0, "relays on"),
+        (1.0, "play song"),
+        (4.0, "next song"),
+        (6.0, "next song"),
+        (17.0, "stop audio"),  # the last song ended at 16, then the ending phase
+        (17.0, "relays off"),
+        (17.0, "prepare next"),
+    ]
+
+
+def test_next_during_the_intro_starts_the_song() -> None:
+    party = FakeParty(Rules(has_intro=True), intro_length=5.0, song_length=50)
+    log = party.run([*tap(1.0), (2.0, "next")], until=10)
+    assert log == [(1.0, "relays on"), (1.0, "play intro"), (2.0, "play song")]
+
+
+def test_next_without_a_song_playing_does_nothing() -> None:
+    party = FakeParty(Rules(ending_time=1.0, cooldown=2.0), song_length=3)
+    # idle, ending (4.0 to 5.0) and cooldown (5.0 to 7.0)
+    log = party.run([(0.5, "next"), *tap(1.0), (4.5, "next"), (6.0, "next")], until=10)
+    assert [action for _at, action in log] == [
+        "relays on",
+        "play song",
+        "stop audio",
+        "relays off",
+        "prepare next",
+    ]

@@ -117,6 +117,9 @@ def test_logs_go_to_journald_when_stderr_is_the_journal_stream(tmp_path, root_lo
         setup_logging(logging.INFO, environ=environ, stream=stream)
     [handler] = root_logger.handlers
     assert isinstance(handler, JournalHandler)
+    name = os.fsdecode(b"caf\xe9.ogg")  # a file name that is not UTF-8
+    record = logging.LogRecord("party_button", logging.INFO, "", 1, "playing %s", (name,), None)
+    assert handler.format(record) == "playing caf\\xe9.ogg"  # journald takes only UTF-8
 
 
 @pytest.mark.parametrize("journal_stream", [None, "1:2", "nonsense"])

@@ -1,4 +1,4 @@
-"""``python -m party_button.render VIDEO ...``: the render command on its own.
+"""``python -m party_button.render VIDEO|FOLDER ...``: the render command on its own.
 
 Clips go to ``songs/`` in the current folder unless ``--output`` says otherwise.
 """
@@ -20,9 +20,10 @@ def main(argv: list[str] | None = None) -> int:
         description="Outline the people in a music video and write a clip for the party.",
     )
     add_arguments(parser)
+    parser.set_defaults(songs=Path("songs"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="party-button render: %(message)s")
-    return run(args, Path("songs"))
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,16 @@ offer ``render`` whether or not the render extra is installed.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
-from party_button.render.errors import RenderError
+from party_button.errors import ConfigError, PartyButtonError
+from party_button.render.errors import MissingExtraError, SettingsError
 from party_button.render.options import (
     DEVICES,
     MODELS,
+    ClusterOptions,
     OutlineStyle,
     RenderOptions,
     parse_position,
@@ -41,14 +44,28 @@ def _classes(text: str) -> tuple[str, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the render command's arguments to ``parser``."""
-    parser.add_argument("video", metavar="VIDEO", type=Path, help="the music video to outline")
     parser.add_argument(
+        "videos",
+        metavar="VIDEO",
+        type=Path,
+        nargs="+",
+        help="a music video, or a folder searched (with its subfolders) for videos",
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
         "-o",
         "--output",
         metavar="PATH",
         type=Path,
-        help="where to write the clip (default: the songs library, "
+        help="the clip of a single VIDEO (default: the songs library, "
         "as NAME.outlined.mp4); the sidecar goes next to it as .json",
+    )
+    output.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        type=Path,
+        help="write the clips into DIR (and the subfolders the videos are in) "
+        "instead of the songs library",
     )
     frames = parser.add_argument_group("frames")
     frames.add_argument(
@@ -169,23 +186,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     run_group = parser.add_argument_group("run")
     run_group.add_argument(
-        "--resume", action="store_true", help="carry on with an interrupted render of the same clip"
-    )
-    run_group.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an existing clip, or an unfinished render of it",
+        help="render finished clips again, and start unfinished renders again "
+        "instead of carrying on with them",
     )
     run_group.add_argument(
         "--no-progress", action="store_true", help="do not show the progress bar"
     )
 
+    cluster = parser.add_argument_group("cluster (needs the cluster extra)")
+    cluster.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        nargs="?",
+        const="local",
+        help="render on a Ray cluster: without ADDRESS a Ray is started on this machine; "
+        "auto or HOST:PORT joins a running cluster this machine is part of",
+    )
+    cluster.add_argument(
+        "--gpus-per-task",
+        metavar="N",
+        type=float,
+        default=1.0,
+        help="GPUs each video (or chunk) asks for where the cluster has GPUs; "
+        "0.5 puts two on a GPU (default: 1)",
+    )
+    cluster.add_argument(
+        "--cpus-per-task",
+        metavar="N",
+        type=float,
+        default=1.0,
+        help="CPUs each video (or chunk) asks for where the cluster has no GPUs (default: 1)",
+    )
+    cluster.add_argument(
+        "--chunk",
+        metavar="SECONDS",
+        type=float,
+        help="cut each video into chunks of about SECONDS, rendered in parallel and "
+        "joined into the same clip",
+    )
 
-def options_from(args: argparse.Namespace, songs_dir: Path) -> RenderOptions:
-    """The :class:`RenderOptions` that parsed ``args`` ask for."""
-    output = args.output or songs_dir / f"{args.video.stem}.outlined.mp4"
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``render`` to the main command's ``subparsers``."""
+    text = "outline the people in music videos; the clips go to the songs library"
+    parser = subparsers.add_parser("render", help=text, description=text)
+    parser.add_argument("--config", metavar="PATH", help="config file to use")
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def options_from(args: argparse.Namespace, video: Path, output: Path) -> RenderOptions:
+    """The :class:`RenderOptions` that parsed ``args`` ask for, for one video."""
     return RenderOptions(
-        video=args.video,
+        video=video,
         output=output,
         start=args.start,
         end=args.end,
@@ -206,38 +262,115 @@ def options_from(args: argparse.Namespace, songs_dir: Path) -> RenderOptions:
             thickness=args.thickness, glow=args.glow, fill=args.fill, labels=args.labels
         ),
         audio=not args.no_audio,
-        resume=args.resume,
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )
 
 
-def run(args: argparse.Namespace, songs_dir: Path) -> int:
-    """Render as ``args`` say; returns the exit code (0 done, 1 failed, 130 interrupted)."""
+def cluster_options(args: argparse.Namespace) -> ClusterOptions | None:
+    """The cluster settings, or None to render here."""
+    if args.ray is None:
+        if args.chunk is not None:
+            raise SettingsError("--chunk renders chunks in parallel on a Ray cluster: add --ray")
+        return None
+    return ClusterOptions(args.ray, args.gpus_per_task, args.cpus_per_task, args.chunk)
+
+
+def songs_folder(args: argparse.Namespace) -> Path:
+    """The songs library: ``args.songs`` where set, else the configuration's first songs
+    folder, else ``./songs`` on a workstation without a configuration."""
+    if getattr(args, "songs", None) is not None:
+        return args.songs
+    from party_button.config import find_config, load_config
+
     try:
-        options = options_from(args, songs_dir)
-        try:
-            from party_button.render.job import render
-        except ImportError as error:
-            if (error.name or "").partition(".")[0] not in EXTRA_MODULES:
-                raise
-            print(f"{INSTALL_HINT} ({error.name} is missing)", file=sys.stderr)
-            return EXIT_FAILED
-        result = render(options)
-    except RenderError as error:
+        return load_config(find_config(args.config)).songs.folders[0]
+    except ConfigError:
+        if args.config:
+            raise
+        return Path.cwd() / "songs"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render as ``args`` say; returns the exit code: 0 every clip done (or finished
+    already), 1 any video failed, 130 interrupted. Every error becomes one line here."""
+    try:
+        return _render(args)
+    except MissingExtraError as error:
+        print(str(error), file=sys.stderr)
+    except PartyButtonError as error:
         print(f"party-button render: {error}", file=sys.stderr)
-        return EXIT_FAILED
     except KeyboardInterrupt:
         print(
-            "party-button render: interrupted; run the same command with --resume to carry "
-            "on from the last saved frame",
+            "party-button render: interrupted; run the same command again to carry on "
+            "from the last saved frames",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    carried = " (resumed)" if result.resumed else ""
-    rate = result.frames / result.seconds if result.seconds > 0 else 0.0
-    print(
-        f"wrote {result.clip} and {result.sidecar.name}: {result.frames} frames in "
-        f"{result.seconds:.1f} s ({rate:.2f} fps){carried}"
-    )
-    return EXIT_OK
+    return EXIT_FAILED
+
+
+def _render(args: argparse.Namespace) -> int:
+    cluster = cluster_options(args)
+    from party_button.render.inputs import find_videos
+    from party_button.render.outputs import Planned, plan
+
+    found = find_videos(args.videos)
+    output_dir = args.output_dir
+    if args.output is None and output_dir is None:
+        output_dir = songs_folder(args)
+    planned = plan(found.videos, args.output, output_dir)
+    jobs = [options_from(args, p.video, p.output) for p in planned if isinstance(p, Planned)]
+    single = len(found.problems) + len(planned) == 1
+    batch = _load_extra("party_button.render.batch", INSTALL_HINT, EXTRA_MODULES)
+    outcomes = [batch.Outcome(path, batch.FAILED, message=text) for path, text in found.problems]
+    outcomes += [batch.failed(p.video, p.reason) for p in planned if not isinstance(p, Planned)]
+    for outcome in outcomes:
+        _report(outcome, single)
+    if jobs and cluster is not None:
+        ray_hint = "party-button render --ray needs the cluster extra: pip install " + (
+            "'party-button[cluster]'"
+        )
+        runner = _load_extra("party_button.render.cluster", ray_hint, {"ray"})
+        outcomes += runner.render_on_ray(jobs, cluster, lambda o: _report(o, single))
+    elif jobs:
+        progress = batch.JobProgress(len(jobs), enabled=jobs[0].progress)
+        segmenters = batch.Segmenters(progress=jobs[0].progress)
+        try:
+            for options in jobs:
+                outcome = batch.render_one_here(options, segmenters, progress)
+                _report(outcome, single)
+                outcomes.append(outcome)
+        finally:
+            progress.close()
+    if not single:
+        print(batch.summary(outcomes))
+    return EXIT_FAILED if any(o.failed for o in outcomes) else EXIT_OK
+
+
+def _load_extra(module: str, hint: str, extra: frozenset[str] | set[str]):
+    """Import ``module``, or raise :class:`MissingExtraError` with ``hint`` when a module
+    of an extra is missing."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        if (error.name or "").partition(".")[0] not in extra:
+            raise
+        raise MissingExtraError(f"{hint} ({error.name} is missing)") from None
+
+
+def _report(outcome, single: bool) -> None:
+    """Say at once what became of a video: a failure on stderr; for a single video, the
+    result on stdout."""
+    if outcome.failed:
+        print(f"party-button render: {outcome.message}", file=sys.stderr, flush=True)
+    elif single and outcome.status == "skipped":
+        print(f"{outcome.clip}: {outcome.message}")
+    elif single:
+        sidecar = outcome.clip.with_suffix(".json")
+        carried = " (resumed)" if outcome.status == "resumed" else ""
+        rate = outcome.frames / outcome.seconds if outcome.seconds > 0 else 0.0
+        print(
+            f"wrote {outcome.clip} and {sidecar.name}: {outcome.frames} frames in "
+            f"{outcome.seconds:.1f} s ({rate:.2f} fps){carried}"
+        )

@@ -79,7 +79,6 @@ class RenderOptions:
     crf: int = 20
     style: OutlineStyle = field(default_factory=OutlineStyle)
     audio: bool = True
-    resume: bool = False
     overwrite: bool = False
     progress: bool = True
 
@@ -129,6 +128,40 @@ class RenderOptions:
             "style": asdict(self.style),
             "audio": self.audio,
         }
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """How a render job uses a Ray cluster: ``address`` as ``ray.init`` takes it ("local"
+    starts one here), what each task asks for, and the length of chunks (``None``: a video
+    is one task)."""
+
+    address: str
+    gpus_per_task: float = 1.0
+    cpus_per_task: float = 1.0
+    chunk_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if not _RAY_ADDRESS.match(self.address):
+            raise SettingsError(
+                f"--ray {self.address!r}: not a Ray address (auto or HOST:PORT); to start "
+                f"a Ray here give --ray without an address, after the videos"
+            )
+        if self.address.startswith("ray://"):
+            raise SettingsError(
+                f"--ray {self.address}: Ray Client cannot stream the segments back as they are "
+                f"rendered (a limit of Ray); run the command on a machine of the cluster, "
+                f"with --ray=auto or --ray=HOST:6379"
+            )
+        if not 0 < self.gpus_per_task <= 64:
+            raise SettingsError("--gpus-per-task must be more than 0 (0.5: two tasks a GPU)")
+        if not 0 < self.cpus_per_task <= 1024:
+            raise SettingsError("--cpus-per-task must be more than 0")
+        if self.chunk_seconds is not None and not 0 < self.chunk_seconds < 1e7:
+            raise SettingsError("--chunk must be a number of seconds more than 0")
+
+
+_RAY_ADDRESS = re.compile(r"^(local|auto|ray://[\w.\-\[\]:]+:\d+|[\w.\-\[\]:]+:\d+)$")
 
 
 def _position_text(position: Position) -> str:

@@ -117,6 +117,10 @@ class Pipeline:
         if self._error is not None:
             raise self._error
 
+    def stop(self) -> None:
+        """Make :meth:`run` stop soon, from another thread; the frames in flight are dropped."""
+        self._stop.set()
+
     def _guard(self, stage: Callable[..., None], *args: object) -> None:
         try:
             stage(*args)

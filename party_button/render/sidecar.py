@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 from fractions import Fraction
 
 from party_button.render.options import RenderOptions
+from party_button.render.outputs import FORMAT
 from party_button.render.video import VideoInfo
-
-FORMAT = "party-button-render/1"
 
 
 def build_sidecar(
@@ -24,9 +23,11 @@ def build_sidecar(
     audio: bool,
     seconds: float,
     runs: int,
+    parts: list[dict],
 ) -> dict[str, object]:
-    """The sidecar's content; ``records`` are the frame records in order, and ``start`` the
-    input time (seconds) that the clip's timestamps count from."""
+    """The sidecar's content; ``records`` are the frame records in order, ``start`` the
+    input time (seconds) that the clip's timestamps count from, and ``parts`` where each
+    run of frames was rendered."""
     frames, skipped = [], []
     for record in records:
         skipped.extend(record.get("skipped_before", ()))
@@ -70,6 +71,7 @@ def build_sidecar(
             "seconds": round(seconds, 3),
             "fps": round(len(frames) / seconds, 3) if seconds > 0 else None,
             "runs": runs,
+            "parts": parts,
         },
         "skipped_frames": skipped,
         "frames": frames,

@@ -46,7 +46,8 @@ def render_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
 
     def call(*argv: object, songs: Path | None = None) -> Outcome:
         args = render_parser().parse_args([str(a) for a in argv] + ["--no-progress"])
-        code = run(args, songs or tmp_path / "songs")
+        args.songs = songs or tmp_path / "songs"
+        code = run(args)
         captured = capsys.readouterr()
         return Outcome(code, captured.out, captured.err)
 
@@ -91,5 +92,51 @@ def rendered_shapes(shapes_video, tmp_path_factory: pytest.TempPathFactory):
     args = render_parser().parse_args(
         [str(shapes_video.path), "--segmenter", SHAPES, "--no-progress"]
     )
-    assert run(args, songs) == 0
+    args.songs = songs
+    assert run(args) == 0
     return songs / "shapes.outlined.mp4"
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    """A Ray started for the tests: its address, what a process that joins it needs in its
+    environment (Ray's token authentication), and the kill plan file its workers read (see
+    ``render_shapes.KillingSegmenter``)."""
+
+    address: str
+    env: dict[str, str]
+    kill_plan: Path
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """One local Ray with 2 CPUs for every test that needs one (Ray starts slowly).
+
+    Its workers find the test segmenters (``render_shapes``) through ``PYTHONPATH``.
+    """
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("av")
+    kill_plan = tmp_path_factory.mktemp("ray") / "kill-plan.json"
+    saved = dict(os.environ)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(HERE), str(REPO), saved.get("PYTHONPATH")])
+    )
+    os.environ["SHAPES_KILL_PLAN"] = str(kill_plan)
+    # Not Ray's nice 15: as fast as the test process on a busy machine.
+    os.environ["RAY_worker_niceness"] = "0"  # noqa: SIM112 (Ray spells it so)
+    try:
+        ray.init(
+            address="local",
+            num_cpus=2,
+            num_gpus=0,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+        env = {name: value for name, value in os.environ.items() if name.startswith("RAY_AUTH")}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    try:
+        yield RayCluster(ray.get_runtime_context().gcs_address, env, kill_plan)
+    finally:
+        ray.shutdown()

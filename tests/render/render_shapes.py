@@ -6,6 +6,7 @@ a blue square, a "sports ball", stays still. The audio track is a 440 Hz tone.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -164,6 +165,23 @@ def read_video(path: Path) -> DecodedVideo:
     return DecodedVideo(frames, times, rate, audio_codec, seconds)
 
 
+def work_folder(clip: Path) -> Path:
+    """The work folder of an unfinished render of ``clip``."""
+    return clip.parent / f".{clip.name}.render"
+
+
+def assert_same_clip(clip: Path, reference: Path) -> None:
+    """Same pictures, timestamps, audio and detections as ``reference``."""
+    ours, theirs = read_video(clip), read_video(reference)
+    assert len(ours.frames) == len(theirs.frames)
+    assert ours.times == theirs.times
+    for index, (a, b) in enumerate(zip(ours.frames, theirs.frames, strict=True)):
+        assert np.array_equal(a, b), f"frame {index} differs"
+    assert ours.audio_seconds == theirs.audio_seconds
+    frames = json.loads(clip.with_suffix(".json").read_text())["frames"]
+    assert frames == json.loads(reference.with_suffix(".json").read_text())["frames"]
+
+
 def find_colour(image: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
     """Pixels of ``image`` close to ``colour`` (allowing for compression)."""
     distance = np.abs(image.astype(np.int16) - np.array(colour, dtype=np.int16)).sum(axis=2)
@@ -222,4 +240,40 @@ class StoppingSegmenter(ShapeSegmenter):
             while not wait_for.exists() and time.monotonic() < deadline:
                 time.sleep(0.02)
             os.kill(os.getpid(), getattr(signal, os.environ["SHAPES_SIGNAL"]))
+        return super().segment(frames)
+
+
+class TallySegmenter(ShapeSegmenter):
+    """A :class:`ShapeSegmenter` that says in its description which process it runs in and
+    how many segmenters that process has built: one per worker, however many videos."""
+
+    built = 0
+
+    def __init__(self, options: SegmenterOptions) -> None:
+        super().__init__(options)
+        TallySegmenter.built += 1
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "process": os.getpid(), "built": TallySegmenter.built}
+
+
+class KillingSegmenter(ShapeSegmenter):
+    """A :class:`ShapeSegmenter` that kills its own process (SIGKILL, as a machine that
+    dies) once, as the JSON file named by ``SHAPES_KILL_PLAN`` says: after ``after`` frames,
+    as soon as the file ``wait_for`` exists (the segments saved so far), unless the file
+    ``marker`` exists; it writes ``marker`` first, so the retry lives. Without the plan file
+    it never kills."""
+
+    def segment(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
+        plan_file = Path(os.environ.get("SHAPES_KILL_PLAN", "/nonexistent"))
+        if plan_file.exists():
+            plan = json.loads(plan_file.read_text())
+            marker = Path(plan["marker"])
+            if self.frames_seen >= plan["after"] and not marker.exists():
+                wait_for = Path(plan["wait_for"])
+                deadline = time.monotonic() + 60
+                while not wait_for.exists() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                marker.write_text(str(os.getpid()))
+                os.kill(os.getpid(), signal.SIGKILL)
         return super().segment(frames)

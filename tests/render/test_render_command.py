@@ -73,8 +73,9 @@ def test_arguments_and_defaults():
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    options = options_from(parser.parse_args(["clips/makeba.mp4"]), Path("/srv/songs"))
-    assert options.output == Path("/srv/songs/makeba.outlined.mp4")
+    args = parser.parse_args(["clips/makeba.mp4"])
+    assert args.videos == [Path("clips/makeba.mp4")] and args.ray is None
+    options = options_from(args, args.videos[0], Path("/srv/songs/makeba.outlined.mp4"))
     assert options.sidecar == Path("/srv/songs/makeba.outlined.json")
     assert options.classes == ("person",)
     assert (options.model, options.device, options.height) == (
@@ -82,7 +83,7 @@ def test_arguments_and_defaults():
         "auto",
         720,
     )
-    assert options.audio and not options.resume and not options.half
+    assert options.audio and not options.overwrite and not options.half
     args = parser.parse_args(
         [
             "v.mp4",
@@ -101,8 +102,8 @@ def test_arguments_and_defaults():
             "0.25",
         ]
     )
-    options = options_from(args, Path("songs"))
-    assert options.output == Path("x/clip.mp4")
+    assert args.output == Path("x/clip.mp4")
+    options = options_from(args, args.videos[0], args.output)
     assert options.classes == ("person", "dog")
     assert options.start.total_seconds() == 90 and options.frames == 10
     assert not options.audio and options.style.fill == 0.25

@@ -1,4 +1,5 @@
-"""Nothing is lost and nothing half-made is published: interruptions and ``--resume``."""
+"""Nothing is lost and nothing half-made is published: interruptions, and running the same
+command again to carry on."""
 
 from __future__ import annotations
 
@@ -14,29 +15,14 @@ pytest.importorskip("av")
 pytest.importorskip("torchvision")
 
 from conftest import SHAPES, run_module  # noqa: E402
-from render_shapes import read_video  # noqa: E402
+from render_shapes import assert_same_clip, read_video, work_folder  # noqa: E402
 
 STOPPING = "render_shapes:StoppingSegmenter"
 
 
-def work_folder(clip: Path) -> Path:
-    return clip.parent / f".{clip.name}.render"
-
-
 def saved_frames(clip: Path) -> int:
-    return json.loads((work_folder(clip) / "state.json").read_text())["frames"]
-
-
-def assert_same_clip(clip: Path, reference: Path) -> None:
-    """Same pictures, timestamps, audio and detections as ``reference``."""
-    ours, theirs = read_video(clip), read_video(reference)
-    assert len(ours.frames) == len(theirs.frames)
-    assert ours.times == theirs.times
-    for index, (a, b) in enumerate(zip(ours.frames, theirs.frames, strict=True)):
-        assert np.array_equal(a, b), f"frame {index} differs"
-    assert ours.audio_seconds == theirs.audio_seconds
-    frames = json.loads(clip.with_suffix(".json").read_text())["frames"]
-    assert frames == json.loads(reference.with_suffix(".json").read_text())["frames"]
+    segments = json.loads((work_folder(clip) / "state.json").read_text())["segments"]
+    return sum(segment["frames"] for segment in segments.values())
 
 
 def stop_env(clip: Path, signal_name: str, after: int = 30) -> dict[str, str]:
@@ -62,13 +48,14 @@ def test_resume_after_a_crash_gives_the_same_clip(
     assert crashed.returncode == -signal.SIGKILL
     assert not clip.exists() and not clip.with_suffix(".json").exists()
     assert 0 < saved_frames(clip) < shapes_video.frames
-    result = render_cli(
-        shapes_video.path, "--segmenter", STOPPING, "--resume", songs=tmp_path / "songs"
-    )
+    result = render_cli(shapes_video.path, "--segmenter", STOPPING, songs=tmp_path / "songs")
     assert result.code == 0, result.err
     assert "(resumed)" in result.out
     assert_same_clip(clip, rendered_shapes)
-    assert json.loads(clip.with_suffix(".json").read_text())["run"]["runs"] == 2
+    run = json.loads(clip.with_suffix(".json").read_text())["run"]
+    assert run["runs"] == 2
+    assert [part["run"] for part in run["parts"]] == [1, 2]
+    assert run["parts"][1]["frames"] == [run["parts"][0]["frames"][1] + 1, 59]
     assert not work_folder(clip).exists()
 
 
@@ -80,22 +67,21 @@ def test_ctrl_c_keeps_the_work_and_resume_finishes(
         monkeypatch.setenv(name, value)
     stopped = render_cli(shapes_video.path, "--segmenter", STOPPING)
     assert stopped.code == 130
-    assert stopped.err.count("\n") == 1 and "--resume" in stopped.err
+    assert stopped.err.count("\n") == 1 and "run the same command again" in stopped.err
     assert not clip.exists()
     kept = saved_frames(clip)
     assert 0 < kept < shapes_video.frames
 
     monkeypatch.delenv("SHAPES_STOP_AFTER")
-    again = render_cli(shapes_video.path, "--segmenter", STOPPING)
-    assert again.code == 1
-    assert "unfinished render" in again.err and "--resume" in again.err
-    other = render_cli(shapes_video.path, "--segmenter", STOPPING, "--resume", "--glow", "3")
+    other = render_cli(shapes_video.path, "--segmenter", STOPPING, "--glow", "3")
     assert other.code == 1
-    assert "--resume" in other.err and "style" in other.err
+    assert "unfinished render" in other.err and "style" in other.err
+    assert "--overwrite" in other.err
     assert saved_frames(clip) == kept
 
-    result = render_cli(shapes_video.path, "--segmenter", STOPPING, "--resume")
+    result = render_cli(shapes_video.path, "--segmenter", STOPPING)
     assert result.code == 0, result.err
+    assert "(resumed)" in result.out
     assert_same_clip(clip, rendered_shapes)
 
 
@@ -122,37 +108,29 @@ def test_a_failed_write_publishes_nothing_and_resume_finishes(
     )
     assert failed.returncode == 1
     message = failed.stderr.strip().splitlines()[-1]
-    assert "File too large" in message and "--resume" in message
+    assert "File too large" in message and "run again" in message
     assert "Traceback" not in failed.stderr
     assert not clip.exists() and not clip.with_suffix(".json").exists()
     assert saved_frames(clip) == shapes_video.frames
-    result = render_cli(
-        shapes_video.path, "--segmenter", SHAPES, "--resume", songs=tmp_path / "songs"
-    )
+    result = render_cli(shapes_video.path, "--segmenter", SHAPES, songs=tmp_path / "songs")
     assert result.code == 0, result.err
     assert_same_clip(clip, rendered_shapes)
 
 
-def test_an_existing_clip_is_replaced_only_with_overwrite(shapes_video, tmp_path, render_cli):
+def test_a_finished_clip_is_skipped_and_replaced_only_with_overwrite(
+    shapes_video, tmp_path, render_cli
+):
     clip = tmp_path / "clip.mp4"
     assert (
         render_cli(shapes_video.path, "-o", clip, "--segmenter", SHAPES, "--frames", "3").code == 0
     )
     again = render_cli(shapes_video.path, "-o", clip, "--segmenter", SHAPES, "--frames", "5")
-    assert again.code == 1 and "--overwrite" in again.err
+    assert again.code == 0, again.err
+    assert again.out.strip() == f"{clip}: finished already; --overwrite renders it again"
     assert len(read_video(clip).frames) == 3
     replaced = render_cli(
         shapes_video.path, "-o", clip, "--segmenter", SHAPES, "--frames", "5", "--overwrite"
     )
     assert replaced.code == 0, replaced.err
     assert len(read_video(clip).frames) == 5
-
-
-def test_resume_with_nothing_to_resume_starts_from_the_start(shapes_video, tmp_path, render_cli):
-    clip = tmp_path / "clip.mp4"
-    result = render_cli(
-        shapes_video.path, "-o", clip, "--segmenter", SHAPES, "--frames", "4", "--resume"
-    )
-    assert result.code == 0, result.err
-    assert "(resumed)" not in result.out
-    assert len(read_video(clip).frames) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.json", "clip.mp4"]
