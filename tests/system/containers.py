@@ -234,13 +234,17 @@ class Machine:
             )
         deadline = time.monotonic() + timeout
         self.leader = self._wait_for_leader(timeout)
-        while True:  # systemd's bus comes up a moment after systemd itself
+        # Early in the boot systemctl finds no systemd yet ("offline": /run/systemd/system is
+        # not made) or no bus to it; on a busy machine that can last seconds.
+        while True:
             state = self.run(
                 ["systemctl", "is-system-running", "--wait"], check=False, timeout=timeout
             )
-            if state.stdout.strip() in ("running", "degraded"):
+            answer = state.stdout.strip()
+            if answer in ("running", "degraded"):
                 return
-            if "Failed to connect to bus" not in state.stderr or time.monotonic() > deadline:
+            starting = answer == "offline" or "Failed to connect to bus" in state.stderr
+            if not starting or time.monotonic() > deadline:
                 raise RuntimeError(f"the machine did not boot: {state.stdout}{state.stderr}")
             time.sleep(0.2)
 
