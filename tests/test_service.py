@@ -190,11 +190,16 @@ def test_ready_after_pins_and_audio_then_watchdog_pings_at_half_the_period(servi
     assert 0.15 <= period <= 0.3, f"median watchdog period {period:.3f}s, expected 0.2s"
 
 
+# Ready comes before the library's first scan is over: its song count may still grow.
+RETRYING_AUDIO_AT_READY = (
+    r"^STATUS=idle, [0-3] songs( found so far)?; audio device missing, retrying$"
+)
+
+
 def test_ready_without_an_audio_device_says_it_retries(service):
     daemon = service(env={"SDL_AUDIODRIVER": "no-such-driver"})
     ready = daemon.wait_ready()
-    status_line = r"^STATUS=idle, [0-3] songs( found so far)?; audio device missing, retrying$"
-    assert re.search(status_line, ready, re.MULTILINE)
+    assert re.search(RETRYING_AUDIO_AT_READY, ready, re.MULTILINE)
     status = daemon.command("press")
     assert status["phase"] == "party"
     assert status["relays"] == {"lights": True, "beacon": True}
@@ -225,7 +230,7 @@ def test_a_mixer_that_cannot_load_is_the_missing_audio_path(service, tmp_path):
     env = {"LD_LIBRARY_PATH": str(libraries)}
     daemon = service({"audio": {"retry_interval": 0.5}}, env=env, verbose=True)
     ready = daemon.wait_ready()
-    assert "STATUS=idle, 3 songs; audio device missing, retrying" in ready.split("\n")
+    assert re.search(RETRYING_AUDIO_AT_READY, ready, re.MULTILINE)
     assert daemon.command("press")["relays"] == {"lights": True, "beacon": True}
     log = daemon.wait_for_log(lambda text: text.count("audio still missing") >= 2)
     [error] = error_lines(log)
