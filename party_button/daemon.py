@@ -242,6 +242,8 @@ class Daemon:
                     exc,
                     self.config.audio.retry_interval,
                 )
+            else:
+                log.debug("audio still missing: %s", exc)
             self.audio_status = f"audio device missing, retrying: {exc}"
             self._audio_retry_at = self.clock() + self.config.audio.retry_interval
             self._show_status()
