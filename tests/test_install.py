@@ -35,6 +35,18 @@ SONGS = {
     f"{STATE}/songs/intro/fallback.ogg",
 }
 
+# What the installer puts into a DESTDIR for the daemon alone (no web page, no MQTT bridge).
+DAEMON_FILES = {
+    "/etc/party-button/config.yaml",
+    "/etc/systemd/system/party-button.service",
+    "/etc/systemd/system/party-button-beats.socket",
+    "/etc/systemd/system/party-button-beats@.service",
+    "/etc/systemd/system/multi-user.target.wants/party-button.service",
+    "/etc/systemd/system/sockets.target.wants/party-button-beats.socket",
+    "/etc/sysusers.d/party-button.conf",
+    *SONGS,
+}
+
 
 @pytest.fixture
 def source(tmp_path: Path, song_folder: Path) -> Path:
@@ -87,16 +99,7 @@ def installed_config(root: Path) -> Path:
 def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
     root = tmp_path / "root"
     run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
-    assert files_under(root) == {
-        "/etc/party-button/config.yaml",
-        "/etc/systemd/system/party-button.service",
-        "/etc/systemd/system/party-button-beats.socket",
-        "/etc/systemd/system/party-button-beats@.service",
-        "/etc/systemd/system/multi-user.target.wants/party-button.service",
-        "/etc/systemd/system/sockets.target.wants/party-button-beats.socket",
-        "/etc/sysusers.d/party-button.conf",
-        *SONGS,
-    }
+    assert files_under(root) == DAEMON_FILES
     for unit in (UNIT, *BEATS_UNITS):
         assert (root / "etc/systemd/system" / unit.name).read_text() == unit.read_text()
     for wants in (
