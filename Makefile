@@ -9,9 +9,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Debian packages: building systemd-python, and the real programs the tests run.
+# Debian packages: building systemd-python, and the real programs the tests run; the system
+# tests (tests/system) make Debian roots and boot them, natively and for arm64 under qemu.
 DAEMON_DEBS := python3-venv python3-dev gcc pkg-config libsystemd-dev
-TEST_DEBS := $(DAEMON_DEBS) mpv openscad systemd chromium mosquitto
+TEST_DEBS := $(DAEMON_DEBS) mpv libasound2 openscad systemd chromium mosquitto \
+	debootstrap systemd-container qemu-user-static binfmt-support
 
 .PHONY: simulate test lint bench install uninstall daemon-debs test-debs
 

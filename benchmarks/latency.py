@@ -40,6 +40,7 @@ TARGETS = {
     "idle_cpu_percent": 0.5,
     "rss_mb": 80.0,
     "ready_s": 1.5,
+    "sigterm_to_exit_s": 2.0,
 }
 
 
@@ -101,7 +102,8 @@ def measure_presses(config_path: Path, presses: int) -> tuple[list[float], list[
 
 
 def measure_process(config_path: Path, idle_seconds: float) -> dict[str, float]:
-    """Start ``party-button run`` and measure ready time, idle CPU and resident memory."""
+    """Start ``party-button run``; measure ready time, idle CPU, resident memory, and how long
+    it takes to stop on ``SIGTERM``."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -119,9 +121,11 @@ def measure_process(config_path: Path, idle_seconds: float) -> dict[str, float]:
     time.sleep(1.0)
     cpu = idle_cpu_percent(proc.pid, idle_seconds)
     rss = rss_mb(proc.pid)
+    stopping = time.monotonic()
     proc.terminate()
     proc.wait(timeout=10)
-    return {"ready_s": ready, "idle_cpu_percent": cpu, "rss_mb": rss}
+    stop = time.monotonic() - stopping
+    return {"ready_s": ready, "idle_cpu_percent": cpu, "rss_mb": rss, "sigterm_to_exit_s": stop}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -180,6 +184,7 @@ def main() -> int:
         ("idle CPU (% of one core)", result["idle_cpu_percent"], TARGETS["idle_cpu_percent"]),
         ("resident memory (MB)", result["rss_mb"], TARGETS["rss_mb"]),
         ("start-up to ready (s)", result["ready_s"], TARGETS["ready_s"]),
+        ("SIGTERM to exit (s)", result["sigterm_to_exit_s"], TARGETS["sigterm_to_exit_s"]),
     ]
     print_table(rows)
     return 0

@@ -23,6 +23,7 @@ from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from party_button.config.schema import Config
 from party_button.daemon.daemon import Daemon
+from party_button.daemon.status import Snapshot
 from party_button.media.audio import Player
 
 SAMPLE_RATE = 44100
@@ -70,6 +71,47 @@ def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
         time.sleep(0.002)
 
 
+class History:
+    """Every snapshot that the daemon's loop publishes (at the end of each step), in order.
+
+    The loop appends from its own thread. A test that waits here for a phase sees the state
+    of the step that entered it, however late the test thread gets to look, where reading the
+    live daemon could find the party already over (the test songs last well under a second).
+    """
+
+    def __init__(self) -> None:
+        self.snapshots: list[Snapshot] = []
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        self.snapshots.append(snapshot)
+
+    def mark(self) -> int:
+        """A position in the history: :meth:`wait` after it sees only later snapshots."""
+        return len(self.snapshots)
+
+    def wait(
+        self, condition: Callable[[Snapshot], bool], after: int = 0, timeout: float = 5.0
+    ) -> Snapshot:
+        """The first snapshot after position ``after`` that satisfies ``condition``."""
+        deadline = time.monotonic() + timeout
+        checked = after
+        while True:
+            published = len(self.snapshots)
+            for snapshot in self.snapshots[checked:published]:
+                if condition(snapshot):
+                    return snapshot
+            checked = published
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no snapshot matched {condition} within {timeout}s")
+            time.sleep(0.002)
+
+
+def history(daemon: Daemon) -> History:
+    """The history that :func:`running_daemon` records for ``daemon``."""
+    assert isinstance(daemon.on_change, History)
+    return daemon.on_change
+
+
 @contextmanager
 def running_daemon(
     config: Config,
@@ -83,9 +125,11 @@ def running_daemon(
     """A started daemon whose loop runs in a thread; stopped and joined on exit.
 
     With ``scanned`` it is entered once the library's first pass is over and the next pick
-    loaded; ``options`` go to :class:`Daemon`.
+    loaded; ``options`` go to :class:`Daemon`. Its snapshots are kept in a :class:`History`.
     """
-    daemon = Daemon(config, factory=factory, player=player, seed=seed, **options)
+    daemon = Daemon(
+        config, factory=factory, player=player, seed=seed, on_change=History(), **options
+    )
     errors: list[BaseException] = []
 
     def loop() -> None:

@@ -3,8 +3,8 @@
 #
 #   sudo systemd/uninstall.sh [DESTDIR=DIR] [PREFIX=DIR]
 #
-# Removes the units (the daemon's, the web page's and the MQTT bridge's), the sysusers files
-# and the virtual environment. Kept:
+# Removes the units (the daemon's, beat analysis's, the web page's and the MQTT bridge's),
+# the sysusers files and the virtual environment. Kept:
 # /etc/party-button/config.yaml and /var/lib/party-button (songs and clips), and the
 # party-button users (removing users is left to the admin: userdel party-button-web,
 # userdel party-button-mqtt, userdel party-button).
@@ -21,29 +21,38 @@ for arg in "$@"; do
     esac
 done
 ROOT=${DESTDIR%/}
-UNIT=/etc/systemd/system/party-button.service
-WEBUNIT=/etc/systemd/system/party-button-web.service
+UNITDIR=/etc/systemd/system
+ENABLED="party-button-web.service party-button-mqtt.service party-button.service
+    party-button-beats.socket"
 
 if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
     echo "uninstall.sh: run as root (sudo), or give DESTDIR=DIR" >&2
     exit 1
 fi
 
-for unit in party-button-web.service party-button-mqtt.service party-button.service; do
-    if [ -e "$ROOT/etc/systemd/system/$unit" ]; then
-        if [ -n "$ROOT" ]; then
-            systemctl --root="$ROOT" disable "$unit"
-        else
-            systemctl disable --now "$unit"
-        fi
+if [ -e "$ROOT$UNITDIR/party-button.service" ]; then
+    ENABLED=$(for unit in $ENABLED; do [ ! -e "$ROOT$UNITDIR/$unit" ] || echo "$unit"; done)
+    if [ -n "$ROOT" ]; then
+        # shellcheck disable=SC2086  # a list of units
+        systemctl --root="$ROOT" disable $ENABLED
+    elif [ -d /run/systemd/system ]; then
+        # shellcheck disable=SC2086
+        systemctl disable --now $ENABLED
+    else
+        # shellcheck disable=SC2086
+        systemctl disable $ENABLED
     fi
-done
-rm -f "$ROOT$UNIT" "$ROOT/etc/sysusers.d/party-button.conf" \
-    "$ROOT$WEBUNIT" "$ROOT/etc/sysusers.d/party-button-web.conf" \
-    "$ROOT/etc/systemd/system/party-button-mqtt.service" "$ROOT/etc/sysusers.d/party-button-mqtt.conf" \
+fi
+rm -f "$ROOT$UNITDIR/party-button.service" "$ROOT$UNITDIR/party-button-beats.socket" \
+    "$ROOT$UNITDIR/party-button-beats@.service" "$ROOT/etc/sysusers.d/party-button.conf" \
+    "$ROOT$UNITDIR/party-button-web.service" "$ROOT/etc/sysusers.d/party-button-web.conf" \
+    "$ROOT$UNITDIR/party-button-mqtt.service" "$ROOT/etc/sysusers.d/party-button-mqtt.conf" \
     "$ROOT/etc/party-button/config.yaml.dist"
+if [ "$(readlink "$ROOT/usr/local/bin/party-button" || true)" = "$PREFIX/venv/bin/party-button" ]; then
+    rm -f "$ROOT/usr/local/bin/party-button"
+fi
 rm -rf "$ROOT$PREFIX"
-if [ -z "$ROOT" ]; then
+if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload
 fi
 echo "party-button removed; kept $ROOT/etc/party-button and $ROOT/var/lib/party-button"

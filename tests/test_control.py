@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
 import socket
 import stat
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +21,7 @@ from party_button.control.protocol import SYSTEM_SOCKET, client_socket_path, dae
 from party_button.control.server import ControlServer
 from party_button.daemon.events import REQUESTS, Event, EventQueue
 from party_button.errors import ControlError
+from tests.user_helpers import run_as
 
 
 @pytest.fixture
@@ -181,3 +185,31 @@ def test_client_socket_path_is_the_daemons_without_a_system_service(tmp_path):
     environ = {"XDG_RUNTIME_DIR": str(tmp_path)}
     assert client_socket_path(environ) == tmp_path / "party-button" / "control.sock"
     assert client_socket_path({"RUNTIME_DIRECTORY": str(tmp_path)}) == tmp_path / "control.sock"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")
+def test_a_user_outside_the_services_group_is_told_to_join_it(monkeypatch):
+    # The service's runtime folder is open to its group only (RuntimeDirectoryMode=0750).
+    runtime = Path(tempfile.mkdtemp(prefix="party-button-run-"))
+    try:
+        runtime.chmod(0o755)
+        service_folder = runtime / "party-button"
+        service_folder.mkdir(mode=0o750)
+        system_socket = service_folder / "control.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(system_socket))
+        monkeypatch.setattr("party_button.control.protocol.SYSTEM_SOCKET", system_socket)
+
+        def ask() -> str:  # as an ordinary user, outside the group
+            path = client_socket_path({"XDG_RUNTIME_DIR": "/run/user/65534"})
+            try:
+                send_command(path, "status")
+            except ControlError as exc:
+                return str(exc)
+            return "answered"
+
+        result = run_as(65534, 65534, [], ask)
+        listener.close()
+    finally:
+        shutil.rmtree(runtime)
+    assert result.startswith(f"permission denied on {system_socket}: join the socket's group")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 import time
@@ -13,8 +12,10 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from party_button.config.schema import Config
+from party_button.daemon.events import Request
+from party_button.daemon.party import Input
 from party_button.phase import Phase
-from party_button.testing import press, running_daemon, wait_for
+from party_button.testing import history, press, running_daemon, wait_for
 
 LIGHTS, BEACON, LED = 5, 6, 12  # lights is active-low, beacon active-high
 
@@ -31,16 +32,33 @@ def test_press_starts_a_party_that_ends_with_the_song(
         assert relays_on(mock_factory) == (False, False)
         assert daemon.player.prepared is not None
         press(mock_factory)
-        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
-        wait_for(lambda: relays_on(mock_factory) == (True, True))  # the phase changes first
-        assert daemon.player.is_playing()
-        assert daemon.playing is not None and daemon.playing.name.startswith("song")
-        wait_for(lambda: mock_factory.pin(LED).state == 1)  # the LED shines during a party
-        wait_for(lambda: daemon.machine.phase is Phase.COOLDOWN, timeout=3)
-        wait_for(lambda: relays_on(mock_factory) == (False, False))  # the phase changes first
+        party = history(daemon).wait(lambda s: s.phase == "party")
+        assert party.relays == {"lights": True, "beacon": True}
+        assert party.playing is not None and party.playing.startswith("song")
+        history(daemon).wait(lambda s: s.phase == "cooldown", timeout=5)
+        assert relays_on(mock_factory) == (False, False)
         assert not daemon.player.is_playing()
-        wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=2)
+        history(daemon).wait(lambda s: s.phase == "idle", timeout=5)
     assert relays_on(mock_factory) == (False, False)
+
+
+def test_the_led_shines_during_a_party(
+    make_config: Callable[..., Config], mock_factory: MockFactory, song_folder: Path
+) -> None:
+    from party_button.testing import write_tone
+
+    for song in song_folder.glob("song*.ogg"):
+        write_tone(song, 30.0)  # a party that lasts until it is stopped
+    with running_daemon(make_config(), mock_factory) as daemon:
+        led = mock_factory.pin(LED)
+        press(mock_factory)
+        history(daemon).wait(lambda s: s.phase == "party")
+        changes = len(led.states)
+        assert led.state == 1
+        wait_for(lambda: daemon.player.position() > 0.5, timeout=10)  # 2.5 breathing steps
+        assert len(led.states) == changes and led.state == 1  # on, steadily
+        daemon.events.put(Request(Input.STOP))
+        history(daemon).wait(lambda s: s.phase in ("ending", "cooldown"))
 
 
 def test_relays_are_off_after_stopping_mid_party(
@@ -63,22 +81,24 @@ def test_hold_stops_everything_at_once(
     config = make_config({"button": {"hold_time": 0.3}})
     with running_daemon(config, mock_factory) as daemon:
         mock_factory.pin(17).drive_low()
-        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
-        started = time.monotonic()
-        wait_for(lambda: relays_on(mock_factory) == (False, False), timeout=2)
-        assert 0.2 < time.monotonic() - started < 1.0
+        history(daemon).wait(lambda s: s.phase == "party")
+        # Long before the 5 s song ends: a panic stop, from the party straight to the
+        # cooldown (no ending show, no fade), every relay off at once.
+        stopped = history(daemon).wait(lambda s: s.phase == "cooldown", timeout=4)
+        assert "ending" not in {snapshot.phase for snapshot in history(daemon).snapshots}
+        assert stopped.relays == {"lights": False, "beacon": False}
+        assert stopped.playing is None
         assert not daemon.player.is_playing()
-        assert daemon.machine.phase is Phase.COOLDOWN
         mock_factory.pin(17).drive_high()
 
 
 def test_led_pulses_when_idle(
     make_config: Callable[..., Config], mock_factory: MockFactory
 ) -> None:
+    led = mock_factory.pin(LED)
     with running_daemon(make_config(), mock_factory):
-        time.sleep(1.2)  # five brightness steps a second
-        levels = {round(state.state, 2) for state in mock_factory.pin(LED).states}
-    assert len(levels) > 3  # a fading brightness, not on/off
+        # Five brightness steps a second: a fading brightness, not on/off.
+        wait_for(lambda: len({round(state.state, 2) for state in led.states}) > 3)
 
 
 def test_corrupt_song_is_skipped_with_one_log_line(
@@ -117,10 +137,9 @@ def test_empty_library_throws_the_lights_and_plays_the_fallback(
     config = make_config({"party": {"fallback_sound": str(fallback)}})
     with running_daemon(config, mock_factory) as daemon:
         press(mock_factory)
-        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
-        wait_for(lambda: relays_on(mock_factory) == (True, True))  # the phase changes first
-        assert daemon.playing == fallback
-        assert daemon.player.effect_playing()
+        party = history(daemon).wait(lambda s: s.phase == "party")
+        assert party.relays == {"lights": True, "beacon": True}
+        assert party.playing == fallback.name
         wait_for(lambda: relays_on(mock_factory) == (False, False), timeout=3)
 
 
@@ -132,9 +151,9 @@ def test_no_sound_at_all_is_a_silent_party(
     config = make_config({"party": {"max_duration": 1.0}})
     with running_daemon(config, mock_factory) as daemon:
         press(mock_factory)
-        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
-        assert daemon.playing is None
-        wait_for(lambda: relays_on(mock_factory) == (True, True))  # the phase changes first
+        party = history(daemon).wait(lambda s: s.phase == "party")
+        assert party.playing is None
+        assert party.relays == {"lights": True, "beacon": True}
         wait_for(lambda: relays_on(mock_factory) == (False, False), timeout=3)
 
 
@@ -150,9 +169,8 @@ def test_missing_audio_device_blinks_keeps_lights_and_retries(
     with running_daemon(config, mock_factory) as daemon:
         assert not daemon.player.is_open
         assert "audio device missing" in daemon.conductor.audio_status
-        time.sleep(0.5)
-        led = [state.state for state in mock_factory.pin(LED).states[-6:]]
-        assert set(led) == {0, 1}  # fast blinking
+        led = mock_factory.pin(LED)
+        wait_for(lambda: {state.state for state in led.states[-6:]} == {0, 1})  # fast blinking
         press(mock_factory)
         wait_for(lambda: relays_on(mock_factory) == (True, True))
         daemon.player.audio.device = None  # the device is plugged in
@@ -236,12 +254,12 @@ def test_lights_flash_on_the_beats_of_the_playing_song(
         if state.state == 0:  # active-low: a low level is on
             ons.append(at - pressed)
     assert len(ons) == len(beats)
-    # The show follows the mixer's clock, which SDL's dummy driver lets drift by a few
-    # per cent against the wall clock used here: the first flash is on the first beat,
-    # and every later one a beat after the one before.
-    assert abs(ons[0] - beats[0]) < 0.05
-    for gap in (b - a for a, b in itertools.pairwise(ons)):
-        assert abs(gap - 0.5) < 0.05
+    # One flash per beat, each nearer its own beat than any other: the lights follow the
+    # grid (without one they would stay steadily on). How close they come is measured by
+    # benchmarks/lights.py; the mixer's clock, which the show follows, also drifts against
+    # the wall clock used here (SDL's dummy driver), and a busy machine delays wake-ups.
+    for on, beat in zip(ons, beats, strict=True):
+        assert abs(on - beat) < 0.25, (ons, beats)  # half the gap between beats
     assert all(state.state == 0 for state in mock_factory.pin(BEACON).states)  # not in the show
 
 
@@ -255,9 +273,9 @@ def test_a_mixer_failure_at_the_press_keeps_the_lights_and_retries_the_audio(
         wait_for(lambda: daemon.player.prepared is not None)
         pygame.mixer.quit()  # the mixer lost its device: it is closed under the daemon
         press(mock_factory)
-        wait_for(lambda: daemon.machine.phase is Phase.PARTY)
-        wait_for(lambda: relays_on(mock_factory) == (True, True))  # the phase changes first
-        assert daemon.playing is None  # a silent party
+        party = history(daemon).wait(lambda s: s.phase == "party")
+        assert party.relays == {"lights": True, "beacon": True}
+        assert party.playing is None  # a silent party
         wait_for(lambda: daemon.player.is_open and daemon.player.prepared is not None, timeout=3)
         wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=4)
         press(mock_factory)

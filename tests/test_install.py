@@ -16,6 +16,10 @@ from party_button.config.schema import load_config
 REPO = Path(__file__).resolve().parent.parent
 UNIT = REPO / "systemd" / "party-button.service"
 MQTT_UNIT = REPO / "systemd" / "party-button-mqtt.service"
+BEATS_UNITS = (
+    REPO / "systemd" / "party-button-beats.socket",
+    REPO / "systemd" / "party-button-beats@.service",
+)
 STATE = "/var/lib/party-button"
 needs_systemctl = pytest.mark.skipif(not shutil.which("systemctl"), reason="needs systemctl")
 needs_analyze = pytest.mark.skipif(
@@ -31,6 +35,18 @@ SONGS = {
     f"{STATE}/songs/intro/fallback.ogg",
 }
 
+# What the installer puts into a DESTDIR for the daemon alone (no web page, no MQTT bridge).
+DAEMON_FILES = {
+    "/etc/party-button/config.yaml",
+    "/etc/systemd/system/party-button.service",
+    "/etc/systemd/system/party-button-beats.socket",
+    "/etc/systemd/system/party-button-beats@.service",
+    "/etc/systemd/system/multi-user.target.wants/party-button.service",
+    "/etc/systemd/system/sockets.target.wants/party-button-beats.socket",
+    "/etc/sysusers.d/party-button.conf",
+    *SONGS,
+}
+
 
 @pytest.fixture
 def source(tmp_path: Path, song_folder: Path) -> Path:
@@ -44,6 +60,8 @@ def source(tmp_path: Path, song_folder: Path) -> Path:
         shutil.copytree(REPO / folder, tree / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(song_folder, tree / "songs")
     shutil.copytree(song_folder.parent / "sounds", tree / "songs" / "intro")
+    for maker in ("make_demo_songs.py", "demo-songs.json"):  # not songs: never installed
+        shutil.copy(REPO / "songs" / maker, tree / "songs" / maker)
     return tree
 
 
@@ -81,16 +99,15 @@ def installed_config(root: Path) -> Path:
 def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
     root = tmp_path / "root"
     run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
-    assert files_under(root) == {
-        "/etc/party-button/config.yaml",
-        "/etc/systemd/system/party-button.service",
-        "/etc/systemd/system/multi-user.target.wants/party-button.service",
-        "/etc/sysusers.d/party-button.conf",
-        *SONGS,
-    }
-    assert (root / "etc/systemd/system/party-button.service").read_text() == UNIT.read_text()
-    wants = root / "etc/systemd/system/multi-user.target.wants/party-button.service"
-    assert os.readlink(wants) == "/etc/systemd/system/party-button.service"
+    assert files_under(root) == DAEMON_FILES
+    for unit in (UNIT, *BEATS_UNITS):
+        assert (root / "etc/systemd/system" / unit.name).read_text() == unit.read_text()
+    for wants in (
+        "multi-user.target.wants/party-button.service",
+        "sockets.target.wants/party-button-beats.socket",
+    ):
+        link = root / "etc/systemd/system" / wants
+        assert os.readlink(link) == f"/etc/systemd/system/{link.name}"
     sysusers = (root / "etc/sysusers.d/party-button.conf").read_text()
     assert re.search(rf"^u party-button - .* {STATE}$", sysusers, re.MULTILINE)
     for path in ("etc/party-button/config.yaml", "etc/systemd/system/party-button.service"):
@@ -196,10 +213,10 @@ def unit_for_verify(tmp_path: Path, unit: Path = UNIT) -> Path:
     return copy
 
 
-def verify(unit: Path) -> str:
-    """What ``systemd-analyze verify`` says about ``unit`` (nothing when it is clean)."""
+def verify(*units: Path) -> str:
+    """What ``systemd-analyze verify`` says about ``units`` (nothing when they are clean)."""
     result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", str(unit)],
+        ["systemd-analyze", "verify", "--man=no", *(str(unit) for unit in units)],
         capture_output=True,
         text=True,
         check=False,
@@ -346,3 +363,71 @@ def test_prefix_moves_the_virtual_environment_in_the_unit(source, tmp_path):
     assert "/opt/party-button" not in unit
     assert "ExecStart=/srv/pb/venv/bin/party-button run " in unit
     assert "ExecStopPost=/srv/pb/venv/bin/party-button relays-off " in unit
+    beats = (root / "etc/systemd/system/party-button-beats@.service").read_text()
+    assert "ExecStart=/srv/pb/venv/bin/python3 -m party_button.beats.worker" in beats
+
+
+# A Debian or Ubuntu system's own groups (base-passwd): audio and video, but no gpio.
+DEBIAN_GROUPS = "root:x:0:\naudio:x:29:\nvideo:x:44:\nusers:x:100:\n"
+
+
+@pytest.mark.skipif(not shutil.which("systemd-sysusers"), reason="needs systemd-sysusers")
+@needs_systemctl
+def test_every_supplementary_group_exists_on_a_system_without_gpio(source, tmp_path):
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/group").write_text(DEBIAN_GROUPS)
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    # What systemd-sysusers.service does at the next boot, before any unit starts.
+    subprocess.run(
+        ["systemd-sysusers", f"--root={root}", str(root / "etc/sysusers.d/party-button.conf")],
+        check=True,
+        capture_output=True,
+    )
+    groups = {line.split(":")[0] for line in (root / "etc/group").read_text().splitlines()}
+    unit = (root / "etc/systemd/system/party-button.service").read_text()
+    [wanted] = [line for line in unit.splitlines() if line.startswith("SupplementaryGroups=")]
+    assert set(wanted.removeprefix("SupplementaryGroups=").split()) <= groups
+    assert {"party-button", "gpio"} <= groups
+
+
+def test_the_beats_unit_may_compile_and_the_daemon_may_not():
+    daemon = UNIT.read_text().splitlines()
+    beats = BEATS_UNITS[1].read_text().splitlines()
+    assert "MemoryDenyWriteExecute=yes" in daemon
+    assert "Environment=PARTY_BUTTON_BEATS_SOCKET=/run/party-button-beats.sock" in daemon
+    assert not any(line.startswith("MemoryDenyWriteExecute=") for line in beats)
+    for setting in (
+        "Nice=19",
+        "CPUSchedulingPolicy=idle",
+        "IOSchedulingClass=idle",
+        "PrivateDevices=yes",
+        "PrivateNetwork=yes",
+        "ProtectSystem=strict",
+    ):
+        assert setting in beats, setting
+    socket_unit = BEATS_UNITS[0].read_text().splitlines()
+    assert "ListenStream=/run/party-button-beats.sock" in socket_unit
+    assert "SocketMode=0600" in socket_unit and "SocketUser=party-button" in socket_unit
+
+
+@needs_analyze
+def test_systemd_analyze_verify_is_clean_for_the_beats_units(tmp_path):
+    folder = tmp_path / "units"
+    folder.mkdir()
+    python = Path(sys.executable).with_name("python3")
+    for unit in BEATS_UNITS:
+        text = unit.read_text().replace("/opt/party-button/venv/bin/python3", str(python))
+        (folder / unit.name).write_text(text)
+    assert verify(*sorted(folder.iterdir())) == ""
+
+
+@needs_systemctl
+def test_the_demo_songs_generator_is_not_installed_with_the_songs(source, tmp_path):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    songs = root / STATE.lstrip("/") / "songs"
+    assert (songs / "song0.ogg").is_file() and (songs / "intro/siren.ogg").is_file()
+    assert not (songs / "make_demo_songs.py").exists()
+    assert not (songs / "demo-songs.json").exists()

@@ -26,6 +26,7 @@ import pytest
 
 from party_button.control.client import send_command
 from party_button.errors import ControlError
+from tests.user_helpers import run_as
 
 WATCHDOG_USEC = 400_000  # pings every 0.2 s
 START_TIMEOUT = 20.0
@@ -34,7 +35,14 @@ START_TIMEOUT = 20.0
 class Service:
     """A running ``party-button run`` and the systemd end of its notify socket."""
 
-    def __init__(self, workdir: Path, config: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        config: Path,
+        env: dict[str, str] | None = None,
+        *,
+        verbose: bool = False,
+    ) -> None:
         self.workdir = workdir
         self.config = config
         # Under /tmp with 0755 folders, so that only the socket's own mode decides who may
@@ -62,7 +70,10 @@ class Service:
         environ.pop("JOURNAL_STREAM", None)
         environ.pop("PARTY_BUTTON_SOCKET", None)
         # systemd sets WATCHDOG_PID to the main process; exec keeps the shell's pid.
-        command = f'WATCHDOG_PID=$$ exec "{sys.executable}" -m party_button run --config "{config}"'
+        options = "-v run" if verbose else "run"
+        command = (
+            f'WATCHDOG_PID=$$ exec "{sys.executable}" -m party_button {options} --config "{config}"'
+        )
         with self.log_path.open("wb") as log_file:
             self.process = subprocess.Popen(
                 ["sh", "-c", command],
@@ -75,6 +86,15 @@ class Service:
     @property
     def log(self) -> str:
         return self.log_path.read_text()
+
+    def wait_for_log(self, wanted: Callable[[str], bool], timeout: float = 20.0) -> str:
+        """Poll the daemon's output until ``wanted`` accepts it."""
+        deadline = time.monotonic() + timeout
+        while not wanted(log := self.log):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                pytest.fail(f"the log never matched:\n{log}")
+            time.sleep(0.05)
+        return log
 
     def _read_notify(self) -> None:
         while True:
@@ -140,9 +160,11 @@ class Service:
 def service(tmp_path: Path, make_config) -> Iterator[Callable[..., Service]]:
     started: list[Service] = []
 
-    def start(changes: dict | None = None, env: dict[str, str] | None = None) -> Service:
+    def start(
+        changes: dict | None = None, env: dict[str, str] | None = None, *, verbose: bool = False
+    ) -> Service:
         config = make_config(changes).path
-        started.append(Service(tmp_path, config, env))
+        started.append(Service(tmp_path, config, env, verbose=verbose))
         return started[-1]
 
     yield start
@@ -176,14 +198,54 @@ def test_gpiozero_pin_factory_mock_runs_the_daemon_without_simulate(service):
     daemon.until(lambda status: status["phase"] == "party")
 
 
+# Ready comes before the library's first scan is over: its song count may still grow.
+RETRYING_AUDIO_AT_READY = (
+    r"^STATUS=idle, [0-3] songs( found so far)?; audio device missing, retrying$"
+)
+
+
 def test_ready_without_an_audio_device_says_it_retries(service):
     daemon = service(env={"SDL_AUDIODRIVER": "no-such-driver"})
     ready = daemon.wait_ready()
-    status_line = r"^STATUS=idle, [0-3] songs( found so far)?; audio device missing, retrying$"
-    assert re.search(status_line, ready, re.MULTILINE)
+    assert re.search(RETRYING_AUDIO_AT_READY, ready, re.MULTILINE)
     status = daemon.command("press")
     assert status["phase"] == "party"
     assert status["relays"] == {"lights": True, "beacon": True}
+
+
+def error_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if " ERROR " in line]
+
+
+def test_a_missing_sound_card_is_one_line_without_libasounds_own(service):
+    # ALSA_CARD names the card of ALSA's default device: one that is not there.
+    env = {"SDL_AUDIODRIVER": "alsa", "ALSA_CARD": "party-button-test-no-card"}
+    daemon = service({"audio": {"retry_interval": 0.5}}, env=env, verbose=True)
+    ready = daemon.wait_ready()
+    assert "audio device missing, retrying" in ready
+    log = daemon.wait_for_log(lambda text: text.count("audio still missing") >= 3)
+    assert "ALSA lib" not in log
+    [error] = error_lines(log)
+    assert "cannot open the default audio device: ALSA: Couldn't open audio device" in error
+    assert daemon.command("press")["relays"] == {"lights": True, "beacon": True}
+
+
+def test_a_mixer_that_cannot_load_is_the_missing_audio_path(service, tmp_path):
+    # What a minimal arm64 Debian does to pygame's mixer: a library it links cannot load.
+    libraries = tmp_path / "libraries"
+    libraries.mkdir()
+    (libraries / "libgthread-2.0.so.0").write_text("not a shared library\n")
+    env = {"LD_LIBRARY_PATH": str(libraries)}
+    daemon = service({"audio": {"retry_interval": 0.5}}, env=env, verbose=True)
+    ready = daemon.wait_ready()
+    assert re.search(RETRYING_AUDIO_AT_READY, ready, re.MULTILINE)
+    assert daemon.command("press")["relays"] == {"lights": True, "beacon": True}
+    log = daemon.wait_for_log(lambda text: text.count("audio still missing") >= 2)
+    [error] = error_lines(log)
+    assert "cannot open the default audio device: pygame's mixer cannot be loaded " in error
+    assert "libgthread-2.0.so.0" in error
+    assert "Traceback" not in log and "NotImplementedError" not in log
+    assert daemon.process.poll() is None
 
 
 def test_press_through_the_control_socket_starts_a_party(service, song_folder):
@@ -265,12 +327,9 @@ def test_sigterm_mid_party_exits_0_with_the_relays_off(service):
     daemon = service({"party": {"max_duration": 60}})
     daemon.wait_ready()
     assert daemon.command("press")["relays"] == {"lights": True, "beacon": True}
-    started = time.monotonic()
     daemon.process.send_signal(signal.SIGTERM)
-    code = daemon.process.wait(timeout=5)
-    elapsed = time.monotonic() - started
-    assert code == 0
-    assert elapsed < 2.0
+    # How fast it stops is measured by benchmarks/latency.py (sigterm_to_exit_s).
+    assert daemon.process.wait(timeout=30) == 0
     assert "shutdown: lights off, beacon off" in daemon.log
     while daemon.receive(0.2) is not None:
         pass
@@ -279,27 +338,15 @@ def test_sigterm_mid_party_exits_0_with_the_relays_off(service):
 
 
 def _connect_as(uid: int, gid: int, groups: list[int], path: Path) -> str:
-    """Ask for ``status`` from a forked child running as ``uid``; returns what it got."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop to the given identity, then try the socket
-        os.close(read_end)
+    """Ask for ``status`` as ``uid``; returns what it got."""
+
+    def ask() -> str:
         try:
-            os.setgroups(groups)
-            os.setgid(gid)
-            os.setuid(uid)
-            try:
-                result = "answer: " + send_command(path, "status")["phase"]
-            except ControlError as exc:
-                result = f"refused: {exc}"
-            os.write(write_end, result.encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        result = pipe.read().decode()
-    os.waitpid(pid, 0)
-    return result
+            return "answer: " + send_command(path, "status")["phase"]
+        except ControlError as exc:
+            return f"refused: {exc}"
+
+    return run_as(uid, gid, groups, ask)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")

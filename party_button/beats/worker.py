@@ -3,14 +3,26 @@
 The daemon owns one :class:`BeatWorker`, submits songs that have no current grid, and learns
 of each grid through ``on_done``. Without librosa the worker is disabled: it says so once in
 the log and ignores what is submitted, and the light show keeps its tempo-free pattern.
+
+The analysis itself never runs in the daemon's process. Run by hand, the worker starts
+``python -m party_button.beats.worker --nice`` for each song; under systemd, where the
+daemon's sandbox forbids the executable memory that librosa's JIT compiler needs, it asks
+the ``party-button-beats`` unit instead, through the socket named by
+``$PARTY_BUTTON_BEATS_SOCKET``. Both speak the same protocol: one request line
+(``SONG<TAB>BEATS_PER_BAR``) in, one JSON line out: the grid's sidecar document, or
+``{"error": "reason"}``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import queue
+import select
+import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -31,7 +43,14 @@ from party_button.errors import SongError
 
 log = logging.getLogger(__name__)
 
+ANALYSIS_SOCKET_ENV = "PARTY_BUTTON_BEATS_SOCKET"
+CHILD_NICENESS = 10
+
 _STOP = None
+
+
+class AnalysisUnavailable(RuntimeError):
+    """The analysis unit's socket cannot be reached; no song is to blame."""
 
 
 class BeatWorker:
@@ -40,22 +59,34 @@ class BeatWorker:
     ``on_done(song, grid)`` is called from the worker thread for every submitted song that ends
     up with a current grid, whether just analysed or already stored; keep it short (put an event
     on the daemon's queue). A song that cannot be analysed is logged and not retried until its
-    file changes. Use as a context manager, or call :meth:`close`::
+    file changes. ``socket_path`` (default ``$PARTY_BUTTON_BEATS_SOCKET``) sends the analysis
+    to the beats unit; without it each song is analysed in a child process. Use as a context
+    manager, or call :meth:`close`::
 
         with BeatWorker(lambda song, grid: events.put(("grid", song, grid))) as worker:
             worker.submit(Path("songs/lift-off.ogg"))
     """
 
-    def __init__(self, on_done: Callable[[Path, BeatGrid], None], beats_per_bar: int = 4) -> None:
+    def __init__(
+        self,
+        on_done: Callable[[Path, BeatGrid], None],
+        beats_per_bar: int = 4,
+        socket_path: Path | None = None,
+    ) -> None:
         self._on_done = on_done
         self._beats_per_bar = beats_per_bar
+        if socket_path is None and os.environ.get(ANALYSIS_SOCKET_ENV):
+            socket_path = Path(os.environ[ANALYSIS_SOCKET_ENV])
+        self._socket_path = socket_path
         self._queue: queue.Queue[Path | None] = queue.Queue()
         self._pending: set[Path] = set()
         self._failed: dict[Path, SongStamp] = {}
+        self._unavailable_said = False
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
         self._child: subprocess.Popen[str] | None = None
+        self._connection: socket.socket | None = None
         if librosa_available():
             self._thread = threading.Thread(target=self._run, name="beat-worker", daemon=True)
             self._thread.start()
@@ -81,7 +112,7 @@ class BeatWorker:
         self._queue.put(song)
 
     def close(self) -> None:
-        """Drop queued songs, stop an analysis under way (its child process), join the thread.
+        """Drop queued songs, stop an analysis under way, join the thread.
 
         A callback already running is let finish. Returns quickly, so that the daemon can
         stop within systemd's time however long a song takes to analyse.
@@ -100,6 +131,10 @@ class BeatWorker:
         with self._lock:
             if self._child is not None:
                 self._child.kill()
+            if self._connection is not None:
+                # The unit's analysis notices the hang-up and ends; our read returns at once.
+                with contextlib.suppress(OSError):
+                    self._connection.shutdown(socket.SHUT_RDWR)
         self._thread.join()
 
     def __enter__(self) -> BeatWorker:
@@ -139,12 +174,19 @@ class BeatWorker:
             return None
         log.info("analysing the beat of %s", song)
         try:
-            grid = self._analyse_in_child(song)
+            answer = self._analyse(song)
+        except AnalysisUnavailable as exc:
+            if not self._unavailable_said:  # not the song's fault: it is tried again later
+                self._unavailable_said = True
+                log.warning("no beat grid for %s: %s", song, exc)
+            return None
+        if answer is None:
+            return None
+        try:
+            grid = _grid_from_answer(answer)
         except SongError as exc:
             self._failed[song] = stamp
-            log.warning("no beat grid for %s", exc)
-            return None
-        if grid is None:
+            log.warning("no beat grid for %s: %s", song, exc)
             return None
         log.info("%s: %.1f BPM, %d beats", song, grid.tempo_bpm, len(grid.beats))
         try:
@@ -153,46 +195,124 @@ class BeatWorker:
             log.warning("cannot store the beat grid of %s: %s", song, exc.strerror or exc)
         return grid
 
-    def _analyse_in_child(self, song: Path) -> BeatGrid | None:
-        """Analyse ``song`` in a child process: librosa's memory stays out of the daemon, and
-        :meth:`close` can stop an analysis at once. ``None`` when stopped; raises SongError."""
-        command = [sys.executable, "-m", "party_button.beats.worker", str(song)]
+    def _analyse(self, song: Path) -> str | None:
+        """The analysis's answer line for ``song``, or ``None`` when stopped by :meth:`close`."""
+        request = f"{song}\t{self._beats_per_bar}\n"
+        if self._socket_path is not None:
+            return self._analyse_in_unit(request)
+        return self._analyse_in_child(request)
+
+    def _analyse_in_child(self, request: str) -> str | None:
+        """Ask a child process: librosa's memory stays out of the daemon, and :meth:`close`
+        can stop an analysis at once."""
+        command = [sys.executable, "-m", "party_button.beats.worker", "--nice"]
         with self._lock:
             if self._closed.is_set():
                 return None
             self._child = subprocess.Popen(
-                [*command, str(self._beats_per_bar)],
+                command,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
             child = self._child
-        out, err = child.communicate()
+        out, err = child.communicate(request)
         with self._lock:
             self._child = None
         if self._closed.is_set():
             return None
-        if child.returncode != 0:
+        if not out.strip():
             lines = err.strip().splitlines()
-            raise SongError(
-                lines[-1] if lines else f"{song}: analysis ended with {child.returncode}"
-            )
+            reason = lines[-1] if lines else f"the analysis ended with code {child.returncode}"
+            return json.dumps({"error": reason})
+        return out
+
+    def _analyse_in_unit(self, request: str) -> str | None:
+        """Ask the beats unit through its socket (one connection, one song)."""
+        assert self._socket_path is not None
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            return grid_from_document(json.loads(out))
-        except ValueError as exc:
-            raise SongError(f"{song}: the analysis gave no usable grid: {exc}") from None
+            try:
+                connection.connect(str(self._socket_path))
+            except OSError as exc:
+                raise AnalysisUnavailable(
+                    f"cannot reach the beat analysis at {self._socket_path} "
+                    f"({exc.strerror or exc}; is party-button-beats.socket running?)"
+                ) from None
+            with self._lock:
+                if self._closed.is_set():
+                    return None
+                self._connection = connection
+            answer = b""
+            try:
+                connection.sendall(request.encode())
+                while chunk := connection.recv(65536):
+                    answer += chunk
+            except OSError as exc:
+                answer = json.dumps({"error": f"the analysis broke off: {exc}"}).encode()
+        finally:
+            with self._lock:
+                self._connection = None
+            connection.close()
+        if self._closed.is_set():
+            return None
+        if not answer.strip():
+            return json.dumps({"error": "the analysis ended without an answer (see its journal)"})
+        return answer.decode(errors="replace")
+
+
+def _grid_from_answer(answer: str) -> BeatGrid:
+    """The grid in an analysis's answer line; raises SongError with the analysis's reason."""
+    try:
+        document = json.loads(answer)
+    except ValueError:
+        raise SongError(f"the analysis answered something that is not JSON: {answer!r}") from None
+    if isinstance(document, dict) and "error" in document:
+        raise SongError(str(document["error"]))
+    try:
+        return grid_from_document(document)
+    except ValueError as exc:
+        raise SongError(f"the analysis gave no usable grid: {exc}") from None
+
+
+def answer(request: str) -> dict[str, object]:
+    """The answer to one request line, ``SONG<TAB>BEATS_PER_BAR``: a grid document or an error."""
+    song_text, _, bar_text = request.rstrip("\n").partition("\t")
+    if not song_text or not bar_text.isdigit():
+        return {"error": f"bad request {request!r} (expected SONG<TAB>BEATS_PER_BAR)"}
+    song = Path(song_text)
+    try:
+        grid = analyze_song(song, int(bar_text))
+    except SongError as exc:
+        return {"error": str(exc).removeprefix(f"{song}: ")}
+    except Exception as exc:  # an answer is always better than a silent end
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return grid_document(song, grid)
+
+
+def _exit_on_hang_up(fd: int) -> None:
+    """End the process when the peer of the socket ``fd`` hangs up: nobody waits any more."""
+    poller = select.poll()
+    poller.register(fd, select.POLLRDHUP)
+    poller.poll()
+    os._exit(0)
 
 
 def main(argv: list[str]) -> int:
-    """The child's side: analyse one song at low priority and print its grid as JSON."""
-    os.nice(10)
-    song, beats_per_bar = Path(argv[0]), int(argv[1])
-    try:
-        grid = analyze_song(song, beats_per_bar)
-    except SongError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print(json.dumps(grid_document(song, grid)))
+    """Answer one request from stdin on stdout: as a child (``--nice``) or in the beats unit."""
+    if argv == ["--nice"]:
+        # Best effort: a lower priority is a courtesy. The unit sets its own with Nice= and
+        # the idle scheduling classes, where a system-call filter may refuse setpriority().
+        with contextlib.suppress(OSError):
+            os.nice(CHILD_NICENESS)
+    elif argv:
+        print("usage: python -m party_button.beats.worker [--nice] < request", file=sys.stderr)
+        return 2
+    request = sys.stdin.readline()
+    if stat.S_ISSOCK(os.fstat(sys.stdin.fileno()).st_mode):
+        threading.Thread(target=_exit_on_hang_up, args=(sys.stdin.fileno(),), daemon=True).start()
+    print(json.dumps(answer(request)), flush=True)
     return 0
 
 

@@ -7,7 +7,6 @@ back; after ``watch`` the connection stays open and carries the stream of
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import tempfile
@@ -45,9 +44,13 @@ def client_socket_path(environ: Mapping[str, str] | None = None) -> Path:
     own = daemon_socket_path(environ)
     if environ.get(SOCKET_ENV) or environ.get("RUNTIME_DIRECTORY"):
         return own
-    with contextlib.suppress(OSError):
+    try:
         if stat.S_ISSOCK(SYSTEM_SOCKET.stat().st_mode):
             return SYSTEM_SOCKET
+    except PermissionError:  # the service's, open to its group only: connecting says so
+        return SYSTEM_SOCKET
+    except OSError:
+        pass
     return own
 
 

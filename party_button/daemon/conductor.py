@@ -98,6 +98,8 @@ class Conductor:
                     exc,
                     self.config.audio.retry_interval,
                 )
+            else:
+                log.debug("audio still missing: %s", exc)
             self.audio_status = f"audio device missing, retrying: {exc}"
             self.audio_retry_at = self.clock() + self.config.audio.retry_interval
             return False

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from party_button.errors import AudioError, SongError
+from party_button.media.alsa import silence_library_errors
 from party_button.media.song_file import (
     SongUnavailable,
     descriptor_path,
@@ -27,6 +28,19 @@ import pygame
 log = logging.getLogger(__name__)
 
 MIXER_CHANNELS = 2
+
+
+def mixer_problem() -> str | None:
+    """Why pygame's mixer module cannot be used, or ``None`` when it loaded.
+
+    pygame imports the mixer lazily and, when its shared libraries are missing (GLib's
+    ``libgthread-2.0.so.0`` on a minimal arm64 Debian), leaves a placeholder that raises
+    ``NotImplementedError`` on every use.
+    """
+    if pygame.mixer:
+        return None
+    reason = getattr(pygame.mixer, "reason", "the module did not load")
+    return f"pygame's mixer cannot be loaded ({reason})"
 
 
 class Player(Protocol):
@@ -101,13 +115,18 @@ class PygamePlayer:
 
     @property
     def is_open(self) -> bool:
-        """Whether the mixer is open."""
-        return pygame.mixer.get_init() is not None
+        """Whether the mixer is open (never, when the mixer module did not load)."""
+        return bool(pygame.mixer) and pygame.mixer.get_init() is not None
 
     def open(self) -> str:
         """Open the mixer on the configured device, or the system default."""
         if self.is_open:
             return self.describe()
+        where = f"audio device {self.device!r}" if self.device else "the default audio device"
+        problem = mixer_problem()
+        if problem is not None:
+            raise AudioError(f"cannot open {where}: {problem}")
+        silence_library_errors()
         try:
             pygame.mixer.init(
                 frequency=self.sample_rate,
@@ -117,7 +136,6 @@ class PygamePlayer:
                 devicename=self.device,
             )
         except pygame.error as exc:
-            where = f"audio device {self.device!r}" if self.device else "the default audio device"
             raise AudioError(f"cannot open {where}: {exc}") from None
         pygame.mixer.music.set_volume(self.volume)
         # Songs stream as music; effects need one channel. Fewer channels, less mixing.
@@ -128,10 +146,9 @@ class PygamePlayer:
 
     def describe(self) -> str:
         """A line naming the device, the SDL driver and the format actually opened."""
-        init = pygame.mixer.get_init()
-        if init is None:
+        if not self.is_open:
             return "audio closed"
-        frequency, _size, channels = init
+        frequency, _size, channels = pygame.mixer.get_init()
         driver = os.environ.get("SDL_AUDIODRIVER", "default driver")
         device = self.device
         if device is None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from party_button.config.schema import load_config
 from tests.test_install import (
+    DAEMON_FILES,
     REPO,
     SONGS,
     exposure,
@@ -21,13 +22,6 @@ from tests.test_install import (
 )
 
 WEB_UNIT = REPO / "systemd" / "party-button-web.service"
-DAEMON_FILES = {
-    "/etc/party-button/config.yaml",
-    "/etc/systemd/system/party-button.service",
-    "/etc/systemd/system/multi-user.target.wants/party-button.service",
-    "/etc/sysusers.d/party-button.conf",
-    *SONGS,
-}
 WEB_FILES = {
     "/etc/systemd/system/party-button-web.service",
     "/etc/systemd/system/multi-user.target.wants/party-button-web.service",

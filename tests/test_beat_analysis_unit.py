@@ -1,0 +1,180 @@
+"""The beat worker's two ways to the analysis: a child process, and the beats unit's socket.
+
+Under systemd every connection to ``party-button-beats.socket`` starts one
+``python -m party_button.beats.worker`` with the connection as its stdin and stdout
+(``Accept=yes``, ``StandardInput=socket``). :class:`SocketActivation` does the same here,
+without systemd; the system tests run the real units.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from party_button.beats.grid import grid_path, load_grid
+from party_button.beats.worker import BeatWorker
+from party_button.testing import wait_for
+from tests.test_beats import ANALYSIS_TIMEOUT, SHORTEST, SONGS_DIR
+
+
+class SocketActivation:
+    """A listening socket that starts one analysis process per connection, like systemd."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(str(path))
+        self._listener.listen(2)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _address = self._listener.accept()
+            except OSError:
+                return
+            with connection:
+                self.processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "party_button.beats.worker"],
+                        stdin=connection.fileno(),
+                        stdout=connection.fileno(),
+                    )
+                )
+
+    def close(self) -> None:
+        self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._thread.join(timeout=5)
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def beats_unit(tmp_path: Path) -> Iterator[SocketActivation]:
+    pytest.importorskip("librosa")
+    unit = SocketActivation(tmp_path / "beats.sock")
+    yield unit
+    unit.close()
+
+
+@pytest.fixture
+def song(tmp_path: Path) -> Path:
+    pytest.importorskip("librosa")
+    return Path(shutil.copy(SONGS_DIR / SHORTEST, tmp_path / "new-song.ogg"))
+
+
+def test_a_song_is_analysed_by_the_unit_and_its_grid_stored(beats_unit, song):
+    events: queue.Queue = queue.Queue()
+    with BeatWorker(lambda s, g: events.put((s, g)), socket_path=beats_unit.path) as worker:
+        worker.submit(song)
+        done, grid = events.get(timeout=ANALYSIS_TIMEOUT)
+    assert done == song
+    assert grid == load_grid(song)
+    assert grid.tempo_bpm == pytest.approx(128.0, rel=0.02)
+    assert len(beats_unit.processes) == 1
+    assert beats_unit.processes[0].wait(timeout=30) == 0
+
+
+def test_the_socket_path_comes_from_the_environment(beats_unit, song, monkeypatch):
+    monkeypatch.setenv("PARTY_BUTTON_BEATS_SOCKET", str(beats_unit.path))
+    events: queue.Queue = queue.Queue()
+    with BeatWorker(lambda s, g: events.put(s)) as worker:
+        worker.submit(song)
+        assert events.get(timeout=ANALYSIS_TIMEOUT) == song
+    assert len(beats_unit.processes) == 1
+
+
+def test_a_failure_in_the_unit_is_logged_with_the_song(beats_unit, tmp_path, caplog):
+    broken = tmp_path / "broken.ogg"
+    broken.write_bytes(b"not a song" * 100)
+    events: queue.Queue = queue.Queue()
+    with (
+        caplog.at_level(logging.WARNING, logger="party_button.beats.worker"),
+        BeatWorker(lambda s, g: events.put(s), socket_path=beats_unit.path) as worker,
+    ):
+        worker.submit(broken)
+        wait_for(lambda: caplog.records, timeout=ANALYSIS_TIMEOUT)
+    [record] = caplog.records
+    assert record.getMessage().startswith(f"no beat grid for {broken}: cannot decode audio (")
+    assert events.empty()
+    assert not grid_path(broken).exists()
+
+
+def test_close_ends_the_analysis_under_way_in_the_unit(beats_unit, song):
+    worker = BeatWorker(lambda s, g: None, socket_path=beats_unit.path)
+    worker.submit(song)
+    wait_for(lambda: beats_unit.processes, timeout=30)
+    worker.close()
+    # The analysis notices that nobody waits for it any more and ends without answering.
+    assert beats_unit.processes[0].wait(timeout=30) == 0
+    assert not grid_path(song).exists()
+
+
+def test_an_unreachable_unit_is_said_once_and_blames_no_song(tmp_path, song, caplog):
+    other = Path(shutil.copy(song, tmp_path / "other.ogg"))
+    missing = tmp_path / "no-such.sock"
+    with (
+        caplog.at_level(logging.INFO, logger="party_button.beats.worker"),
+        BeatWorker(lambda s, g: None, socket_path=missing) as worker,
+    ):
+        for count, submitted in enumerate((song, other, song), start=1):
+            worker.submit(submitted)
+            wait_for(
+                lambda n=count: sum("analysing" in r.getMessage() for r in caplog.records) == n
+            )
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"no beat grid for {song}: cannot reach the beat analysis at {missing} (No such file or"
+        " directory; is party-button-beats.socket running?)"
+    ]
+
+
+def test_a_child_that_dies_unexpectedly_is_logged_with_the_song(
+    tmp_path, song, monkeypatch, caplog
+):
+    # What the daemon's old sandbox did to the analysis: a call refused with EPERM.
+    refusing = tmp_path / "refusing"
+    (refusing / "librosa").mkdir(parents=True)
+    (refusing / "librosa" / "__init__.py").write_text(
+        "import errno, os\nraise PermissionError(errno.EPERM, os.strerror(errno.EPERM))\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", f"{refusing}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    with (
+        caplog.at_level(logging.WARNING, logger="party_button.beats.worker"),
+        BeatWorker(lambda s, g: None) as worker,
+    ):
+        worker.submit(song)
+        wait_for(lambda: caplog.records, timeout=ANALYSIS_TIMEOUT)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"no beat grid for {song}: PermissionError: [Errno 1] Operation not permitted"
+    ]
+
+
+def test_a_request_that_is_not_one_gets_an_error_answer():
+    result = subprocess.run(
+        [sys.executable, "-m", "party_button.beats.worker"],
+        input="just a song name\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert result.stdout == (
+        '{"error": "bad request \'just a song name\\\\n\' (expected SONG<TAB>BEATS_PER_BAR)"}\n'
+    )
