@@ -178,3 +178,53 @@ def test_a_request_that_is_not_one_gets_an_error_answer():
     assert result.stdout == (
         '{"error": "bad request \'just a song name\\\\n\' (expected SONG<TAB>BEATS_PER_BAR)"}\n'
     )
+
+
+def children_of(pid: int) -> list[int]:
+    """The live (not zombie) processes whose parent is ``pid``."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone while we looked
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+    except OSError:
+        return False
+
+
+STARTS_AN_ANALYSIS = """
+import sys, time
+from pathlib import Path
+from party_button.beats.worker import BeatWorker
+worker = BeatWorker(lambda song, grid: None)
+worker.submit(Path(sys.argv[1]))
+time.sleep(600)
+"""
+
+
+def test_an_analysis_child_ends_when_the_process_that_started_it_is_killed(tmp_path, song):
+    # A daemon killed by SIGKILL (the watchdog, an admin) must not leave its analysis running.
+    hanging = tmp_path / "hanging"
+    (hanging / "librosa").mkdir(parents=True)
+    (hanging / "librosa" / "__init__.py").write_text("import time\ntime.sleep(600)\n")
+    env = {**os.environ, "PYTHONPATH": f"{hanging}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env.pop("PARTY_BUTTON_BEATS_SOCKET", None)
+    parent = subprocess.Popen([sys.executable, "-c", STARTS_AN_ANALYSIS, str(song)], env=env)
+    try:
+        wait_for(lambda: children_of(parent.pid), timeout=30)
+        [child] = children_of(parent.pid)
+        parent.kill()
+        parent.wait()
+        wait_for(lambda: not is_running(child), timeout=30)
+    finally:
+        parent.kill()
+        parent.wait()

@@ -5,22 +5,24 @@ of each grid through ``on_done``. Without librosa the worker is disabled: it say
 the log and ignores what is submitted, and the light show keeps its tempo-free pattern.
 
 The analysis itself never runs in the daemon's process. Run by hand, the worker starts
-``python -m party_button.beats.worker --nice`` for each song; under systemd, where the
+``python -m party_button.beats.worker --child-of PID`` for each song; under systemd, where the
 daemon's sandbox forbids the executable memory that librosa's JIT compiler needs, it asks
 the ``party-button-beats`` unit instead, through the socket named by
 ``$PARTY_BUTTON_BEATS_SOCKET``. Both speak the same protocol: one request line
-(``SONG<TAB>BEATS_PER_BAR``) in, one JSON line out: the grid's sidecar document, or
+(``SONG<TAB>BEATS_PER_BAR``) in, one JSON line out: the grid file's document, or
 ``{"error": "reason"}``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
 import queue
 import select
+import signal
 import socket
 import stat
 import subprocess
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 
 ANALYSIS_SOCKET_ENV = "PARTY_BUTTON_BEATS_SOCKET"
 CHILD_NICENESS = 10
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 _STOP = None
 
@@ -205,7 +208,13 @@ class BeatWorker:
     def _analyse_in_child(self, request: str) -> str | None:
         """Ask a child process: librosa's memory stays out of the daemon, and :meth:`close`
         can stop an analysis at once."""
-        command = [sys.executable, "-m", "party_button.beats.worker", "--nice"]
+        command = [
+            sys.executable,
+            "-m",
+            "party_button.beats.worker",
+            "--child-of",
+            str(os.getpid()),
+        ]
         with self._lock:
             if self._closed.is_set():
                 return None
@@ -299,15 +308,28 @@ def _exit_on_hang_up(fd: int) -> None:
     os._exit(0)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Be killed when ``parent``, the process that started this one, dies, even by
+    ``SIGKILL``: an analysis nobody waits for must not go on using the CPU."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request above took effect
+        os._exit(0)
+
+
 def main(argv: list[str]) -> int:
-    """Answer one request from stdin on stdout: as a child (``--nice``) or in the beats unit."""
-    if argv == ["--nice"]:
+    """Answer one request from stdin on stdout: as the daemon's child (``--child-of PID``:
+    at a lower priority, and ending with the daemon) or in the beats unit."""
+    if len(argv) == 2 and argv[0] == "--child-of" and argv[1].isdigit():
+        _die_with_parent(int(argv[1]))
         # Best effort: a lower priority is a courtesy. The unit sets its own with Nice= and
         # the idle scheduling classes, where a system-call filter may refuse setpriority().
         with contextlib.suppress(OSError):
             os.nice(CHILD_NICENESS)
     elif argv:
-        print("usage: python -m party_button.beats.worker [--nice] < request", file=sys.stderr)
+        print(
+            "usage: python -m party_button.beats.worker [--child-of PID] < request", file=sys.stderr
+        )
         return 2
     request = sys.stdin.readline()
     if stat.S_ISSOCK(os.fstat(sys.stdin.fileno()).st_mode):
