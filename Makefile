@@ -2,6 +2,7 @@
 #
 #   make simulate   set up and run the party in simulation (mock pins, keyboard button)
 #   make test       set up and run the whole test suite
+#   make bench      run every benchmark (see README, Benchmarks)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,7 +18,7 @@ TEST_DEBS := $(DAEMON_DEBS) mpv libasound2 openscad systemd chromium mosquitto \
 .PHONY: simulate test lint bench install uninstall daemon-debs test-debs
 
 simulate: daemon-debs $(BIN)/.daemon
-	$(BIN)/party-button run --simulate --config config/config.yaml
+	$(BIN)/party-button run --simulate --config party_button/config/config.yaml
 
 test: test-debs $(BIN)/.test
 	$(BIN)/python -m pytest -q
@@ -26,13 +27,10 @@ lint: $(BIN)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(BIN)/.test
-	$(BIN)/python -m benchmarks.latency
-	$(BIN)/python -m benchmarks.library
-	$(BIN)/python -m benchmarks.lights
-	$(BIN)/python -m benchmarks.web
-	$(BIN)/python -m benchmarks.render_cluster
-	$(BIN)/python -m benchmarks.mqtt
+# Every benchmark in benchmarks/, one after the other; each prints its table.
+bench: test-debs $(BIN)/.test
+	@set -e; for module in $(sort $(basename $(notdir $(wildcard benchmarks/[a-z]*.py)))); do \
+		echo "== benchmarks.$$module"; $(BIN)/python -m benchmarks.$$module; done
 
 # On the Raspberry Pi: the service, its user, config and songs (see README). DESTDIR works.
 install:

@@ -20,12 +20,11 @@ import yaml
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from benchmarks.latency import print_table, summary
-from party_button.config import load_config
-from party_button.events import Event
-from party_button.party import Phase
-from tests.clip_helpers import write_clip
-from tests.conftest import BASE_CONFIG
-from tests.daemon_helpers import running_daemon, wait_for
+from party_button.config.schema import load_config
+from party_button.daemon.events import Request
+from party_button.daemon.party import Input
+from party_button.phase import Phase
+from party_button.testing import MOCK_CONFIG, running_daemon, wait_for, write_clip
 
 TARGETS = {"press_to_clip_ms median": 150.0, "mpv_idle_cpu_percent": 0.5}
 
@@ -34,7 +33,7 @@ def bench_config(folder: Path, options: list[str]) -> Path:
     """Mock pins, one 720p clip in the library, clips always chosen."""
     write_clip(folder / "songs" / "bench.mp4", 2.0, size=(1280, 720), fps=25)
     data = {
-        **BASE_CONFIG,
+        **MOCK_CONFIG,
         "party": {"cooldown": 0.0},
         "audio": {"fade_out": 0.0},
         "clips": {"chance": 1.0, "mpv_options": options},
@@ -72,11 +71,11 @@ def measure(config_path: Path, presses: int, idle_seconds: float) -> dict[str, o
             to_clip.append((time.monotonic() - pressed) * 1000)
             button.drive_high()
             time.sleep(0.03)
-            daemon.events.put(Event("stop"))
+            daemon.events.put(Request(Input.STOP))
         wait_for(lambda: daemon.machine.phase is Phase.IDLE)
         time.sleep(1.0)  # let the last clip's teardown pass
-        assert daemon.clips is not None and daemon.clips._process is not None
-        idle_cpu = cpu_percent(daemon.clips._process.pid, idle_seconds)
+        assert daemon.conductor.clips is not None and daemon.conductor.clips._process is not None
+        idle_cpu = cpu_percent(daemon.conductor.clips._process.pid, idle_seconds)
     return {"press_to_clip_ms": summary(to_clip), "mpv_idle_cpu_percent": idle_cpu}
 
 

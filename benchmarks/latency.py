@@ -24,10 +24,11 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 import yaml
 
-from party_button.config import SHIPPED_CONFIG, load_config
-from party_button.events import Event
-from party_button.party import Phase
-from tests.daemon_helpers import RelayMockFactory, running_daemon, wait_for
+from party_button.config.schema import SHIPPED_CONFIG, load_config
+from party_button.daemon.events import Request
+from party_button.daemon.party import Input
+from party_button.phase import Phase
+from party_button.testing import RelayMockFactory, running_daemon, wait_for
 
 PRESS_SECONDS = 0.08  # how long a finger keeps the button down
 # Between parties: longer than any relay's minimum switching interval (the shipped cooldown
@@ -96,7 +97,7 @@ def measure_presses(config_path: Path, presses: int) -> tuple[list[float], list[
             to_playing.append((time.monotonic() - pressed) * 1000)
             time.sleep(PRESS_SECONDS)
             button.drive_high()
-            daemon.events.put(Event("stop"))
+            daemon.events.put(Request(Input.STOP))
     return to_relay, to_playing
 
 

@@ -42,15 +42,15 @@ import pygame
 import yaml
 
 from benchmarks.latency import IDLE_GAP_SECONDS, PRESS_SECONDS, bench_config, percentile, summary
-from party_button.beats import BeatGrid, SongStamp, grid_document, sidecar_path
-from party_button.config import load_config
-from party_button.control import send_command
-from party_button.daemon import Daemon
-from party_button.events import Event
-from party_button.party import Phase
-from party_button.song_picker import SongPicker
-from tests.daemon_helpers import RelayMockFactory, running_daemon, wait_for
-from tests.library_helpers import tiny_library
+from party_button.beats.grid import BeatGrid, SongStamp, grid_document, grid_path
+from party_button.config.schema import load_config
+from party_button.control.client import send_command
+from party_button.daemon.daemon import Daemon
+from party_button.daemon.events import Probe, Request
+from party_button.daemon.party import Input
+from party_button.media.picker import SongPicker
+from party_button.phase import Phase
+from party_button.testing import RelayMockFactory, running_daemon, tiny_library, wait_for
 
 SIZES = (100, 2_000, 20_000)
 PROBE_SECONDS = 0.005
@@ -72,7 +72,7 @@ def make_library(folder: Path, size: int) -> Path:
     grid = BeatGrid(120.0, (0.5, 1.0, 1.5), (0.5,), 4, SongStamp.of(first), analyzer="bench")
     document = json.dumps(grid_document(first, grid))
     for song in songs.glob("album*/*.ogg"):
-        sidecar_path(song).write_text(document)
+        grid_path(song).write_text(document)
     config = bench_config(folder)
     data = yaml.safe_load(config.read_text())
     data["songs"]["folders"] = [str(songs)]
@@ -114,12 +114,12 @@ def measure_loop(config_path: Path, presses: int) -> dict[str, Any]:
 
     def handled(_seconds: float, args: tuple[Any, ...]) -> None:
         event = args[1]
-        if event.kind == "probe":
-            stalls.append((time.monotonic() - event.at) * 1000)
+        if isinstance(event, Probe):
+            stalls.append((time.monotonic() - event.sent_at) * 1000)
 
     def probe(daemon: Daemon) -> None:
         while not probing.wait(PROBE_SECONDS):
-            daemon.events.put(Event("probe", at=time.monotonic()))
+            daemon.events.put(Probe(time.monotonic()))
 
     def press_until_new_song(daemon: Daemon) -> float:
         before = daemon.playing
@@ -144,14 +144,14 @@ def measure_loop(config_path: Path, presses: int) -> dict[str, Any]:
                 wait_for(lambda: daemon.machine.phase is Phase.IDLE and not daemon.preparing)
                 time.sleep(IDLE_GAP_SECONDS)
                 idle.append(press_until_new_song(daemon))
-                daemon.events.put(Event("stop"))
+                daemon.events.put(Request(Input.STOP))
             wait_for(lambda: daemon.machine.phase is Phase.IDLE and not daemon.preparing)
             time.sleep(IDLE_GAP_SECONDS)
             press_until_new_song(daemon)  # the party starts
             for _ in range(presses):
                 time.sleep(PARTY_GAP_SECONDS)
                 party.append(press_until_new_song(daemon))
-            daemon.events.put(Event("stop"))
+            daemon.events.put(Request(Input.STOP))
         finally:
             probing.set()
             prober.join()

@@ -30,10 +30,10 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 import yaml
 
-from party_button.beats import BeatGrid, SongStamp, save_grid
-from party_button.config import SHIPPED_CONFIG, load_config
-from party_button.party import Phase
-from tests.daemon_helpers import RelayMockFactory, running_daemon, wait_for
+from party_button.beats.grid import BeatGrid, SongStamp, save_grid
+from party_button.config.schema import SHIPPED_CONFIG, load_config
+from party_button.phase import Phase
+from party_button.testing import RelayMockFactory, running_daemon, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"beat_error_ms p99": 5.0, "cpu_percent": 5.0}

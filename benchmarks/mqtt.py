@@ -29,12 +29,13 @@ from pathlib import Path
 import yaml
 
 from benchmarks.latency import IDLE_GAP_SECONDS, bench_config, print_table, summary
-from party_button.config import load_config
-from party_button.events import Event
+from party_button.config.schema import load_config
+from party_button.daemon.events import Request
+from party_button.daemon.party import Input
 from party_button.mqtt.entities import PRESS, Topics
-from party_button.party import Phase
-from tests.daemon_helpers import RelayMockFactory, running_daemon, wait_for
-from tests.mqtt_helpers import GIVE_UP, BridgeProcess, Broker, Recorder, retained
+from party_button.mqtt.testing import GIVE_UP, BridgeProcess, Broker, Recorder, retained
+from party_button.phase import Phase
+from party_button.testing import RelayMockFactory, running_daemon, wait_for
 
 TARGETS = {
     "mqtt_press_to_relay_ms p99": 20.0,
@@ -96,7 +97,7 @@ def measure(folder: Path, presses: int, idle_seconds: float, *, nodelay: bool) -
                     to_relay.append((switched - pressed) * 1000)
                     state = recorder.wait(topics.relay(name), lambda p: p == "ON", after=switched)
                     to_state.append((state.at - switched) * 1000)
-                    daemon.events.put(Event("stop"))
+                    daemon.events.put(Request(Input.STOP))
                 recorder.close()
                 wait_for(lambda: daemon.machine.phase is Phase.IDLE)
                 time.sleep(1.0)

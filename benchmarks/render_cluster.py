@@ -2,8 +2,9 @@
 the same library on a local Ray; and one long video in chunks against the same video in one
 task.
 
-Four generated videos (600 frames each by default) are rendered with the tests'
-deterministic shape segmenter, so the figures measure the render job and Ray, not a model:
+Four generated videos (600 frames each by default) are rendered with the deterministic shape
+segmenter of :mod:`party_button.render.testing`, so the figures measure the render job and
+Ray, not a model:
 
 - ``sequential_s``: the four videos one after the other in this process, as
   ``party-button render`` does without ``--ray``;
@@ -34,18 +35,14 @@ from pathlib import Path
 
 import ray
 
-TESTS = Path(__file__).resolve().parent.parent / "tests" / "render"
-sys.path.insert(0, str(TESTS))
+from party_button.render import cluster
+from party_button.render.batch import render_one_here
+from party_button.render.options import ClusterOptions, RenderOptions
+from party_button.render.parts import Segmenters
+from party_button.render.progress import JobProgress
+from party_button.render.testing import make_video
 
-from render_shapes import make_video  # noqa: E402
-
-from party_button.render import cluster  # noqa: E402
-from party_button.render.batch import render_one_here  # noqa: E402
-from party_button.render.options import ClusterOptions, RenderOptions  # noqa: E402
-from party_button.render.parts import Segmenters  # noqa: E402
-from party_button.render.progress import JobProgress  # noqa: E402
-
-SHAPES = "render_shapes:ShapeSegmenter"
+SHAPES = "party_button.render.testing:ShapeSegmenter"
 
 
 def jobs(videos: list[Path], output: Path) -> list[RenderOptions]:
@@ -92,9 +89,6 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, object]:
         return [render_one_here(j, segmenters, progress) for j in jobs(videos, folder / "here")]
 
     sequential_s = timed(here)
-    # Workers started by this Ray find the shape segmenter as this process does.
-    paths = [str(TESTS), os.environ.get("PYTHONPATH")]
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     # Ray runs its workers at nice 15; at the priority of the sequential run the two compare
     # on a machine that other programs share.
     os.environ["RAY_worker_niceness"] = "0"  # noqa: SIM112 (Ray spells it so)

@@ -31,12 +31,13 @@ from benchmarks.latency import (
     rss_mb,
     summary,
 )
-from party_button.config import load_config
-from party_button.events import Event
-from party_button.party import Phase
+from party_button.config.schema import load_config
+from party_button.daemon.events import Request
+from party_button.daemon.party import Input
+from party_button.phase import Phase
+from party_button.testing import RelayMockFactory, running_daemon, wait_for
 from party_button.web.static_files import page_bytes
-from tests.daemon_helpers import RelayMockFactory, running_daemon, wait_for
-from tests.web.conftest import start_web, stop_web
+from party_button.web.testing import start_web, stop_web
 
 TOKEN = "benchmark-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -129,7 +130,7 @@ def measure(config_path: Path, presses: int, clients: int, idle_seconds: float) 
                     arrived = stream.first(lambda m: m.get("event") == "press", after)
                     to_event.append((arrived - pressed) * 1000)
                     button.drive_high()
-                daemon.events.put(Event("stop"))
+                daemon.events.put(Request(Input.STOP))
             connection.close()
             streams = [stream] + [Stream(web.url) for _ in range(clients - 1)]
             for each in streams:

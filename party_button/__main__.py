@@ -2,6 +2,6 @@
 
 import sys
 
-from party_button.cli import main
+from party_button.cli.main import main
 
 sys.exit(main())

@@ -39,5 +39,46 @@ class ControlError(PartyButtonError, ConnectionError):
     """The daemon's control socket could not be reached or answered badly."""
 
 
-class StlError(PartyButtonError, ValueError):
-    """An STL file is missing, truncated or not STL at all."""
+class CommandError(PartyButtonError, ValueError):
+    """A command cannot do what it was asked: an unknown name, a file it cannot write."""
+
+
+class MissingExtraError(PartyButtonError, ImportError):
+    """An optional extra (``beats``, ``render``, ``cluster``) is not installed."""
+
+
+# -- the workstation's render job --------------------------------------------------------
+
+
+class RenderError(PartyButtonError):
+    """Base of every error the render job raises on purpose; its text is one line."""
+
+
+class InputVideoError(RenderError, ValueError):
+    """The input is missing, not a video, or has no video stream."""
+
+
+class OutputError(RenderError, OSError):
+    """The clip, its metadata file or the work folder could not be written."""
+
+    @classmethod
+    def writing(cls, path: object, error: BaseException) -> OutputError:
+        """The error for a failed write of ``path``."""
+        return cls(f"cannot write {path}: {reason(error)}")
+
+
+class WeightsError(RenderError, OSError):
+    """Model weights are missing, cannot be downloaded, or do not fit the model."""
+
+
+class SettingsError(RenderError, ValueError):
+    """Options that contradict each other, the input, or an unfinished render."""
+
+
+class DeviceError(RenderError, RuntimeError):
+    """The requested compute device is not available."""
+
+
+def reason(error: BaseException) -> str:
+    """What an OS or FFmpeg error says, without its number."""
+    return getattr(error, "strerror", None) or str(error)

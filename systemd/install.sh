@@ -131,9 +131,9 @@ trap 'rm -f "$config_tmp"' EXIT
 # A new config gets its own web PIN: six random digits, never the shipped example.
 pin=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 pin=$(printf '%06d' $((pin % 1000000)))
-sed -E -e "/^[[:space:]]*(folders|intro_sound|fallback_sound):/ s#\.\./songs#$STATEDIR/songs#g" \
+sed -E -e "/^[[:space:]]*(folders|intro_sound|fallback_sound):/ s#(\.\./)+songs#$STATEDIR/songs#g" \
     -e "/^[[:space:]]*pin:/ s#\"[0-9]+\"#\"$pin\"#" \
-    "$SRC/config/config.yaml" > "$config_tmp"
+    "$SRC/party_button/config/config.yaml" > "$config_tmp"
 if [ -e "$ROOT$CONFDIR/config.yaml" ]; then
     install -m 0644 "$config_tmp" "$ROOT$CONFDIR/config.yaml.dist"
     echo "  kept the existing config.yaml; the shipped one is config.yaml.dist"
@@ -168,9 +168,9 @@ install -D -m 0644 "$SRC/systemd/party-button.sysusers" "$ROOT$SYSUSERSDIR/party
 
 # Whether the config asks for the web page (read with the venv's Python, else the source's).
 if [ -x "$ROOT$VENV/bin/python" ]; then
-    web=$("$ROOT$VENV/bin/python" -m party_button.web.settings "$ROOT$CONFDIR/config.yaml")
+    web=$("$ROOT$VENV/bin/python" -m party_button.config.web "$ROOT$CONFDIR/config.yaml")
 else
-    web=$(PYTHONPATH="$SRC" "$PYTHON" -m party_button.web.settings "$ROOT$CONFDIR/config.yaml")
+    web=$(PYTHONPATH="$SRC" "$PYTHON" -m party_button.config.web "$ROOT$CONFDIR/config.yaml")
 fi
 WEBUNIT=$UNITDIR/party-button-web.service
 if [ "$web" = true ]; then

@@ -11,26 +11,13 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile
 import yaml
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from party_button.config import Config, load_config
-from tests.daemon_helpers import RelayMockFactory
-
-SAMPLE_RATE = 44100
-
-
-def write_tone(path: Path, seconds: float, frequency: float = 440.0) -> Path:
-    """Write a sine tone as a real audio file (format from the suffix)."""
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    samples = (0.4 * np.sin(2 * np.pi * frequency * t)).astype("float32")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, np.column_stack([samples, samples]), SAMPLE_RATE)
-    return path
+from party_button.config.schema import Config, load_config
+from party_button.testing import MOCK_CONFIG, RELAY_PINS, RelayMockFactory, write_tone
 
 
 @pytest.fixture
@@ -61,19 +48,7 @@ def song_folder(tmp_path: Path) -> Path:
     return folder
 
 
-RELAY_PINS = (5, 6)
-BASE_CONFIG: dict = {
-    "gpio": {"pin_factory": "mock"},
-    "button": {"pin": "GPIO17", "bounce_time": 0.02, "hold_time": 1.0},
-    "status_led": {"pin": "GPIO12"},
-    "relays": [
-        {"name": "lights", "pin": "GPIO5"},
-        {"name": "beacon", "pin": "GPIO6", "active_high": True},
-    ],
-    "songs": {"folders": ["songs"]},
-    "audio": {"fade_out": 0.2, "buffer_size": 512},
-    "party": {"cooldown": 0.3},
-}
+BASE_CONFIG = MOCK_CONFIG
 
 
 def _merge(base: dict, changes: dict) -> dict:

@@ -2,54 +2,26 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import pickle
 import pwd
-import shutil
 import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from party_button.systemd import PrintableFormatter
-from tests.conftest import write_tone
+from party_button.daemon.systemd import PrintableFormatter
+from party_button.testing import tone_bytes
 
 NOT_UTF8 = os.fsdecode(b"caf\xe9 \xff.ogg")  # Latin-1 bytes in a name: not UTF-8
 SHOWN_NOT_UTF8 = "caf\\xe9 \\xff.ogg"
 
 
-@functools.cache
-def _tone_bytes(seconds: float) -> bytes:
-    folder = Path(tempfile.mkdtemp(prefix="party-button-tone-"))
-    try:
-        return write_tone(folder / "tone.ogg", seconds).read_bytes()
-    finally:
-        shutil.rmtree(folder)
-
-
-def tiny_song(path: Path, seconds: float = 0.3) -> Path:
-    """A real Ogg Vorbis tone at ``path``, a copy of one made once per length."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_tone_bytes(seconds))
-    return path
-
-
-def tiny_library(folder: Path, count: int, per_folder: int = 100, seconds: float = 0.3) -> None:
-    """``count`` tiny songs in sub-folders of ``per_folder`` songs each."""
-    data = _tone_bytes(seconds)
-    for index in range(count):
-        album = folder / f"album{index // per_folder:04d}"
-        if index % per_folder == 0:
-            album.mkdir(parents=True, exist_ok=True)
-        (album / f"song{index:05d}.ogg").write_bytes(data)
-
-
 def header_only_ogg(path: Path) -> Path:
     """The first pages of a real Ogg Vorbis song: its headers and no sound."""
-    song = _tone_bytes(3.0)
+    song = tone_bytes(3.0)
     setup_end = song.index(b"OggS", song.index(b"\x05vorbis"))  # the page after the setup header
     path.write_bytes(song[:setup_end])
     return path

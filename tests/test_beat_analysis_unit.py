@@ -1,7 +1,7 @@
 """The beat worker's two ways to the analysis: a child process, and the beats unit's socket.
 
 Under systemd every connection to ``party-button-beats.socket`` starts one
-``python -m party_button.beat_worker`` with the connection as its stdin and stdout
+``python -m party_button.beats.worker`` with the connection as its stdin and stdout
 (``Accept=yes``, ``StandardInput=socket``). :class:`SocketActivation` does the same here,
 without systemd; the system tests run the real units.
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from party_button.beat_worker import BeatWorker
-from party_button.beats import load_grid, sidecar_path
-from tests.daemon_helpers import wait_for
+from party_button.beats.grid import grid_path, load_grid
+from party_button.beats.worker import BeatWorker
+from party_button.testing import wait_for
 from tests.test_beats import ANALYSIS_TIMEOUT, SHORTEST, SONGS_DIR
 
 
@@ -48,7 +48,7 @@ class SocketActivation:
             with connection:
                 self.processes.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "party_button.beat_worker"],
+                        [sys.executable, "-m", "party_button.beats.worker"],
                         stdin=connection.fileno(),
                         stdout=connection.fileno(),
                     )
@@ -104,7 +104,7 @@ def test_a_failure_in_the_unit_is_logged_with_the_song(beats_unit, tmp_path, cap
     broken.write_bytes(b"not a song" * 100)
     events: queue.Queue = queue.Queue()
     with (
-        caplog.at_level(logging.WARNING, logger="party_button.beat_worker"),
+        caplog.at_level(logging.WARNING, logger="party_button.beats.worker"),
         BeatWorker(lambda s, g: events.put(s), socket_path=beats_unit.path) as worker,
     ):
         worker.submit(broken)
@@ -112,7 +112,7 @@ def test_a_failure_in_the_unit_is_logged_with_the_song(beats_unit, tmp_path, cap
     [record] = caplog.records
     assert record.getMessage().startswith(f"no beat grid for {broken}: cannot decode audio (")
     assert events.empty()
-    assert not sidecar_path(broken).exists()
+    assert not grid_path(broken).exists()
 
 
 def test_close_ends_the_analysis_under_way_in_the_unit(beats_unit, song):
@@ -122,14 +122,14 @@ def test_close_ends_the_analysis_under_way_in_the_unit(beats_unit, song):
     worker.close()
     # The analysis notices that nobody waits for it any more and ends without answering.
     assert beats_unit.processes[0].wait(timeout=30) == 0
-    assert not sidecar_path(song).exists()
+    assert not grid_path(song).exists()
 
 
 def test_an_unreachable_unit_is_said_once_and_blames_no_song(tmp_path, song, caplog):
     other = Path(shutil.copy(song, tmp_path / "other.ogg"))
     missing = tmp_path / "no-such.sock"
     with (
-        caplog.at_level(logging.INFO, logger="party_button.beat_worker"),
+        caplog.at_level(logging.INFO, logger="party_button.beats.worker"),
         BeatWorker(lambda s, g: None, socket_path=missing) as worker,
     ):
         for count, submitted in enumerate((song, other, song), start=1):
@@ -155,7 +155,7 @@ def test_a_child_that_dies_unexpectedly_is_logged_with_the_song(
     )
     monkeypatch.setenv("PYTHONPATH", f"{refusing}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     with (
-        caplog.at_level(logging.WARNING, logger="party_button.beat_worker"),
+        caplog.at_level(logging.WARNING, logger="party_button.beats.worker"),
         BeatWorker(lambda s, g: None) as worker,
     ):
         worker.submit(song)
@@ -167,7 +167,7 @@ def test_a_child_that_dies_unexpectedly_is_logged_with_the_song(
 
 def test_a_request_that_is_not_one_gets_an_error_answer():
     result = subprocess.run(
-        [sys.executable, "-m", "party_button.beat_worker"],
+        [sys.executable, "-m", "party_button.beats.worker"],
         input="just a song name\n",
         capture_output=True,
         text=True,
@@ -204,7 +204,7 @@ def is_running(pid: int) -> bool:
 STARTS_AN_ANALYSIS = """
 import sys, time
 from pathlib import Path
-from party_button.beat_worker import BeatWorker
+from party_button.beats.worker import BeatWorker
 worker = BeatWorker(lambda song, grid: None)
 worker.submit(Path(sys.argv[1]))
 time.sleep(600)

@@ -1,4 +1,4 @@
-"""Beat grids: analysis against the demo songs' known grids, sidecars, the analyze command and
+"""Beat grids: analysis against the demo songs' known grids, grid files, the analyze command and
 the background worker."""
 
 from __future__ import annotations
@@ -17,19 +17,20 @@ from pathlib import Path
 
 import pytest
 
-from party_button import analyze_command
-from party_button.beat_worker import BeatWorker
-from party_button.beats import (
+from party_button.beats.grid import (
     ANALYSIS_VERSION,
     BeatGrid,
     SongStamp,
     analyze_song,
+    grid_path,
     is_up_to_date,
     librosa_available,
     load_grid,
     save_grid,
-    sidecar_path,
 )
+from party_button.beats.worker import BeatWorker
+from party_button.cli import analyze as analyze_command
+from party_button.cli.common import call
 from party_button.errors import SongError
 
 SONGS_DIR = Path(__file__).resolve().parent.parent / "songs"
@@ -72,7 +73,7 @@ def librosa_missing(monkeypatch):
 
 @pytest.fixture
 def song_copy(tmp_path) -> Path:
-    """A demo song copied into a fresh folder, so sidecars land there."""
+    """A demo song copied into a fresh folder, so grid files land there."""
     pytest.importorskip("librosa")
     return Path(shutil.copy(SONGS_DIR / SHORTEST, tmp_path / SHORTEST))
 
@@ -166,23 +167,23 @@ def test_silence_has_no_steady_beat(tmp_path):
         analyze_song(silent)
 
 
-# -- sidecars --------------------------------------------------------------------------------
+# -- grid files ----------------------------------------------------------------------------
 
 
-def test_sidecar_sits_beside_the_song():
-    assert sidecar_path(Path("/music/a b.ogg")) == Path("/music/a b.ogg.beats.json")
+def test_grid_file_sits_beside_the_song():
+    assert grid_path(Path("/music/a b.ogg")) == Path("/music/a b.ogg.beats.json")
 
 
-def test_sidecar_round_trip(tmp_path):
+def test_grid_file_round_trip(tmp_path):
     song = tmp_path / "song.ogg"
     song.write_bytes(b"audio")
     grid = make_grid(song)
     assert load_grid(song) is None
     assert not is_up_to_date(song)
-    assert save_grid(song, grid) == sidecar_path(song)
+    assert save_grid(song, grid) == grid_path(song)
     assert load_grid(song) == grid
     assert is_up_to_date(song)
-    assert json.loads(sidecar_path(song).read_text())["song"]["name"] == "song.ogg"
+    assert json.loads(grid_path(song).read_text())["song"]["name"] == "song.ogg"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["song.ogg", "song.ogg.beats.json"]
 
 
@@ -225,7 +226,7 @@ def test_grid_goes_stale_with_a_new_analysis_version(tmp_path):
     assert load_grid(song) is None
 
 
-def _sidecar_without(key: str):
+def _grid_file_without(key: str):
     def corrupt(document: dict) -> dict:
         del document[key]
         return document
@@ -238,7 +239,7 @@ def _sidecar_without(key: str):
     [
         pytest.param(lambda d: "{not json", "Expecting property name", id="not-json"),
         pytest.param(lambda d: [1, 2], "'format' is not", id="a-list"),
-        pytest.param(_sidecar_without("beats"), "missing key 'beats'", id="no-beats"),
+        pytest.param(_grid_file_without("beats"), "missing key 'beats'", id="no-beats"),
         pytest.param(
             lambda d: {**d, "tempo_bpm": "fast"}, "'tempo_bpm' is not a number", id="tempo"
         ),
@@ -247,21 +248,21 @@ def _sidecar_without(key: str):
         pytest.param(lambda d: {**d, "downbeats": [9.0]}, "subset of 'beats'", id="downbeats"),
     ],
 )
-def test_corrupt_sidecar_is_a_warning_not_a_crash(tmp_path, caplog, corrupt, reason):
+def test_corrupt_grid_file_is_a_warning_not_a_crash(tmp_path, caplog, corrupt, reason):
     song = tmp_path / "song.ogg"
     song.write_bytes(b"audio")
-    sidecar = save_grid(song, make_grid(song))
-    bad = corrupt(json.loads(sidecar.read_text()))
-    sidecar.write_text(bad if isinstance(bad, str) else json.dumps(bad))
-    with caplog.at_level(logging.WARNING, logger="party_button.beats"):
+    grid_file = save_grid(song, make_grid(song))
+    bad = corrupt(json.loads(grid_file.read_text()))
+    grid_file.write_text(bad if isinstance(bad, str) else json.dumps(bad))
+    with caplog.at_level(logging.WARNING, logger="party_button.beats.grid"):
         assert load_grid(song) is None
     assert len(caplog.records) == 1
     message = caplog.records[0].getMessage()
-    assert str(sidecar) in message
+    assert str(grid_file) in message
     assert reason in message
 
 
-def test_failed_save_keeps_the_old_sidecar_and_leaves_no_temp_file(tmp_path):
+def test_failed_save_keeps_the_old_grid_file_and_leaves_no_temp_file(tmp_path):
     song = tmp_path / "song.ogg"
     song.write_bytes(b"audio")
     good = make_grid(song)
@@ -278,7 +279,9 @@ def test_failed_save_keeps_the_old_sidecar_and_leaves_no_temp_file(tmp_path):
 def run_analyze(argv: list[str], default_paths: list[Path] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="party-button analyze")
     analyze_command.add_arguments(parser)
-    return analyze_command.run(parser.parse_args(argv), default_paths or [])
+    args = parser.parse_args(argv)
+    args.run = lambda parsed: analyze_command.analyze(parsed, default_paths or [])
+    return call(args)
 
 
 def test_analyze_a_folder_then_skip_what_is_up_to_date(tmp_path, capsys):
@@ -293,7 +296,7 @@ def test_analyze_a_folder_then_skip_what_is_up_to_date(tmp_path, capsys):
     assert [line.split(": ")[0] for line in lines] == [str(top), str(nested)]
     assert all(": analysed: " in line and " BPM, " in line for line in lines)
     assert is_up_to_date(top) and is_up_to_date(nested)
-    assert not sidecar_path(tmp_path / "notes.txt").exists()
+    assert not grid_path(tmp_path / "notes.txt").exists()
 
     assert run_analyze([str(top), str(tmp_path)]) == 0
     assert capsys.readouterr().out.splitlines() == [f"{top}: up to date", f"{nested}: up to date"]
@@ -340,7 +343,7 @@ def test_analyze_without_librosa_says_how_to_install_it(librosa_missing, tmp_pat
     captured = capsys.readouterr()
     assert captured.err == analyze_command.NEEDS_EXTRA + "\n"
     assert captured.out == ""
-    assert not sidecar_path(song).exists()
+    assert not grid_path(song).exists()
 
 
 # -- the background worker -------------------------------------------------------------------
@@ -371,7 +374,7 @@ def test_worker_analyses_submitted_songs_and_closes_cleanly(song_copy, caplog):
         assert grid == load_grid(song)
         assert grid.tempo_bpm == pytest.approx(128.0, rel=0.02)
     assert events.empty()
-    assert not sidecar_path(broken).exists()
+    assert not grid_path(broken).exists()
     assert any(str(broken) in r.getMessage() for r in caplog.records)
     assert not worker.enabled
     assert_no_worker_thread()
@@ -432,7 +435,7 @@ def test_worker_close_finishes_the_song_under_way_and_drops_the_queue(tmp_path):
     assert not closer.is_alive()
     worker.submit(songs[0])  # ignored after close
     assert done == [songs[0]]
-    assert [sidecar_path(s).exists() for s in songs] == [True, False, False]
+    assert [grid_path(s).exists() for s in songs] == [True, False, False]
     assert_no_worker_thread()
 
 
@@ -448,7 +451,7 @@ def test_worker_without_librosa_is_off_and_says_so_once(librosa_missing, tmp_pat
         "beat analysis is off: librosa is not installed (pip install 'party-button[beats]'); "
         "lights use a tempo-free pattern"
     ]
-    assert not sidecar_path(song).exists()
+    assert not grid_path(song).exists()
     assert_no_worker_thread()
 
 
@@ -466,5 +469,5 @@ def test_worker_close_stops_an_analysis_under_way_at_once(tmp_path):
     worker.close()
     assert time.monotonic() - started < 2.0
     assert child.returncode is not None  # the child is gone, not left running
-    assert not sidecar_path(song).exists()
+    assert not grid_path(song).exists()
     assert_no_worker_thread()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from party_button.boot_config import boot_config_lines
-from party_button.cli import main
-from party_button.config import SHIPPED_CONFIG, load_config
+from party_button.cli.main import main
+from party_button.config.schema import SHIPPED_CONFIG, load_config
+from party_button.maker.boot_config import boot_config_lines
 
 
 def gpio_lines(lines: list[str]) -> list[str]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +17,10 @@ import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory
 
-from party_button import cli
-from party_button.config import Config
-from tests.conftest import BASE_CONFIG
+from party_button.cli import main as cli
+from party_button.cli import relays
+from party_button.config.schema import Config
+from party_button.testing import MOCK_CONFIG, wait_for
 
 
 def test_songs_lists_a_seeded_round(
@@ -39,7 +43,7 @@ def test_test_relays_clicks_each_relay_in_turn(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = make_config()
-    monkeypatch.setattr(cli, "make_pin_factory", lambda _name: mock_factory)
+    monkeypatch.setattr(relays, "make_pin_factory", lambda _name: mock_factory)
     assert cli.main(["test-relays", "--config", str(config.path), "--seconds", "0.05"]) == 0
     lights, beacon = mock_factory.pin(5), mock_factory.pin(6)
     # lights is active-low: on is a low level; beacon is active-high.
@@ -59,7 +63,7 @@ def test_relays_off_drives_every_relay_to_its_off_level(
     config = make_config()
     mock_factory.pin(5).drive_low()  # left "on" by a crashed daemon (active-low)
     mock_factory.pin(6).drive_high()
-    monkeypatch.setattr(cli, "make_pin_factory", lambda _name: mock_factory)
+    monkeypatch.setattr(relays, "make_pin_factory", lambda _name: mock_factory)
     assert cli.main(["relays-off", "--config", str(config.path)]) == 0
     assert mock_factory.pin(5).state == 1 and mock_factory.pin(6).state == 0
     assert capsys.readouterr().out == "relays off: lights, beacon\n"
@@ -67,7 +71,7 @@ def test_relays_off_drives_every_relay_to_its_off_level(
 
 def test_auto_pin_factory_off_a_pi_is_a_clear_error(tmp_path: Path, song_folder: Path) -> None:
     path = tmp_path / "auto.yaml"
-    path.write_text(yaml.safe_dump({**BASE_CONFIG, "gpio": {"pin_factory": "auto"}}))
+    path.write_text(yaml.safe_dump({**MOCK_CONFIG, "gpio": {"pin_factory": "auto"}}))
     result = subprocess.run(
         [sys.executable, "-m", "party_button", "relays-off", "--config", str(path)],
         capture_output=True,
@@ -116,6 +120,46 @@ def test_simulation_shows_lamps_and_song(
     assert out.rstrip().endswith("Simulation ended; every relay is off.")
 
 
+def test_simulation_on_a_terminal_keeps_the_log_off_the_lamp_line(
+    make_config: Callable[..., Config],
+) -> None:
+    config = make_config()
+    controller, terminal = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "party_button", "run", "--simulate", "--config", str(config.path)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "SDL_AUDIODRIVER": "dummy"},
+    )
+    os.close(terminal)
+    screen: list[bytes] = []
+
+    def read() -> None:
+        with contextlib.suppress(OSError):  # EIO once the simulation has closed the terminal
+            while chunk := os.read(controller, 4096):
+                screen.append(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    shown = lambda: b"".join(screen).decode(errors="replace")  # noqa: E731
+    try:
+        wait_for(lambda: "[  idle  ]" in shown(), timeout=30)
+        os.write(controller, b" ")
+        wait_for(lambda: "INFO playing song" in shown(), timeout=30)
+        os.write(controller, b"q")
+        assert proc.wait(timeout=30) == 0
+        reader.join(timeout=10)
+    finally:
+        proc.kill()
+        os.close(controller)
+    pieces = re.split(r"[\r\n]", re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", shown()))
+    logged = [piece for piece in pieces if " INFO " in piece]
+    assert any("press (button) during idle" in piece for piece in logged)
+    assert [piece for piece in logged if "○" in piece or "●" in piece] == []
+    assert any(piece.startswith("[ party  ] ● lights  ● beacon") for piece in pieces)
+
+
 def test_simulation_without_a_sound_device_says_it_runs_silent(
     make_config: Callable[..., Config],
 ) -> None:
@@ -151,14 +195,3 @@ def test_simulation_uses_the_default_device_when_the_configured_one_is_missing(
     out = simulate(config, [(1.5, "q")], {"SDL_AUDIODRIVER": "dummy"})
     assert "(the configured device 'usb speaker' is not here)" in out
     assert "SILENT" not in out
-
-
-def test_the_daemon_and_its_command_line_never_import_torch() -> None:
-    code = (
-        "import sys, party_button.cli, party_button.daemon, party_button.simulation; "
-        "party_button.cli.build_parser(); "
-        "print(sorted({'torch', 'torchvision', 'av', 'librosa'} & set(sys.modules)))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from party_button import cli
-from party_button.config import CLIP_EXTENSIONS, PI_MPV_OPTIONS, Config, load_config
+from party_button.cli import main as cli
+from party_button.config.schema import CLIP_EXTENSIONS, PI_MPV_OPTIONS, Config, load_config
 from party_button.errors import ConfigError
-from party_button.library import ScannedLibrary, SongLibrary, beat_source
-from party_button.library_scan import FolderScanner
-from party_button.song_file import file_stamp
-from tests.conftest import write_tone
+from party_button.media.library import ScannedLibrary, SongLibrary, beat_source
+from party_button.media.scan import FolderScanner
+from party_button.media.song_file import file_stamp
+from party_button.testing import write_tone
 
 SONGS = ["ogg"]
 CLIPS = ["mp4", "mkv"]

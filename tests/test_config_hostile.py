@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from party_button.config import SHIPPED_CONFIG, load_config
+from party_button.config.schema import SHIPPED_CONFIG, load_config
+from party_button.config.yaml_guard import MAX_BYTES, MAX_DEPTH, MAX_VALUES
 from party_button.errors import ConfigError
-from party_button.yaml_guard import MAX_BYTES, MAX_DEPTH, MAX_VALUES
 from tests.test_config import GOOD, run_cli
 from tests.test_config import problems_of as problems_in
 

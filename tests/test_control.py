@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -14,16 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from party_button.cli import main
-from party_button.control import (
-    SYSTEM_SOCKET,
-    ControlServer,
-    client_socket_path,
-    daemon_socket_path,
-    send_command,
-)
+from party_button.cli.main import main
+from party_button.control.client import send_command
+from party_button.control.protocol import SYSTEM_SOCKET, client_socket_path, daemon_socket_path
+from party_button.control.server import ControlServer
+from party_button.daemon.events import REQUESTS, Event, EventQueue
 from party_button.errors import ControlError
-from party_button.events import EventQueue
 from tests.user_helpers import run_as
 
 
@@ -34,6 +31,12 @@ def server(tmp_path: Path) -> Iterator[ControlServer]:
     yield control
     control.close()
     queue.close()
+
+
+def kind(event: Event) -> str:
+    """The control command that ``event`` stands for."""
+    anonymous = dataclasses.replace(event, peer=None)
+    return next(name for name, make in REQUESTS.items() if make(None) == anonymous)
 
 
 def serve(server: ControlServer, client: Callable[[], object], answer: dict | None = None):
@@ -52,7 +55,7 @@ def serve(server: ControlServer, client: Callable[[], object], answer: dict | No
     while thread.is_alive():
         for event in server.queue.wait(0.05):
             events.append(event)
-            event.reply({"ok": True, "kind": event.kind, **(answer or {})})
+            event.reply({"ok": True, "kind": kind(event), **(answer or {})})
     thread.join()
     return result["value"], events
 
@@ -75,7 +78,7 @@ def test_socket_is_created_for_owner_and_group_only(server):
 @pytest.mark.parametrize("command", ["press", "stop", "next", "hold", "status", "reload"])
 def test_each_command_becomes_an_event_and_its_answer_comes_back(server, command):
     answer, events = serve(server, lambda: send_command(server.path, command))
-    assert [event.kind for event in events] == [command]
+    assert [kind(event) for event in events] == [command]
     assert answer == {"ok": True, "kind": command}
 
 
@@ -102,7 +105,7 @@ def test_a_client_that_hangs_up_without_a_word_is_forgotten(server):
 
     answer, events = serve(server, hang_up)
     assert answer == "status"
-    assert [event.kind for event in events] == ["status"]
+    assert [kind(event) for event in events] == ["status"]
 
 
 def test_a_stale_socket_file_is_replaced(tmp_path):
@@ -195,7 +198,7 @@ def test_a_user_outside_the_services_group_is_told_to_join_it(monkeypatch):
         system_socket = service_folder / "control.sock"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(system_socket))
-        monkeypatch.setattr("party_button.control.SYSTEM_SOCKET", system_socket)
+        monkeypatch.setattr("party_button.control.protocol.SYSTEM_SOCKET", system_socket)
 
         def ask() -> str:  # as an ordinary user, outside the group
             path = client_socket_path({"XDG_RUNTIME_DIR": "/run/user/65534"})

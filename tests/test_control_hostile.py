@@ -20,13 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from party_button import control
-from party_button.beats import BeatGrid, SongStamp, save_grid
-from party_button.control import ControlServer, send_command
-from party_button.daemon import Daemon
+from party_button.beats.grid import BeatGrid, SongStamp, save_grid
+from party_button.control import server as control
+from party_button.control.client import send_command
+from party_button.control.server import ControlServer
+from party_button.daemon.daemon import Daemon
+from party_button.daemon.events import EventQueue
 from party_button.errors import ControlError
-from party_button.events import EventQueue
-from tests.daemon_helpers import running_daemon, wait_for
+from party_button.testing import running_daemon, wait_for
 
 GIVE_UP = 20.0  # seconds after which a wait fails the test (never reached when it passes)
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from party_button.config import Config
-from party_button.events import Event
-from party_button.party import Phase
-from tests.daemon_helpers import history, press, running_daemon, wait_for
+from party_button.config.schema import Config
+from party_button.daemon.events import Request
+from party_button.daemon.party import Input
+from party_button.phase import Phase
+from party_button.testing import history, press, running_daemon, wait_for
 
 LIGHTS, BEACON, LED = 5, 6, 12  # lights is active-low, beacon active-high
 
@@ -44,7 +45,7 @@ def test_press_starts_a_party_that_ends_with_the_song(
 def test_the_led_shines_during_a_party(
     make_config: Callable[..., Config], mock_factory: MockFactory, song_folder: Path
 ) -> None:
-    from tests.conftest import write_tone
+    from party_button.testing import write_tone
 
     for song in song_folder.glob("song*.ogg"):
         write_tone(song, 30.0)  # a party that lasts until it is stopped
@@ -56,7 +57,7 @@ def test_the_led_shines_during_a_party(
         assert led.state == 1
         wait_for(lambda: daemon.player.position() > 0.5, timeout=10)  # 2.5 breathing steps
         assert len(led.states) == changes and led.state == 1  # on, steadily
-        daemon.events.put(Event("stop"))
+        daemon.events.put(Request(Input.STOP))
         history(daemon).wait(lambda s: s.phase in ("ending", "cooldown"))
 
 
@@ -73,7 +74,7 @@ def test_relays_are_off_after_stopping_mid_party(
 def test_hold_stops_everything_at_once(
     make_config: Callable[..., Config], mock_factory: MockFactory, tmp_path: Path
 ) -> None:
-    from tests.conftest import write_tone
+    from party_button.testing import write_tone
 
     for index in range(3):
         write_tone(tmp_path / "songs" / f"song{index}.ogg", 5.0)
@@ -109,7 +110,7 @@ def test_corrupt_song_is_skipped_with_one_log_line(
     for song in song_folder.glob("song*.ogg"):
         song.unlink()
     (song_folder / "broken.ogg").write_bytes(b"this is not an ogg file" * 50)
-    from tests.conftest import write_tone
+    from party_button.testing import write_tone
 
     write_tone(song_folder / "good.ogg", 0.5)
     caplog.set_level(logging.INFO)
@@ -167,7 +168,7 @@ def test_missing_audio_device_blinks_keeps_lights_and_retries(
     )
     with running_daemon(config, mock_factory) as daemon:
         assert not daemon.player.is_open
-        assert "audio device missing" in daemon.audio_status
+        assert "audio device missing" in daemon.conductor.audio_status
         led = mock_factory.pin(LED)
         wait_for(lambda: {state.state for state in led.states[-6:]} == {0, 1})  # fast blinking
         press(mock_factory)
@@ -224,8 +225,8 @@ def test_soak_presses_bounces_and_holds(
 def test_lights_flash_on_the_beats_of_the_playing_song(
     make_config: Callable[..., Config], mock_factory: MockFactory, song_folder: Path
 ) -> None:
-    from party_button.beats import BeatGrid, SongStamp, save_grid
-    from tests.conftest import write_tone
+    from party_button.beats.grid import BeatGrid, SongStamp, save_grid
+    from party_button.testing import write_tone
 
     for song in song_folder.glob("song*.ogg"):
         song.unlink()

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from party_button.config import Config
-from party_button.daemon import Daemon
-from party_button.party import Phase
-from tests.clip_helpers import write_clip
-from tests.daemon_helpers import history, press, running_daemon, wait_for
+from party_button.config.schema import Config
+from party_button.daemon.daemon import Daemon
+from party_button.phase import Phase
+from party_button.testing import history, press, running_daemon, wait_for, write_clip
 from tests.test_daemon import relays_on
 from tests.test_video import MPV_UNRECOGNISED
 
@@ -28,8 +27,8 @@ def clip_config(make_config: Callable[..., Config], **clips: object) -> Config:
 
 
 def mpv_pid(daemon: Daemon) -> int:
-    assert daemon.clips is not None and daemon.clips._process is not None
-    return daemon.clips._process.pid
+    assert daemon.conductor.clips is not None and daemon.conductor.clips._process is not None
+    return daemon.conductor.clips._process.pid
 
 
 def messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
@@ -41,7 +40,7 @@ def messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.levelno >= level and r.name != "party_button.beat_worker"
+        if r.levelno >= level and r.name != "party_button.beats.worker"
     ]
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from gpiozero import DigitalOutputDevice
 
-from party_button.audio import PygamePlayer
-from party_button.config import load_config
-from party_button.daemon import Daemon
+from party_button.config.schema import load_config
+from party_button.daemon.daemon import Daemon
+from party_button.daemon.events import ReloadRequest, Request
+from party_button.daemon.party import Input
 from party_button.errors import ConfigError
-from party_button.events import Event
+from party_button.media.audio import PygamePlayer
 
 
 @pytest.fixture
@@ -36,22 +37,22 @@ def daemon(make_config, mock_factory) -> Iterator[Callable[..., Daemon]]:
 
 def reload(daemon: Daemon) -> dict:
     answers: list[dict] = []
-    daemon.handle(Event("reload", reply=answers.append))
+    daemon.handle(ReloadRequest(reply=answers.append))
     return answers[0]
 
 
 def test_status_line_says_what_is_going_on(daemon):
     party = daemon()
-    assert party.status_text() == "idle, 3 songs"
-    party.handle(Event("press"))
-    assert party.status_text() == f"partying: {party.playing.name}"
-    party.handle(Event("stop"))
-    assert party.status_text() == "party ending"
+    assert party.board.text() == "idle, 3 songs"
+    party.handle(Request(Input.PRESS))
+    assert party.board.text() == f"partying: {party.playing.name}"
+    party.handle(Request(Input.STOP))
+    assert party.board.text() == "party ending"
 
 
 def test_status_line_says_when_the_audio_device_is_missing(daemon):
     party = daemon(player=PygamePlayer("no such device"))
-    assert party.status_text() == "idle, 3 songs; audio device missing, retrying"
+    assert party.board.text() == "idle, 3 songs; audio device missing, retrying"
 
 
 def test_a_broken_config_is_refused_with_check_config_errors(daemon, caplog):
@@ -68,7 +69,7 @@ def test_a_broken_config_is_refused_with_check_config_errors(daemon, caplog):
         assert problem in caplog.messages
     assert party.config.button.pin == 17
     assert party.hardware is not None and set(party.hardware.relays) == {"lights", "beacon"}
-    assert "reload failed (1 problem(s) in" in party.status_text()
+    assert "reload failed (1 problem(s) in" in party.board.text()
 
 
 @pytest.mark.parametrize(
@@ -83,14 +84,16 @@ def test_a_broken_config_is_refused_with_check_config_errors(daemon, caplog):
 )
 def test_a_hostile_config_on_sighup_leaves_the_party_going(daemon, caplog, hostile):
     party = daemon()
-    party.handle(Event("press"))
+    party.handle(Request(Input.PRESS))
     path = party.config.path
     before = path.read_text()
     path.write_text((before if hostile.startswith("typo") else "") + hostile)
     with pytest.raises(ConfigError) as expected:
         load_config(path)
     with caplog.at_level(logging.ERROR):
-        party.handle(Event("signal", signal.SIGHUP))  # what systemctl reload sends
+        party._on_signal(signal.SIGHUP, None)  # what systemctl reload sends
+        for event in party.events.wait(0):
+            party.handle(event)
     logged = [m for m in caplog.messages if m.startswith(f"{path}:") or m.startswith("...")]
     problems = expected.value.problems
     assert logged[: min(20, len(problems))] == problems[:20]
@@ -103,7 +106,7 @@ def test_a_hostile_config_on_sighup_leaves_the_party_going(daemon, caplog, hosti
         "lights": True,
         "beacon": True,
     }
-    assert party.config.button.pin == 17 and party._pending is None
+    assert party.config.button.pin == 17 and party.reloader.pending is None
 
 
 def test_a_good_config_is_applied_at_once_when_idle(daemon, make_config, mock_factory):
@@ -112,7 +115,7 @@ def test_a_good_config_is_applied_at_once_when_idle(daemon, make_config, mock_fa
     answer = reload(party)
     assert answer["ok"] is True and answer["applied"] is True
     assert answer["relays"] == {"fog": False}
-    assert party.status_text() == "idle, 3 songs"
+    assert party.board.text() == "idle, 3 songs"
     # The old relay pins were released, the new one is claimed and drives off.
     DigitalOutputDevice(5, pin_factory=mock_factory).close()
     assert mock_factory.pin(13).state is False
@@ -131,7 +134,7 @@ def test_pins_that_cannot_be_claimed_leave_the_old_config_running(
     assert answer["relays"] == {"lights": False, "beacon": False}
     assert party.config.relays[0].pin == 5
     assert any("new configuration not applied" in message for message in caplog.messages)
-    party.handle(Event("press"))
+    party.handle(Request(Input.PRESS))
     assert party.hardware is not None
     assert party.hardware.relay_states() == {"lights": True, "beacon": True}
 
@@ -139,7 +142,7 @@ def test_pins_that_cannot_be_claimed_leave_the_old_config_running(
 def test_idle_daemon_sleeps_without_a_watchdog(daemon, monkeypatch):
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     party = daemon()
-    assert party.next_wakeup(party.clock()) is None
+    assert party.dispatch.next_wakeup(party.clock()) is None
 
 
 def test_the_watchdog_is_the_only_wake_up_when_idle(daemon, tmp_path, monkeypatch):
@@ -150,9 +153,9 @@ def test_the_watchdog_is_the_only_wake_up_when_idle(daemon, tmp_path, monkeypatc
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
     party = daemon()
     now = party.clock()
-    assert party.next_wakeup(now) == 0.0  # the first ping is due at once
+    assert party.dispatch.next_wakeup(now) == 0.0  # the first ping is due at once
     party.notifier.watchdog(now)
-    assert party.next_wakeup(now) == pytest.approx(3.0)
+    assert party.dispatch.next_wakeup(now) == pytest.approx(3.0)
     assert listener.recv(100) == b"WATCHDOG=1"
     listener.close()
 
@@ -160,7 +163,7 @@ def test_the_watchdog_is_the_only_wake_up_when_idle(daemon, tmp_path, monkeypatc
 def test_log_records_carry_journal_fields(daemon, caplog):
     party = daemon()
     with caplog.at_level(logging.INFO):
-        party.handle(Event("press"))
+        party.handle(Request(Input.PRESS))
         party.step()
     fields = {
         key: getattr(record, key)
@@ -178,7 +181,7 @@ def test_log_records_carry_journal_fields(daemon, caplog):
 
 def test_shutdown_logs_every_relay_off(daemon, caplog):
     party = daemon()
-    party.handle(Event("press"))
+    party.handle(Request(Input.PRESS))
     with caplog.at_level(logging.INFO):
         party.close()
     assert "shutdown: lights off, beacon off" in caplog.messages

@@ -7,8 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from party_button.stl_check import check_solid, read_stl
+import trimesh
 
 SCAD = Path(__file__).resolve().parents[1] / "hardware" / "enclosure.scad"
 OPENSCAD = shutil.which("openscad")
@@ -18,8 +17,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def render(tmp_path: Path, **parameters: object) -> Path:
-    """Render the enclosure with ``-D name=value`` overrides; return the STL path."""
+def render(tmp_path: Path, **parameters: object) -> trimesh.Trimesh:
+    """Render the enclosure with ``-D name=value`` overrides; return the mesh."""
     out = tmp_path / "out.stl"
     command = [OPENSCAD, "-o", str(out)]
     for name, value in parameters.items():
@@ -30,31 +29,35 @@ def render(tmp_path: Path, **parameters: object) -> Path:
     )
     assert result.returncode == 0, result.stderr
     assert "WARNING" not in result.stderr, result.stderr
-    return out
+    return trimesh.load_mesh(out, process=True)
+
+
+def assert_closed_solid(mesh: trimesh.Trimesh) -> None:
+    """Every edge is shared by two faces, consistently wound, enclosing a positive volume."""
+    assert mesh.is_watertight
+    assert mesh.is_winding_consistent
+    assert mesh.volume > 0
 
 
 @pytest.mark.parametrize("part", ["base", "lid"])
 def test_default_parts_are_closed_solids(tmp_path: Path, part: str) -> None:
-    report = check_solid(read_stl(render(tmp_path, part=part)))
-    assert report.closed, report.problems
-    assert report.volume > 10_000  # mm^3: a real part, not a sliver
+    mesh = render(tmp_path, part=part)
+    assert_closed_solid(mesh)
+    assert mesh.volume > 10_000  # mm^3: a real part, not a sliver
 
 
 def test_big_button_and_other_boards_give_closed_larger_parts(tmp_path: Path) -> None:
-    small = read_stl(render(tmp_path, part="lid"))
-    big = read_stl(
-        render(
-            tmp_path,
-            part="lid",
-            button_d=100,
-            relay_size=[106, 57],
-            relay_holes=[100, 51],
-            wall=3,
-        )
+    small = render(tmp_path, part="lid")
+    big = render(
+        tmp_path,
+        part="lid",
+        button_d=100,
+        relay_size=[106, 57],
+        relay_holes=[100, 51],
+        wall=3,
     )
-    report = check_solid(big)
-    assert report.closed, report.problems
-    (low_s, high_s), (low_b, high_b) = small.bounds(), big.bounds()
+    assert_closed_solid(big)
+    (low_s, high_s), (low_b, high_b) = small.bounds, big.bounds
     width_small, width_big = high_s[1] - low_s[1], high_b[1] - low_b[1]
     length_small, length_big = high_s[0] - low_s[0], high_b[0] - low_b[0]
     assert width_big >= 100 + 6  # the dome fits on the lid with a margin
@@ -63,9 +66,9 @@ def test_big_button_and_other_boards_give_closed_larger_parts(tmp_path: Path) ->
 
 
 def test_base_with_other_options_is_a_closed_solid(tmp_path: Path) -> None:
-    path = render(tmp_path, part="base", button_d=80, cable_exits=2, vent_slots=5, wall=2)
-    report = check_solid(read_stl(path))
-    assert report.closed, report.problems
+    assert_closed_solid(
+        render(tmp_path, part="base", button_d=80, cable_exits=2, vent_slots=5, wall=2)
+    )
 
 
 def test_out_of_range_button_fails_with_a_message(tmp_path: Path) -> None:

@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from party_button.board import board_model, is_raspberry_pi
-from party_button.config import Config
+from party_button.config.schema import Config
 from party_button.errors import HardwareError
-from party_button.hardware import PartyHardware, choose_factory_name, make_pin_factory
+from party_button.gpio.board import (
+    board_model,
+    choose_factory_name,
+    is_raspberry_pi,
+    make_pin_factory,
+)
+from party_button.gpio.devices import PartyHardware
 
 
 @pytest.mark.parametrize(
@@ -25,7 +30,7 @@ from party_button.hardware import PartyHardware, choose_factory_name, make_pin_f
     ],
 )
 def test_auto_picks_the_factory_per_board(model: str, expected: str) -> None:
-    assert choose_factory_name("auto", model) == expected
+    assert choose_factory_name("auto", model, environ={}) == expected
 
 
 def test_the_config_overrides_the_board() -> None:
@@ -35,7 +40,33 @@ def test_the_config_overrides_the_board() -> None:
 
 def test_auto_off_a_pi_is_refused() -> None:
     with pytest.raises(HardwareError, match="this is not a Raspberry Pi"):
-        choose_factory_name("auto", "Generic x86 PC")
+        choose_factory_name("auto", "Generic x86 PC", environ={})
+
+
+@pytest.mark.parametrize(
+    ("named", "model", "expected"),
+    [
+        ("mock", "Generic x86 PC", "mock"),
+        ("RPiGPIO", "Raspberry Pi 5 Model B Rev 1.0", "rpigpio"),
+        ("lgpio", None, "lgpio"),
+    ],
+)
+def test_gpiozero_pin_factory_names_the_factory_when_the_config_says_auto(
+    named: str, model: str | None, expected: str
+) -> None:
+    environ = {"GPIOZERO_PIN_FACTORY": named}
+    assert choose_factory_name("auto", model, environ=environ) == expected
+
+
+def test_the_config_wins_over_gpiozero_pin_factory() -> None:
+    assert choose_factory_name("lgpio", None, environ={"GPIOZERO_PIN_FACTORY": "mock"}) == "lgpio"
+
+
+def test_a_gpiozero_pin_factory_that_party_button_cannot_use_is_a_clear_error() -> None:
+    with pytest.raises(HardwareError, match=r"GPIOZERO_PIN_FACTORY='pigpio' is not a pin factory"):
+        choose_factory_name(
+            "auto", "Raspberry Pi 4 Model B Rev 1.4", {"GPIOZERO_PIN_FACTORY": "pigpio"}
+        )
 
 
 @pytest.mark.skipif(importlib.util.find_spec("lgpio") is not None, reason="lgpio is installed")

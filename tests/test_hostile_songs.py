@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from party_button.audio import PygamePlayer
-from party_button.config import Config
-from party_button.control import send_command
-from party_button.daemon import Daemon
+from party_button.config.schema import Config
+from party_button.control.client import send_command
+from party_button.daemon.daemon import Daemon
 from party_button.errors import AudioError, SongError
-from party_button.party import Phase
-from tests.conftest import write_tone
-from tests.daemon_helpers import press, running_daemon, wait_for
+from party_button.media.audio import PygamePlayer
+from party_button.phase import Phase
+from party_button.testing import press, running_daemon, tiny_song, wait_for, write_tone
 from tests.library_helpers import (
     NOT_UTF8,
     SHOWN_NOT_UTF8,
@@ -30,7 +29,6 @@ from tests.library_helpers import (
     header_only_ogg,
     null_device,
     sparse_file,
-    tiny_song,
 )
 from tests.test_daemon import relays_on
 
@@ -75,7 +73,7 @@ def party(daemon: Daemon, factory: MockFactory) -> Path | None:
     settled(daemon)
     press(factory)
     wait_for(lambda: daemon.machine.phase is Phase.PARTY)
-    wait_for(lambda: daemon.playing is not None or daemon._silent_until is not None)
+    wait_for(lambda: daemon.playing is not None or daemon.conductor.silent_until is not None)
     return daemon.playing
 
 
@@ -173,7 +171,7 @@ def test_a_song_that_fails_at_the_start_is_set_aside_and_the_next_one_plays(
         assert playing is not None and playing != loaded
         assert daemon.player.is_playing() and daemon.player.is_open
         assert relays_on(mock_factory) == (True, True)
-        assert daemon._audio_retry_at is None  # not taken for a lost audio device
+        assert daemon.conductor.audio_retry_at is None  # not taken for a lost audio device
         press(mock_factory)  # on_press: stop
         wait_for(lambda: daemon.machine.phase is Phase.IDLE, timeout=5)
         assert party(daemon, mock_factory) == playing  # the broken one stays aside
@@ -371,7 +369,7 @@ def test_analyze_reports_every_hostile_file_without_a_traceback(
     song_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("librosa")
-    from party_button.cli import main
+    from party_button.cli.main import main
 
     only_songs(song_folder)
     (song_folder / "a.ogg").symlink_to("b.ogg")
@@ -395,7 +393,7 @@ def test_analyze_reports_every_hostile_file_without_a_traceback(
 def test_songs_command_shows_names_that_are_not_utf8(
     make_config: Callable[..., Config], song_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from party_button.cli import main
+    from party_button.cli.main import main
 
     only_songs(song_folder)
     tiny_song(song_folder / NOT_UTF8)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from party_button.config import load_config
+from party_button.config.schema import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 UNIT = REPO / "systemd" / "party-button.service"
@@ -56,7 +56,7 @@ def source(tmp_path: Path, song_folder: Path) -> Path:
     for name in ("pyproject.toml", "README.md"):
         if (REPO / name).exists():
             shutil.copy(REPO / name, tree / name)
-    for folder in ("party_button", "config", "systemd"):
+    for folder in ("party_button", "systemd"):
         shutil.copytree(REPO / folder, tree / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(song_folder, tree / "songs")
     shutil.copytree(song_folder.parent / "sounds", tree / "songs" / "intro")
@@ -118,7 +118,7 @@ def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
     assert config.party.intro_sound == root / STATE.lstrip("/") / "songs/intro/siren.ogg"
     # Only the paths and the web PIN changed: comments and every other setting are the
     # shipped file's.
-    shipped = (source / "config/config.yaml").read_text().splitlines()
+    shipped = (source / "party_button/config/config.yaml").read_text().splitlines()
     ours = (root / "etc/party-button/config.yaml").read_text().splitlines()
     changed = [(a, b) for a, b in zip(shipped, ours, strict=True) if a != b]
     assert [b.split(":")[0].strip() for _a, b in changed] == [
@@ -187,6 +187,20 @@ def test_install_with_a_virtual_environment_that_really_works(source, tmp_path):
         check=True,
     )
     assert "gpio=5=op,dh" in off.stdout.splitlines()
+    # The installed copy (not an editable one) carries the shipped config as package data.
+    shipped = subprocess.run(
+        [
+            str(venv_cli.with_name("python")),
+            "-c",
+            "from party_button.config.schema import SHIPPED_CONFIG as c; print(c, c.is_file())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    path, found = shipped.stdout.split()
+    assert found == "True" and "site-packages" in path
 
 
 def unit_for_verify(tmp_path: Path, unit: Path = UNIT) -> Path:
@@ -350,7 +364,7 @@ def test_prefix_moves_the_virtual_environment_in_the_unit(source, tmp_path):
     assert "ExecStart=/srv/pb/venv/bin/party-button run " in unit
     assert "ExecStopPost=/srv/pb/venv/bin/party-button relays-off " in unit
     beats = (root / "etc/systemd/system/party-button-beats@.service").read_text()
-    assert "ExecStart=/srv/pb/venv/bin/python3 -m party_button.beat_worker" in beats
+    assert "ExecStart=/srv/pb/venv/bin/python3 -m party_button.beats.worker" in beats
 
 
 # A Debian or Ubuntu system's own groups (base-passwd): audio and video, but no gpio.

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from party_button import library_scan
-from party_button.library import ScannedLibrary, ShuffleBag, SongLibrary
-from party_button.library_scan import FolderScanner, scan_library
-from party_button.song_file import file_stamp
-from tests.conftest import write_tone
+from party_button.media import scan as library_scan
+from party_button.media.library import ScannedLibrary, ShuffleBag, SongLibrary
+from party_button.media.scan import FolderScanner, scan_library
+from party_button.media.song_file import file_stamp
+from party_button.testing import tiny_song, write_tone
 from tests.library_helpers import (
     NOT_UTF8,
     SHOWN_NOT_UTF8,
@@ -23,7 +23,6 @@ from tests.library_helpers import (
     fifo,
     in_child,
     null_device,
-    tiny_song,
     world_readable_folder,
 )
 

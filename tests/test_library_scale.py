@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from party_button import cli
-from party_button.beats import BeatGrid, SongStamp, grid_document, sidecar_path
-from party_button.config import Config
-from tests.daemon_helpers import press, running_daemon, wait_for
-from tests.library_helpers import tiny_library
+from party_button.beats.grid import BeatGrid, SongStamp, grid_document, grid_path
+from party_button.cli import main as cli
+from party_button.config.schema import Config
+from party_button.phase import Phase
+from party_button.testing import press, running_daemon, tiny_library, wait_for
 from tests.test_daemon import LIGHTS, relays_on
 
 SONGS = 20_000
@@ -71,7 +71,7 @@ def big_library(folder: Path) -> None:
     grid = BeatGrid(120.0, (0.25, 0.75), (0.25,), 4, SongStamp.of(first), analyzer="known")
     document = json.dumps(grid_document(first, grid))
     for song in folder.glob("album*/*.ogg"):
-        sidecar_path(song).write_text(document)
+        grid_path(song).write_text(document)
 
 
 def test_twenty_thousand_songs(
@@ -109,6 +109,9 @@ def test_twenty_thousand_songs(
         for _press in range(5):  # each press plays another song, in a party or a new one
             before = len(played())
             time.sleep(HUMAN_GAP)  # a finger is not back on the button within the bounce time
+            # A press while a party ends is swallowed on purpose: the first song (1 s) may end
+            # during a slow scan.
+            wait_for(lambda: daemon.machine.phase in (Phase.IDLE, Phase.PARTY))
             press(mock_factory)
             wait_for(lambda before=before: len(played()) > before)
         songs = played()[-5:]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from party_button.lights import LightShow, Timeline, simulate
-from party_button.patterns import Blink, Sparkle, Steady
-from party_button.relay_guard import guards_for
-from party_button.shows import LightsConfig, Step
+from party_button.lights.patterns import Blink, Sparkle, Steady
+from party_button.lights.relay_guard import guards_for
+from party_button.lights.runner import LightShow, Timeline, simulate
+from party_button.lights.shows import LightsConfig, Step
+from party_button.phase import Phase
 from tests.lights_helpers import RELAYS, load_shipped, single_show, steady_grid
 
 
@@ -43,7 +44,7 @@ def spans(timeline: Timeline, relay: str, until: float) -> list[tuple[float, flo
 
 
 def test_shipped_intro_golden_timeline(shipped: LightsConfig) -> None:
-    show = LightShow.for_phase(shipped, "intro")
+    show = LightShow.for_phase(shipped, Phase.INTRO)
     assert show.name == "intro"
     assert show.duration == 4
     assert lit(simulate(show, 6.0)) == [
@@ -73,7 +74,7 @@ def test_shipped_intro_golden_timeline(shipped: LightsConfig) -> None:
 
 def test_shipped_party_golden_timeline_on_a_beat_grid(shipped: LightsConfig) -> None:
     grid = steady_grid(count=64)  # 120 BPM from 0.5 s, a bar every 2 s
-    show = LightShow.for_phase(shipped, "song", "dance.ogg", grid=grid)
+    show = LightShow.for_phase(shipped, Phase.PARTY, "dance.ogg", grid=grid)
     assert show.name == "party"
     timeline = simulate(show, 32.0)
     # Flashes of 0.4 of a beat: 0.2 s, the lights relay's minimum interval.
@@ -90,14 +91,14 @@ def test_shipped_party_golden_timeline_on_a_beat_grid(shipped: LightsConfig) -> 
 
 
 def test_shipped_party_without_a_grid_holds_beat_relays_on(shipped: LightsConfig) -> None:
-    show = LightShow.for_phase(shipped, "song", "dance.ogg")
+    show = LightShow.for_phase(shipped, Phase.PARTY, "dance.ogg")
     timeline = simulate(show, 30.0)
     assert spans(timeline, "lights", 30.0) == [(0.0, 30.0)]
     assert spans(timeline, "strobe", 30.0) == [(0.0, 30.0)]
 
 
 def test_shipped_ending_golden_timeline_ends_all_off(shipped: LightsConfig) -> None:
-    show = LightShow.for_phase(shipped, "ending")
+    show = LightShow.for_phase(shipped, Phase.ENDING)
     assert lit(simulate(show, 10.0)) == [
         (0.0, "lights+beacon+fog+strobe"),
         (0.5, "fog"),
@@ -114,7 +115,7 @@ def test_shipped_ending_golden_timeline_ends_all_off(shipped: LightsConfig) -> N
 
 def test_song_shows_override_by_file_name(shipped: LightsConfig) -> None:
     grid = steady_grid(count=16)
-    show = LightShow.for_phase(shipped, "song", "/music/slow-waltz.ogg", grid=grid)
+    show = LightShow.for_phase(shipped, Phase.PARTY, "/music/slow-waltz.ogg", grid=grid)
     assert show.name == "calm"
     assert lit(simulate(show, 10.0)) == [
         (0.0, "lights"),
@@ -214,7 +215,7 @@ def test_cues_follow_a_playback_position_that_drifts_from_the_wall_clock(
 ) -> None:
     """A player running 3% slow, then seeking: flashes stay on the song's beats."""
     grid = steady_grid(count=400)
-    show = LightShow.for_phase(shipped, "song", "dance.ogg", grid=grid)
+    show = LightShow.for_phase(shipped, Phase.PARTY, "dance.ogg", grid=grid)
     tick = 0.005
 
     def position(now: float) -> float:
@@ -265,9 +266,9 @@ def test_force_off_is_immediate_and_later_ons_respect_the_interval() -> None:
 
 def test_guards_carry_over_from_one_phase_to_the_next(shipped: LightsConfig) -> None:
     guards = guards_for(RELAYS)
-    song = LightShow.for_phase(shipped, "song", guards=guards)
+    song = LightShow.for_phase(shipped, Phase.PARTY, guards=guards)
     assert song.apply(song.states_at(0.0), now=100.0)["lights"] is True
-    ending = LightShow.for_phase(shipped, "ending", guards=guards)
+    ending = LightShow.for_phase(shipped, Phase.ENDING, guards=guards)
     # The ending's blink wants the lights off at 0.5; they switched on 0.1 s before.
     assert ending.apply(ending.states_at(0.5), now=100.1)["lights"] is True
     assert ending.next_deadline(100.1) == pytest.approx(100.25)
@@ -276,9 +277,9 @@ def test_guards_carry_over_from_one_phase_to_the_next(shipped: LightsConfig) -> 
 
 def test_a_grid_arriving_mid_song_switches_from_steady_to_the_beat(shipped: LightsConfig) -> None:
     guards = guards_for(RELAYS)
-    steady = LightShow.for_phase(shipped, "song", guards=guards)
+    steady = LightShow.for_phase(shipped, Phase.PARTY, guards=guards)
     assert steady.apply(steady.states_at(40.0), now=40.0)["lights"] is True
-    beat = LightShow.for_phase(shipped, "song", grid=steady_grid(count=200), guards=guards)
+    beat = LightShow.for_phase(shipped, Phase.PARTY, grid=steady_grid(count=200), guards=guards)
     assert beat.apply(beat.states_at(40.75), now=40.75)["lights"] is False
     assert beat.next_change_after(40.75) == 41.0
     assert beat.apply(beat.states_at(41.0), now=41.0)["lights"] is True

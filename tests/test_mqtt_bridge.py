@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from party_button.config import Config
-from party_button.control import send_command
-from party_button.daemon import Daemon
+from party_button.config.schema import Config
+from party_button.control.client import send_command
+from party_button.daemon.daemon import Daemon
 from party_button.mqtt.entities import DEVICE_NAME, Topics
-from tests.conftest import write_tone
-from tests.daemon_helpers import press, running_daemon, wait_for
-from tests.mqtt_helpers import GIVE_UP, BridgeProcess, Broker, Recorder, discovery, retained
+from party_button.mqtt.testing import GIVE_UP, BridgeProcess, Broker, Recorder, discovery, retained
+from party_button.testing import press, running_daemon, wait_for, write_tone
 
 pytestmark = pytest.mark.usefixtures("long_songs")
 

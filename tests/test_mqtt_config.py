@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from party_button.config import load_config
+from party_button.config.mqtt import MqttConfig, load_mqtt_config, node_name, read_password
+from party_button.config.schema import load_config
 from party_button.errors import ConfigError
-from party_button.mqtt.config import MqttConfig, load_mqtt_config, node_name, read_password
 from party_button.mqtt.entities import (
     DEVICE_NAME,
     Topics,

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from party_button.party import ButtonReader, Do, Input, PartyMachine, Phase, Rules
+from party_button.daemon.party import ButtonReader, Do, Input, PartyMachine, Rules
+from party_button.phase import Phase
 
 
 @dataclass

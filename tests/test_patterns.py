@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from party_button.patterns import Alternate, BeatFlash, Blink, Chase, Sparkle, Steady
+from party_button.lights.patterns import Alternate, BeatFlash, Blink, Chase, Sparkle, Steady
 from tests.lights_helpers import Grid, changes, steady_grid
 
 

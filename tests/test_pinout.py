@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from gpiozero import pi_info
 
-from party_button.pinout import (
+from party_button.gpio.pinout import (
     INTERFACE_PINS,
     INTERFACES,
     KNOWN_AUDIO_HATS,

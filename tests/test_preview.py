@@ -6,15 +6,15 @@ import argparse
 import os
 import wave
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from party_button import preview_command
-from party_button.lights import LightShow
-from party_button.patterns import BeatFlash, Blink, Steady
-from party_button.preview import render_timeline, write_png
-from party_button.shows import LightsConfig, Step
+from party_button.cli import preview as preview_command
+from party_button.cli.common import call
+from party_button.lights.patterns import BeatFlash, Blink, Steady
+from party_button.lights.runner import LightShow
+from party_button.lights.shows import LightsConfig, Step
+from party_button.maker.preview import render_timeline, write_png
 from tests.lights_helpers import Grid, load_shipped, single_show
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -88,7 +88,9 @@ def test_png_into_a_missing_folder_is_an_os_error(tmp_path: Path) -> None:
 def run_preview(lights: LightsConfig, *argv: str) -> int:
     parser = argparse.ArgumentParser(prog="party-button preview")
     preview_command.add_arguments(parser)
-    return preview_command.run(parser.parse_args(list(argv)), SimpleNamespace(lights=lights))
+    args = parser.parse_args(list(argv))
+    args.run = lambda parsed: preview_command.draw(parsed, lights)
+    return call(args)
 
 
 def test_preview_command_draws_a_show(
@@ -182,7 +184,7 @@ def write_silence(path: Path, seconds: float, rate: int = 22050) -> Path:
 def test_preview_command_with_a_song_uses_its_length(
     shipped: LightsConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("party_button.beats")
+    pytest.importorskip("party_button.beats.grid")
     song = write_silence(tmp_path / "slow-one.wav", 2.5)
     assert run_preview(shipped, "party", "--song", str(song), "--width", "10") == 0
     captured = capsys.readouterr()

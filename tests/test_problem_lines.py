@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from party_button.config import load_config
+from party_button.config.schema import load_config
 from party_button.errors import ConfigError
 
 

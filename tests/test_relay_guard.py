@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from party_button.relay_guard import RelayGuard, guards_for
+from party_button.lights.relay_guard import RelayGuard, guards_for
 from tests.lights_helpers import RELAYS
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from party_button.control import send_command
+from party_button.control.client import send_command
 from party_button.errors import ControlError
 from tests.user_helpers import run_as
 
@@ -188,6 +188,14 @@ def test_ready_after_pins_and_audio_then_watchdog_pings_at_half_the_period(servi
     assert len(pings) >= 5, daemon.messages
     period = statistics.median(b - a for a, b in itertools.pairwise(pings))
     assert 0.15 <= period <= 0.3, f"median watchdog period {period:.3f}s, expected 0.2s"
+
+
+def test_gpiozero_pin_factory_mock_runs_the_daemon_without_simulate(service):
+    daemon = service({"gpio": {"pin_factory": "auto"}}, env={"GPIOZERO_PIN_FACTORY": "mock"})
+    daemon.wait_ready()
+    assert "pins claimed on MockFactory" in daemon.log
+    daemon.command("press")
+    daemon.until(lambda status: status["phase"] == "party")
 
 
 # Ready comes before the library's first scan is over: its song count may still grow.

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from party_button.patterns import Alternate, BeatFlash, Blink, Chase, Sparkle, Steady
+from party_button.lights.patterns import Alternate, BeatFlash, Blink, Chase, Sparkle, Steady
+from party_button.phase import Phase
 from tests.lights_helpers import RELAYS, Relay, load_lights, load_shipped
 
 
@@ -19,7 +20,11 @@ def test_the_shipped_shows_validate_cleanly(tmp_path: Path) -> None:
     lights = load_shipped(tmp_path)
     assert set(lights.shows) == {"intro", "party", "calm", "ending"}
     assert lights.groups["all"] == ("lights", "beacon", "fog", "strobe")
-    assert dict(lights.show_for) == {"intro": "intro", "song": "party", "ending": "ending"}
+    assert dict(lights.show_for) == {
+        Phase.INTRO: "intro",
+        Phase.PARTY: "party",
+        Phase.ENDING: "ending",
+    }
     assert lights.song_shows == (("slow-*", "calm"),)
     party = lights.shows["party"]
     assert [type(step.pattern) for step in party.steps] == [BeatFlash, BeatFlash, Steady, Steady]
@@ -53,12 +58,12 @@ def test_show_for_and_song_shows_pick_shows(tmp_path: Path) -> None:
         """,
     )
     assert problems == []
-    assert lights.show_name_for("song") == "disco"
-    assert lights.show_name_for("song", "/music/ballad-7.ogg") == "slow"
-    assert lights.show_name_for("song", "exact.mp3") == "party"
-    assert lights.show_name_for("song", "other.ogg") == "disco"
-    assert lights.show_name_for("intro", "ballad-7.ogg") == "intro"
-    assert lights.show_name_for("ending") == "ending"
+    assert lights.show_name_for(Phase.PARTY) == "disco"
+    assert lights.show_name_for(Phase.PARTY, "/music/ballad-7.ogg") == "slow"
+    assert lights.show_name_for(Phase.PARTY, "exact.mp3") == "party"
+    assert lights.show_name_for(Phase.PARTY, "other.ogg") == "disco"
+    assert lights.show_name_for(Phase.INTRO, "ballad-7.ogg") == "intro"
+    assert lights.show_name_for(Phase.ENDING) == "ending"
 
 
 def test_parameters_reach_the_patterns(tmp_path: Path) -> None:
@@ -284,4 +289,4 @@ def test_every_problem_is_collected_and_the_good_parts_kept(tmp_path: Path) -> N
         Blink(("lights",), 1),
         Chase(("beacon",), 2),
     ]
-    assert lights.show_for["song"] == "party"
+    assert lights.show_for[Phase.PARTY] == "party"

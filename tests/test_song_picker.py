@@ -13,19 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from party_button.beats import BeatGrid, SongStamp, save_grid
-from party_button.config import Config
-from party_button.song_file import SongUnavailable, open_song
-from party_button.song_picker import SongPicker
-from tests.daemon_helpers import wait_for
+from party_button.beats.grid import BeatGrid, SongStamp, save_grid
+from party_button.config.schema import Config
+from party_button.media.picker import SongPicker
+from party_button.media.song_file import SongUnavailable, open_song
+from party_button.testing import tiny_library, tiny_song, wait_for
 from tests.library_helpers import (
     StrictUtf8Handler,
     fifo,
     header_only_ogg,
     in_child,
     sparse_file,
-    tiny_library,
-    tiny_song,
     world_readable_folder,
 )
 

@@ -14,9 +14,8 @@ import pytest
 import soundfile
 
 from party_button.errors import SongError, VideoError
-from party_button.video import ClipPlayer
-from tests.clip_helpers import write_clip
-from tests.daemon_helpers import wait_for
+from party_button.media.clips import ClipPlayer
+from party_button.testing import wait_for, write_clip
 
 NULL_OUTPUTS = ("--vo=null", "--ao=null")
 # The Pi's DRM output on a machine where that device does not exist: no display.

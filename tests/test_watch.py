@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from party_button import control
-from party_button.control import send_command, watch
-from party_button.daemon import Daemon
+from party_button.control import server as control
+from party_button.control.client import send_command, watch
+from party_button.control.watch import PROTOCOL_VERSION, STATE_FIELDS, StateFeed, describe
+from party_button.daemon.daemon import Daemon
 from party_button.errors import ControlError
-from party_button.watch import PROTOCOL_VERSION, STATE_FIELDS, StateFeed, describe
-from tests.conftest import write_tone
-from tests.daemon_helpers import press, running_daemon, wait_for
+from party_button.testing import press, running_daemon, wait_for, write_tone
 
 GIVE_UP = 20.0
 
@@ -108,7 +107,7 @@ def test_the_first_line_is_the_whole_state(served):
         "relays": {"lights": False, "beacon": False},
         "playing": None,
         "position": 0.0,
-        "audio": daemon.audio_status,
+        "audio": daemon.conductor.audio_status,
         "songs": 3,
         "status": "idle, 3 songs",
         "config": str(daemon.config.path),

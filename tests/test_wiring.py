@@ -7,12 +7,14 @@ import functools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from party_button import wiring_command
-from party_button.config import BoardConfig, ButtonConfig, RelayConfig, StatusLedConfig
-from party_button.wiring import (
+from party_button.cli import wiring as wiring_command
+from party_button.cli.common import call
+from party_button.config.schema import BoardConfig, ButtonConfig, RelayConfig, StatusLedConfig
+from party_button.maker.wiring import (
     clash_warnings,
     render_markdown,
     render_svg,
@@ -43,7 +45,7 @@ SHIPPED_RELAYS = (
 
 @dataclass(frozen=True)
 class Config:
-    """The part of :class:`party_button.config.Config` that the wiring reads."""
+    """The part of :class:`party_button.config.schema.Config` that the wiring reads."""
 
     button: Button = field(default_factory=Button)
     status_led: Led | None = field(default_factory=Led)
@@ -218,15 +220,17 @@ def test_svg_is_deterministic_and_independent_of_the_config_folder() -> None:
     assert render_svg(Config(relays=SHIPPED_RELAYS[:2])) != first
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
+def run_wiring(argv: list[str], config: Any) -> int:
     parser = argparse.ArgumentParser()
     wiring_command.add_arguments(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.run = lambda parsed: wiring_command.show(parsed, config)
+    return call(args)
 
 
 def test_command_prints_table_and_writes_svg(tmp_path: Path, capsys) -> None:
     target = tmp_path / "wiring.svg"
-    assert wiring_command.run(parse(["--svg", str(target)]), Config()) == 0
+    assert run_wiring(["--svg", str(target)], Config()) == 0
     out, err = capsys.readouterr()
     assert out == render_markdown(Config())
     assert err == ""
@@ -235,7 +239,7 @@ def test_command_prints_table_and_writes_svg(tmp_path: Path, capsys) -> None:
 
 def test_command_warns_about_clashes_on_stderr(capsys) -> None:
     config = Config(board=Board(audio_hat="hifiberry-miniamp"))
-    assert wiring_command.run(parse([]), config) == 0
+    assert run_wiring([], config) == 0
     err = capsys.readouterr().err
     assert err == (
         "party-button wiring: warning: relay 'strobe': GPIO16 is amplifier MUTE of the "
@@ -245,7 +249,7 @@ def test_command_warns_about_clashes_on_stderr(capsys) -> None:
 
 def test_command_unwritable_svg_is_one_line_error(tmp_path: Path, capsys) -> None:
     target = tmp_path / "missing-folder" / "wiring.svg"
-    assert wiring_command.run(parse(["--svg", str(target)]), Config()) == 1
+    assert run_wiring(["--svg", str(target)], Config()) == 1
     out, err = capsys.readouterr()
     assert out == ""
     assert err.count("\n") == 1
@@ -254,7 +258,7 @@ def test_command_unwritable_svg_is_one_line_error(tmp_path: Path, capsys) -> Non
 
 def test_command_pin_off_the_header_is_one_line_error(capsys) -> None:
     config = replace(Config(), relays=(Relay("lights", 40),))
-    assert wiring_command.run(parse([]), config) == 1
+    assert run_wiring([], config) == 1
     err = capsys.readouterr().err
     assert err == (
         "party-button wiring: /etc/party-button/config.yaml: GPIO40 is not on the 40-pin "

@@ -29,9 +29,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from party_button.control import send_command
+from party_button.config.mqtt import MqttConfig
+from party_button.control.client import send_command
+from party_button.control.watch_follower import WatchFollower
 from party_button.errors import ControlError
-from party_button.mqtt.config import MqttConfig
 from party_button.mqtt.entities import (
     COMMANDS,
     OFFLINE,
@@ -43,7 +44,6 @@ from party_button.mqtt.entities import (
     relay_slug,
     state_payloads,
 )
-from party_button.watch_follower import WatchFollower
 
 log = logging.getLogger(__name__)
 

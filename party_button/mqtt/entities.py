@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from party_button import __version__
-from party_button.mqtt.config import MqttConfig
+from party_button.config.mqtt import MqttConfig
 
 ONLINE, OFFLINE = "online", "offline"
 ON, OFF = "ON", "OFF"

@@ -10,7 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
-from party_button.render.command import add_arguments, run
+from party_button.cli.common import call
+from party_button.cli.render import add_arguments
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.set_defaults(songs=Path("songs"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="party-button render: %(message)s")
-    return run(args)
+    return call(args)
 
 
 if __name__ == "__main__":

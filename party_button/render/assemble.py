@@ -11,7 +11,7 @@ from pathlib import Path
 
 import av
 
-from party_button.render.errors import OutputError
+from party_button.errors import OutputError
 from party_button.render.video import VideoInfo, open_input
 
 #: Audio codecs that an MP4 file can carry as they are; others are re-encoded as AAC.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from party_button.render.errors import RenderError
+from party_button.errors import RenderError
 from party_button.render.job import RenderResult, render
 from party_button.render.options import RenderOptions
 from party_button.render.parts import Segmenters

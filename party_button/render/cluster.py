@@ -29,8 +29,8 @@ from pathlib import Path
 import ray
 from ray import exceptions as ray_errors
 
+from party_button.errors import OutputError, RenderError, SettingsError
 from party_button.render.batch import Outcome, failed, rendered, skipped
-from party_button.render.errors import OutputError, RenderError, SettingsError
 from party_button.render.job import VideoRender
 from party_button.render.options import ClusterOptions, RenderOptions
 from party_button.render.parts import (

@@ -10,7 +10,7 @@ from types import TracebackType
 import av
 import numpy as np
 
-from party_button.render.errors import OutputError
+from party_button.errors import OutputError
 
 
 class SegmentEncoder:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
+from party_button.errors import InputVideoError, OutputError, SettingsError, reason
 from party_button.render.assemble import ClipSpan, assemble
-from party_button.render.errors import InputVideoError, OutputError, SettingsError, reason
 from party_button.render.maskrcnn import resolve_classes
 from party_button.render.options import RenderOptions, position_to_frame
 from party_button.render.outputs import finished_clip
@@ -33,7 +33,7 @@ from party_button.render.workdir import (
     WorkFolder,
     sync_file,
     sync_folder,
-    write_json_atomically,
+    write_json,
 )
 
 log = logging.getLogger(__name__)
@@ -256,7 +256,7 @@ class VideoRender:
             runs=state.runs,
             parts=parts_of(state),
         )
-        write_json_atomically(sidecar, content)
+        write_json(sidecar, content)
         state.publishing = True
         self.folder.save(state)
 

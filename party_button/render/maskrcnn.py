@@ -9,22 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.models import detection
+from torchvision.models import detection, get_model_weights
 
-from party_button.render.errors import DeviceError, SettingsError, WeightsError
+from party_button.errors import DeviceError, SettingsError, WeightsError
+from party_button.render.options import MODELS as NAMES
 from party_button.render.segmenter import Detection, SegmenterOptions
 
 #: Each model's builder and the COCO weights it uses unless ``--weights`` names a file.
-MODELS = {
-    "maskrcnn_resnet50_fpn_v2": (
-        detection.maskrcnn_resnet50_fpn_v2,
-        detection.MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1,
-    ),
-    "maskrcnn_resnet50_fpn": (
-        detection.maskrcnn_resnet50_fpn,
-        detection.MaskRCNN_ResNet50_FPN_Weights.COCO_V1,
-    ),
-}
+MODELS = {name: (getattr(detection, name), get_model_weights(name).COCO_V1) for name in NAMES}
 
 #: The model's class numbers and names; "__background__" and "N/A" are never found.
 CATEGORIES: tuple[str, ...] = tuple(MODELS["maskrcnn_resnet50_fpn_v2"][1].meta["categories"])

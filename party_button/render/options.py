@@ -8,7 +8,7 @@ from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 
-from party_button.render.errors import SettingsError
+from party_button.errors import SettingsError
 
 MODELS = ("maskrcnn_resnet50_fpn_v2", "maskrcnn_resnet50_fpn")
 DEVICES = ("auto", "cuda", "cpu")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from party_button.render.errors import SettingsError
+from party_button.errors import SettingsError
 
 FORMAT = "party-button-render/1"
 #: What the render adds to a video's name for its clip; such files are never inputs.

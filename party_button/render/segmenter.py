@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from party_button.render.errors import SettingsError
+from party_button.errors import SettingsError
 
 #: A box as (left, top, right, bottom) in pixels of the frame.
 Box = tuple[float, float, float, float]

@@ -12,7 +12,7 @@ import av
 import numpy as np
 from av.sidedata.sidedata import Type
 
-from party_button.render.errors import InputVideoError, reason
+from party_button.errors import InputVideoError, reason
 
 log = logging.getLogger(__name__)
 

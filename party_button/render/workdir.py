@@ -21,30 +21,23 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from party_button.render.errors import OutputError, SettingsError, reason
+from party_button.atomic import write_json_atomically
+from party_button.errors import OutputError, SettingsError, reason
 
 STATE_VERSION = 2
 LOCK_NAME = "lock"
 #: The names of the files a render writes into its work folder; nothing else is deleted.
 _OURS = re.compile(
     r"^(state\.json|lock|clip\.mp4|sidecar\.json|segment-\d{5}\.(mp4|json))(\.tmp|\.part)?$"
-    r"|^\.(state|sidecar|segment-\d{5})\.json\.tmp$"
+    r"|^\.(state|sidecar|segment-\d{5})\.json\.\w+\.tmp$"
 )
 
 
-def write_json_atomically(path: Path, data: object) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so that ``path`` is never half
-    written."""
-    temporary = path.with_name(f".{path.name}.tmp")
+def write_json(path: Path, data: object) -> None:
+    """Write ``data`` to ``path`` atomically; a failure is an :class:`OutputError`."""
     try:
-        with temporary.open("w", encoding="utf-8") as file:
-            json.dump(data, file, indent=1)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
+        write_json_atomically(path, data)
     except OSError as error:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
         raise OutputError.writing(path, error) from None
 
 
@@ -241,7 +234,7 @@ class WorkFolder:
         """Record ``state`` atomically."""
         data = asdict(state)
         data["segments"] = {str(number): segment for number, segment in data["segments"].items()}
-        write_json_atomically(self.state_file, {"version": STATE_VERSION, **data})
+        write_json(self.state_file, {"version": STATE_VERSION, **data})
 
     def segment_path(self, number: int) -> Path:
         """The video file of segment ``number``."""
@@ -251,7 +244,7 @@ class WorkFolder:
         """Record a finished segment whose video is at :meth:`segment_path`."""
         path = self.segment_path(segment.number)
         sync_file(path)
-        write_json_atomically(path.with_suffix(".json"), records)
+        write_json(path.with_suffix(".json"), records)
         with self._commit_lock:
             state.segments[segment.number] = segment
             self.save(state)

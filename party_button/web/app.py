@@ -16,12 +16,12 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from party_button.config import Config
+from party_button.config.schema import Config
+from party_button.config.web import WebConfig
 from party_button.web import auth
 from party_button.web.auth import refusal
 from party_button.web.daemon_link import RECONNECT, DaemonDown, DaemonLink
 from party_button.web.parties import PartyLog
-from party_button.web.settings import WebConfig
 from party_button.web.songs import LIST_LIMIT, SongRefused, SongsFolders, upload_name
 from party_button.web.static_files import LOGIN_PAGE, PAGE, STATIC
 

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from party_button.web.settings import WebConfig
+from party_button.config.web import WebConfig
 from party_button.web.static_files import LOGIN_PAGE
 
 SESSION_COOKIE = "party_session"

@@ -16,9 +16,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from party_button.control import CLIENT_TIMEOUT, MAX_ANSWER_LINE, decode_line
+from party_button.control.client import CLIENT_TIMEOUT, MAX_ANSWER_LINE, decode_line
+from party_button.control.watch import PROTOCOL_VERSION, STATE_FIELDS
 from party_button.errors import ControlError
-from party_button.watch import PROTOCOL_VERSION, STATE_FIELDS
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from party_button.beats import ANALYSIS_VERSION, SIDECAR_SUFFIX, grid_from_document, sidecar_path
-from party_button.library_scan import FolderScanner
-from party_button.song_file import printable
+from party_button.beats.grid import (
+    ANALYSIS_VERSION,
+    SIDECAR_SUFFIX,
+    grid_from_document,
+    grid_path,
+)
+from party_button.media.scan import FolderScanner
+from party_button.media.song_file import printable
 from party_button.web.song_check import NotASong, check_song
 
 MAX_NAME_BYTES = 200
@@ -179,7 +184,7 @@ class SongsFolders:
             raise SongRefused(
                 f"{printable(name)}: cannot be deleted: {exc.strerror}", 403
             ) from None
-        sidecar_path(path).unlink(missing_ok=True)
+        grid_path(path).unlink(missing_ok=True)
         return path
 
     def _find(self, name: str) -> Path:
@@ -237,7 +242,7 @@ def _grid_state(song: Path, size: int) -> str:
     the grid is of another version of it, else ``none``. (The daemon checks the content's
     hash before it uses a grid; the page only reads the grid file.)"""
     try:
-        grid = grid_from_document(json.loads(sidecar_path(song).read_text(encoding="utf-8")))
+        grid = grid_from_document(json.loads(grid_path(song).read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return "none"
     return "ready" if grid.stamp.size == size and grid.version == ANALYSIS_VERSION else "stale"

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
-SHAPES = "render_shapes:ShapeSegmenter"
+SHAPES = "party_button.render.testing:ShapeSegmenter"
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Outcome:
 
 
 def render_parser() -> argparse.ArgumentParser:
-    from party_button.render.command import add_arguments
+    from party_button.cli.render import add_arguments
 
     parser = argparse.ArgumentParser(prog="party-button render")
     add_arguments(parser)
@@ -42,12 +42,12 @@ def render_parser() -> argparse.ArgumentParser:
 @pytest.fixture
 def render_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     """Run the render command in this process: ``render_cli(*argv, songs=DIR)``."""
-    from party_button.render.command import run
+    from party_button.cli.common import call as run_command
 
     def call(*argv: object, songs: Path | None = None) -> Outcome:
         args = render_parser().parse_args([str(a) for a in argv] + ["--no-progress"])
         args.songs = songs or tmp_path / "songs"
-        code = run(args)
+        code = run_command(args)
         captured = capsys.readouterr()
         return Outcome(code, captured.out, captured.err)
 
@@ -78,7 +78,7 @@ def run_module(
 def shapes_video(tmp_path_factory: pytest.TempPathFactory):
     """A 60-frame, 10 fps video of crossing shapes with a tone (three 2-second segments)."""
     pytest.importorskip("av")
-    from render_shapes import make_video
+    from party_button.render.testing import make_video
 
     return make_video(tmp_path_factory.mktemp("videos") / "shapes.mp4", frames=60)
 
@@ -86,14 +86,14 @@ def shapes_video(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def rendered_shapes(shapes_video, tmp_path_factory: pytest.TempPathFactory):
     """``shapes_video`` rendered once, uninterrupted, with default options."""
-    from party_button.render.command import run
+    from party_button.cli.common import call
 
     songs = tmp_path_factory.mktemp("songs")
     args = render_parser().parse_args(
         [str(shapes_video.path), "--segmenter", SHAPES, "--no-progress"]
     )
     args.songs = songs
-    assert run(args) == 0
+    assert call(args) == 0
     return songs / "shapes.outlined.mp4"
 
 
@@ -101,7 +101,7 @@ def rendered_shapes(shapes_video, tmp_path_factory: pytest.TempPathFactory):
 class RayCluster:
     """A Ray started for the tests: its address, what a process that joins it needs in its
     environment (Ray's token authentication), and the kill plan file its workers read (see
-    ``render_shapes.KillingSegmenter``)."""
+    ``party_button.render.testing.KillingSegmenter``)."""
 
     address: str
     env: dict[str, str]
@@ -112,7 +112,7 @@ class RayCluster:
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory):
     """One local Ray with 2 CPUs for every test that needs one (Ray starts slowly).
 
-    Its workers find the test segmenters (``render_shapes``) through ``PYTHONPATH``.
+    Its workers find the test segmenters (``party_button.render.testing``) through ``PYTHONPATH``.
     """
     ray = pytest.importorskip("ray")
     pytest.importorskip("av")

@@ -18,10 +18,11 @@ pytest.importorskip("torchvision")
 ray = pytest.importorskip("ray")
 
 from conftest import REPO, SHAPES, run_module  # noqa: E402
-from render_shapes import assert_same_clip, make_video, read_video, work_folder  # noqa: E402
 
-TALLY = "render_shapes:TallySegmenter"
-KILLING = "render_shapes:KillingSegmenter"
+from party_button.render.testing import assert_same_clip, make_video, read_video, work_folder  # noqa: E402
+
+TALLY = "party_button.render.testing:TallySegmenter"
+KILLING = "party_button.render.testing:KillingSegmenter"
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +167,7 @@ def test_ray_addresses_are_checked(shapes_video, tmp_path):
 def test_the_daemon_and_the_plain_render_never_import_ray(shapes_video, tmp_path):
     script = textwrap.dedent(f"""
         import sys
-        import party_button.cli, party_button.daemon
+        import party_button.cli.main, party_button.daemon.daemon
         from party_button.render.__main__ import main
         code = main([{str(shapes_video.path)!r}, "-o", {str(tmp_path / "c.mp4")!r},
                      "--segmenter", {SHAPES!r}, "--frames", "3", "--no-progress"])

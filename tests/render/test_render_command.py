@@ -54,7 +54,7 @@ def test_usage_errors_are_argparse_errors(tmp_path):
 
 def test_the_command_module_needs_no_heavy_imports():
     code = (
-        "import sys; import party_button.render.command; "
+        "import sys; import party_button.cli.render; "
         "print(sorted({'torch', 'torchvision', 'av', 'numpy', 'PIL'} & set(sys.modules)))"
     )
     done = subprocess.run(
@@ -69,7 +69,7 @@ def test_the_command_module_needs_no_heavy_imports():
 
 
 def test_arguments_and_defaults():
-    from party_button.render.command import add_arguments, options_from
+    from party_button.cli.render import add_arguments, options_from
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

@@ -14,7 +14,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from conftest import SHAPES  # noqa: E402
-from render_shapes import make_video, read_video  # noqa: E402
+
+from party_button.render.testing import make_video, read_video  # noqa: E402
 
 
 def assert_fails(result, *fragments: str) -> None:
@@ -131,7 +132,10 @@ def test_an_output_folder_without_write_permission(render_cli, shapes_video, tmp
         (["--thickness", "0"], "--thickness must be at least 1"),
         (["--segmenter", "nowhere"], "expected MODULE:CALLABLE"),
         (["--segmenter", "no_such_module:X"], "cannot import no_such_module"),
-        (["--segmenter", "render_shapes:NOTHING"], "render_shapes has no callable NOTHING"),
+        (
+            ["--segmenter", "party_button.render.testing:NOTHING"],
+            "party_button.render.testing has no callable NOTHING",
+        ),
     ],
 )
 def test_bad_options(render_cli, shapes_video, tmp_path, options, message):

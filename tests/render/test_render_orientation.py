@@ -13,8 +13,8 @@ av = pytest.importorskip("av")
 pytest.importorskip("torchvision")
 
 from conftest import SHAPES  # noqa: E402
-from render_shapes import make_video, read_video, shape_masks  # noqa: E402
 
+from party_button.render.testing import make_video, read_video, shape_masks  # noqa: E402
 from party_button.render.video import FrameReader, Orientation, probe  # noqa: E402
 
 WHITE, RED = (255, 255, 255), (255, 0, 0)

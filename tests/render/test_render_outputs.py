@@ -18,7 +18,8 @@ pytest.importorskip("av")
 pytest.importorskip("torchvision")
 
 from conftest import SHAPES, run_module
-from render_shapes import make_video, read_video, work_folder
+
+from party_button.render.testing import make_video, read_video, work_folder
 
 
 @pytest.fixture
@@ -167,7 +168,7 @@ def test_a_crash_while_rendering_again_keeps_the_good_clip(video, render_cli, tm
     crashed = run_module(
         video,
         "--segmenter",
-        "render_shapes:StoppingSegmenter",
+        "party_button.render.testing:StoppingSegmenter",
         "--overwrite",
         "--no-progress",
         cwd=tmp_path,
@@ -179,7 +180,7 @@ def test_a_crash_while_rendering_again_keeps_the_good_clip(video, render_cli, tm
     )
     assert crashed.returncode == -signal.SIGKILL
     assert clip.read_bytes() == picture and clip.with_suffix(".json").read_bytes() == sidecar
-    again = render_cli(video, "--segmenter", "render_shapes:StoppingSegmenter")
+    again = render_cli(video, "--segmenter", "party_button.render.testing:StoppingSegmenter")
     assert again.code == 0 and "(resumed)" in again.out
     assert len(read_video(clip).frames) == 60
 

@@ -11,8 +11,8 @@ np = pytest.importorskip("numpy")
 pytest.importorskip("av")
 pytest.importorskip("torchvision")
 
+from party_button.errors import OutputError  # noqa: E402
 from party_button.render.drawing import Painter, outline_band, track_colour  # noqa: E402
-from party_button.render.errors import OutputError  # noqa: E402
 from party_button.render.options import (  # noqa: E402
     OutlineStyle,
     parse_position,

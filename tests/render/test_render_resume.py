@@ -15,9 +15,10 @@ pytest.importorskip("av")
 pytest.importorskip("torchvision")
 
 from conftest import SHAPES, run_module  # noqa: E402
-from render_shapes import assert_same_clip, read_video, work_folder  # noqa: E402
 
-STOPPING = "render_shapes:StoppingSegmenter"
+from party_button.render.testing import assert_same_clip, read_video, work_folder  # noqa: E402
+
+STOPPING = "party_button.render.testing:StoppingSegmenter"
 
 
 def saved_frames(clip: Path) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from party_button.control import send_command
+from party_button.control.client import send_command
 from party_button.errors import ControlError
 from tests.system.containers import WorkRoot, descendants
 from tests.system.roots import temporary_log

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.clip_helpers import write_clip
+from party_button.testing import write_clip
 from tests.system.containers import Machine, WorkRoot
 from tests.system.roots import temporary_log
 
@@ -368,9 +368,9 @@ def test_a_new_song_gets_its_beat_grid_from_the_beats_unit(machine):
     before = cursor(machine)
     # Copied in while the daemon runs: its next pass over the folders (every 10 s) finds it.
     machine.run(["cp", str(SONGS / "lift-off.ogg"), str(new)])
-    sidecar = machine.root / f"{new}.beats.json".lstrip("/")
-    wait_until(sidecar.exists, 600, "the new song's beat grid")
-    grid = json.loads(sidecar.read_text())
+    grid_file = machine.root / f"{new}.beats.json".lstrip("/")
+    wait_until(grid_file.exists, 600, "the new song's beat grid")
+    grid = json.loads(grid_file.read_text())
     assert grid["song"]["name"] == "party-anthem.ogg"
     assert grid["tempo_bpm"] == pytest.approx(128.0, rel=0.02)
     messages = journal(machine, after=before)

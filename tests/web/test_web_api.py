@@ -6,8 +6,7 @@ import socket
 import time
 from urllib.parse import urlsplit
 
-from tests.conftest import write_tone
-from tests.daemon_helpers import wait_for
+from party_button.testing import wait_for, write_tone
 from tests.web.conftest import PIN, TOKEN
 from tests.web.web_client import EventStream, multipart, request
 

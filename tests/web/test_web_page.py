@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_tone
-from tests.daemon_helpers import wait_for
+from party_button.testing import wait_for, write_tone
 from tests.web.conftest import PIN
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -132,7 +131,7 @@ def test_the_page_says_when_the_daemon_is_down_and_comes_back(
     log_in(phone, web.url)
     phone.wait_for_selector('#link[data-state="down"]:has-text("The party button is not running")')
     assert phone.locator("#party").is_disabled()
-    from tests.daemon_helpers import running_daemon
+    from party_button.testing import running_daemon
 
     config = make_config({"web": {"pin": PIN}})
     with running_daemon(config, mock_factory, control_path=tmp_path / "run" / "control.sock"):

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from party_button.config import load_config
+from party_button.config.schema import load_config
+from party_button.config.web import WebConfig, parse_listen
 from party_button.errors import ConfigError
-from party_button.web.settings import WebConfig, parse_listen
-from tests.conftest import BASE_CONFIG
+from party_button.testing import MOCK_CONFIG as BASE_CONFIG
 
 
 def config_with(tmp_path: Path, web_lines: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from party_button.config import load_config
+from party_button.config.schema import load_config
 from tests.test_install import (
     DAEMON_FILES,
     REPO,
@@ -30,7 +30,7 @@ WEB_FILES = {
 
 
 def enable_web(tree: Path) -> None:
-    config = tree / "config" / "config.yaml"
+    config = tree / "party_button" / "config" / "config.yaml"
     text = config.read_text()
     assert "web:\n  enabled: false\n" in text
     config.write_text(text.replace("web:\n  enabled: false\n", "web:\n  enabled: true\n"))

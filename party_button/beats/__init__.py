@@ -1,0 +1,1 @@
+"""Beat grids: the file format, the analysis and the background worker."""

@@ -1,0 +1,1 @@
+"""The ``party-button`` command: one module per command group."""

@@ -1,0 +1,62 @@
+"""What every command shares: its parser, its config, and the one place errors become exit codes.
+
+A command module has ``register(subparsers)``, which adds its subcommands (through
+:func:`add_command`), and ``run(args) -> int``. :func:`call` runs it: every
+:class:`~party_button.errors.PartyButtonError` it raises becomes one line on stderr and
+exit code 1, an interruption exit code 130; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from party_button.config.schema import Config, find_config, load_config
+from party_button.errors import ConfigError, PartyButtonError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+Run = Callable[[argparse.Namespace], int]
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    run: Run,
+    help_text: str,
+    *,
+    config: bool = True,
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name``, run by ``run``; with ``config``, its ``--config`` option."""
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    if config:
+        parser.add_argument("--config", metavar="PATH", help="config file to use")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def config_of(args: argparse.Namespace) -> Config:
+    """The config that ``--config`` names (or the one in use: see ``find_config``)."""
+    return load_config(find_config(getattr(args, "config", None)))
+
+
+def call(args: argparse.Namespace) -> int:
+    """Run the command ``args.run``; returns its exit code.
+
+    An error is printed as one line, prefixed with ``args.error_prefix`` (``party-button
+    preview: ``) where a command sets one; a config error's lines (``FILE:LINE: ...``) and
+    a message that names the program already are printed as they are. On an interruption
+    ``args.interrupted`` is printed, where a command sets it.
+    """
+    try:
+        return args.run(args)
+    except PartyButtonError as error:
+        message = str(error)
+        if not isinstance(error, ConfigError) and not message.startswith("party-button "):
+            message = getattr(args, "error_prefix", "") + message
+        print(message, file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        if getattr(args, "interrupted", None):
+            print(args.interrupted, file=sys.stderr)
+        return EXIT_INTERRUPTED

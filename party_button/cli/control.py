@@ -1,0 +1,64 @@
+"""``party-button press|stop|next|hold|status|reload``: talk to the running daemon."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command
+from party_button.control.client import send_command, watch
+from party_button.control.protocol import client_socket_path
+
+COMMANDS = (
+    ("press", "press the button of the running daemon"),
+    ("stop", "end the running party"),
+    ("next", "skip to the next song of the running party"),
+    ("hold", "the panic stop, as holding the button: relays off and silence at once"),
+    ("status", "print what the daemon is doing, as JSON (--watch: every change)"),
+    ("reload", "make the daemon re-read its config file"),
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the commands that talk to the daemon to the main command."""
+    for name, help_text in COMMANDS:
+        client = add_command(subparsers, name, run, help_text, config=False)
+        client.add_argument("--socket", metavar="PATH", help="the daemon's control socket")
+        client.add_argument("--json", action="store_true", help="print the full JSON answer")
+        if name == "status":
+            client.add_argument(
+                "--watch", action="store_true", help="print a line for every change, until stopped"
+            )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Send the command to the daemon and print its answer: 0 when it says ok, else 1."""
+    path = Path(args.socket) if args.socket else client_socket_path()
+    if getattr(args, "watch", False):
+        return _watch(path, raw=args.json)
+    answer = send_command(path, args.command)
+    if args.command == "status" or args.json:
+        print(json.dumps(answer, indent=2))
+    elif args.command == "reload" and not answer.get("ok"):
+        for line in answer.get("errors", []) or [answer.get("status", "reload failed")]:
+            print(line, file=sys.stderr)
+        return EXIT_FAILED
+    elif not answer.get("ok"):
+        print(answer.get("error", answer.get("status", "")), file=sys.stderr)
+    else:
+        print(answer.get("status", ""))
+    return EXIT_OK if answer.get("ok") else EXIT_FAILED
+
+
+def _watch(path: Path, *, raw: bool) -> int:
+    """Print the daemon's watch stream until it ends: 0 when the daemon stops, else 1."""
+    from party_button.control.watch import describe
+
+    for message in watch(path):
+        print(json.dumps(message) if raw else describe(message), flush=True)
+        if message.get("event") == "stopping":
+            return EXIT_OK
+    print(f"the daemon on {path} ended the stream", file=sys.stderr)
+    return EXIT_FAILED

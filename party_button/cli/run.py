@@ -1,0 +1,31 @@
+"""``party-button run [--simulate]``: the daemon, or the party on the keyboard and screen."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from party_button.cli.common import add_command, config_of
+from party_button.control.protocol import daemon_socket_path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``run`` to the main command."""
+    parser = add_command(subparsers, "run", run, "run the party button daemon")
+    parser.add_argument(
+        "--simulate", action="store_true", help="mock pins, the keyboard is the button"
+    )
+    parser.add_argument("--socket", metavar="PATH", help="control socket to listen on")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the daemon until it is stopped, or the keyboard simulation with ``--simulate``."""
+    config = config_of(args)
+    socket_path = Path(args.socket) if args.socket else daemon_socket_path()
+    if args.simulate:
+        from party_button.cli.simulation import simulate
+
+        return simulate(config, control_path=socket_path)
+    from party_button.daemon.daemon import Daemon
+
+    return Daemon(config, control_path=socket_path).run()

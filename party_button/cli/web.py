@@ -1,0 +1,94 @@
+"""``party-button web``: the web page and HTTP API, run by hand or by its unit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import signal
+import stat
+from pathlib import Path
+
+from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command, config_of
+from party_button.config.web import parse_listen
+from party_button.control.protocol import client_socket_path
+from party_button.daemon.systemd import Notifier
+from party_button.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``web`` to the main command."""
+    text = "serve the web page and HTTP API (needs the web extra)"
+    parser = add_command(subparsers, "web", run, text)
+    parser.add_argument(
+        "--listen", metavar="HOST:PORT", help="address to serve on (default: web.listen)"
+    )
+    parser.add_argument("--socket", metavar="PATH", help="the daemon's control socket")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or SIGINT; 1 when the config or the address is not usable."""
+    config = config_of(args)
+    settings = config.web
+    if args.listen:
+        try:
+            host, port = parse_listen(args.listen)
+        except ValueError as exc:
+            raise ConfigError([f"--listen {args.listen}: {exc}"]) from None
+        settings = dataclasses.replace(settings, host=host, port=port)
+    if settings.pin is None and settings.token is None:
+        raise ConfigError([f"{config.path}: web: set web.pin or web.token: nobody could log in"])
+    _warn_if_readable(config.path)
+    config = dataclasses.replace(config, web=settings)
+    try:
+        from party_button.web.app import serve
+        from party_button.web.daemon_link import DaemonLink
+    except ImportError as exc:
+        raise ConfigError([f"the web extra is not installed ({exc.name} is missing)"]) from None
+    link = DaemonLink(Path(args.socket) if args.socket else client_socket_path())
+    return asyncio.run(_main(config, link, serve))
+
+
+async def _main(config, link, serve) -> int:
+    notifier = Notifier()
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+
+    def ready(url: str) -> None:
+        log.info("serving %s for the daemon on %s", url, link.socket_path)
+        notifier.ready(f"serving {url}")
+
+    server = asyncio.create_task(serve(config, link, ready))
+    waiter = asyncio.create_task(stopped.wait())
+    await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    notifier.stopping()
+    server.cancel()
+    try:
+        await server
+    except asyncio.CancelledError:
+        pass
+    except OSError as exc:
+        log.error("cannot serve on %s: %s", config.web.listen, exc.strerror or exc)
+        return EXIT_FAILED
+    finally:
+        waiter.cancel()
+    return EXIT_OK
+
+
+def _warn_if_readable(path: Path) -> None:
+    """Warn when the config (which holds the PIN or token) is readable by every user."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & stat.S_IROTH:
+        log.warning(
+            "%s holds the web PIN or token and every user may read it: chmod o-r %s",
+            path,
+            path,
+        )

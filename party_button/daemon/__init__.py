@@ -1,0 +1,1 @@
+"""The daemon: its loop, the party state machine, and the collaborators the loop wires."""

@@ -1,0 +1,147 @@
+"""The dispatcher: feeds the state machine its inputs and deadlines, and carries out its actions.
+
+Presses and holds come from the button (through the
+:class:`~party_button.daemon.party.ButtonReader`) or from the control socket; the
+:class:`~party_button.daemon.party.PartyMachine` answers each with a list of
+:class:`~party_button.daemon.party.Do`, which the dispatcher hands to the conductor (sound),
+the lights follower (shows) and the pins (relays off).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from party_button.daemon.events import Peer
+from party_button.daemon.party import Do, Input
+from party_button.media.song_file import printable
+from party_button.phase import Phase
+
+if TYPE_CHECKING:
+    from party_button.daemon.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+# How often a running party looks at the mixer to notice the end of a sound.
+PARTY_POLL_INTERVAL = 0.05
+_BUTTON = {"source": "button"}
+
+
+class Dispatcher:
+    """Between the daemon's inputs, its state machine and its parts."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def edge(self, pressed: bool, at: float) -> None:
+        """A raw edge of the button."""
+        signal_in = self.daemon.reader.edge(pressed, at)
+        if signal_in is not None:
+            self._input(signal_in, at, _BUTTON)
+
+    def request(self, signal_in: Input, peer: Peer | None) -> dict[str, Any]:
+        """A press, stop or next from the control socket; returns the answer."""
+        acted = self._input(signal_in, self.daemon.clock(), self.source_of(peer))
+        if signal_in is Input.NEXT and not acted:
+            return {"ok": False, "error": "nothing to skip: no song is playing"}
+        return {"ok": True}
+
+    @staticmethod
+    def source_of(peer: Peer | None) -> dict[str, Any]:
+        """Who sent a command: the control socket's client, by uid and pid when known."""
+        if peer is not None:
+            return {"source": "control", "uid": peer.uid, "pid": peer.pid}
+        return {"source": "control"}
+
+    def _input(self, signal_in: Input, now: float, source: dict[str, Any]) -> list[Do]:
+        """Hand a press, hold, stop or next from ``source`` to the state machine."""
+        before = self.daemon.machine.phase
+        who = source["source"] + (
+            f", uid {source['uid']} pid {source['pid']}" if "uid" in source else ""
+        )
+        extra = {"EVENT": signal_in.value, "SOURCE": source["source"]}
+        log.info("%s (%s) during %s", signal_in.value, who, before.value, extra=extra)
+        self.daemon.board.announce(signal_in.value, during=before.value, **source)
+        actions = self.daemon.machine.handle(signal_in, now)
+        if not actions and before in (Phase.ENDING, Phase.COOLDOWN):
+            log.info("%s ignored during %s", signal_in.value, before.value)
+        if signal_in is Input.HOLD and actions:
+            log.info("panic stop: button held")
+        self.do(actions, now)
+        return actions
+
+    # -- deadlines ---------------------------------------------------------------------------
+
+    def next_wakeup(self, now: float) -> float | None:
+        """Seconds until the loop has something to do by itself, or ``None`` to sleep."""
+        daemon, conductor = self.daemon, self.daemon.conductor
+        deadlines = [
+            daemon.reader.deadline(),
+            daemon.machine.deadline(),
+            conductor.audio_retry_at,
+            conductor.silent_until,
+            daemon.lights.driver.next_wakeup(now),
+            daemon.notifier.watchdog_deadline(now),
+        ]
+        playing = daemon.machine.phase in (Phase.INTRO, Phase.PARTY)
+        if playing and conductor.silent_until is None:
+            deadlines.append(now + PARTY_POLL_INTERVAL)
+        if daemon.control is not None:
+            deadlines.append(daemon.control.next_deadline())
+        pending = [deadline for deadline in deadlines if deadline is not None]
+        return max(0.0, min(pending) - now) if pending else None
+
+    def timers(self, now: float) -> None:
+        """Whatever is due: a hold, an audio retry, the end of the intro or of the song."""
+        daemon, conductor = self.daemon, self.daemon.conductor
+        held = daemon.reader.tick(now)
+        if held is not None:
+            self._input(held, now, _BUTTON)
+        if conductor.audio_retry_at is not None and now >= conductor.audio_retry_at:
+            daemon.open_audio()
+        phase = daemon.machine.phase
+        if phase is Phase.INTRO and not conductor.player.effect_playing():
+            self.do(daemon.machine.intro_ended(now), now)
+        elif phase is Phase.PARTY and conductor.song_over(now):
+            playing = conductor.playing
+            log.info("party over: %s finished", printable(playing.name) if playing else "silence")
+            self.do(daemon.machine.song_ended(now), now)
+        self.do(daemon.machine.tick(now), now)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def do(self, actions: list[Do], now: float) -> None:
+        """Carry out ``actions`` in order; then the lights follow the phase, the LED shows it."""
+        for action in actions:
+            self._act(action, now)
+        self.daemon.lights.follow(self.daemon.machine.phase, now)
+        self.daemon.board.show_led()
+
+    def _act(self, action: Do, now: float) -> None:
+        daemon, conductor = self.daemon, self.daemon.conductor
+        hardware = daemon.hardware
+        assert hardware is not None
+        if action is Do.RELAYS_ON:
+            daemon.lights.follow(daemon.machine.phase, now)
+            names = ",".join(hardware.relays)
+            log.info("party lights on: %s", names, extra={"RELAY": names})
+        elif action is Do.RELAYS_OFF:
+            daemon.lights.stop(now)
+            hardware.all_off()
+            log.info("relays off", extra={"RELAY": ",".join(hardware.relays)})
+        elif action is Do.PLAY_INTRO:
+            conductor.play_intro()
+        elif action is Do.PLAY_SONG:
+            conductor.play_song(now)
+        elif action is Do.NEXT_SONG:
+            conductor.next_song(now)
+        elif action is Do.RESTART_SONG:
+            conductor.restart_song(now)
+        elif action is Do.FADE_OUT:
+            conductor.fade_out()
+        elif action is Do.STOP_AUDIO:
+            conductor.stop()
+        elif action is Do.PREPARE_NEXT:
+            conductor.rescan()

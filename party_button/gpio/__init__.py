@@ -1,0 +1,1 @@
+"""The pins: which board this is, its header, and the gpiozero devices."""

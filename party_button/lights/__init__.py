@@ -1,0 +1,1 @@
+"""Light shows: patterns of the playback position, shows, relay guards and the runner."""
