@@ -111,6 +111,10 @@ class Steady:
         return None
 
 
+# A strobe is a blink whose flashes are short.
+STROBE_DUTY = 0.25
+
+
 @dataclass(frozen=True)
 class Blink:
     """All relays together: on for ``duty`` of each ``1 / rate_hz`` period, starting on."""

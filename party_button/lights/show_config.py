@@ -9,12 +9,15 @@ press until the music has faded out.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from party_button.config.yaml_reader import ListReader, MapReader, did_you_mean
 from party_button.lights.patterns import (
     CHECK_TEMPO_BPM,
+    STROBE_DUTY,
     Alternate,
     BeatFlash,
     Blink,
@@ -145,7 +148,7 @@ def _parse_show(
 
 def _parse_step(item: MapReader, names: _Names, limits: dict[str, RelayLimits]) -> Step | None:
     kind = item.string("pattern", choices=PATTERN_TYPES)
-    start = item.number("start", 0.0, minimum=0.0, maximum=LONGEST)
+    start = item.number("start", _default(Step, "start"), minimum=0.0, maximum=LONGEST)
     stop = item.number("stop", None, minimum=0.0, maximum=LONGEST, optional=True)
     if stop is not None and stop <= start:
         _report(item, "stop", f"must be after start ({start:g} s), got {stop:g}")
@@ -169,23 +172,28 @@ def _parse_pattern(
         return Steady(relays)
     if kind in ("blink", "strobe"):
         rate = _rate(item)
-        duty = item.number("duty", 0.5 if kind == "blink" else 0.25, minimum=0.05, maximum=0.95)
+        duty_default = _default(Blink, "duty") if kind == "blink" else STROBE_DUTY
+        duty = item.number("duty", duty_default, minimum=0.05, maximum=0.95)
         return None if rate is None else Blink(relays, rate, duty, origin)
     if kind == "chase":
         rate = _rate(item)
         return None if rate is None else Chase(relays, rate, origin)
     if kind == "sparkle":
         rate = _rate(item)
-        density = item.number("density", 0.5, minimum=0.05, maximum=0.95)
-        seed = item.number("seed", 0, minimum=0, maximum=MAX_SEED, integer=True)
+        density = item.number("density", _default(Sparkle, "density"), minimum=0.05, maximum=0.95)
+        seed = item.number(
+            "seed", _default(Sparkle, "seed"), minimum=0, maximum=MAX_SEED, integer=True
+        )
         return None if rate is None else Sparkle(relays, rate, density, seed, origin)
     if kind in ("beat", "downbeat"):
-        every = item.number("every", 1, minimum=1, maximum=MOST_BEATS, integer=True)
-        offset = item.number("offset", 0, minimum=0, maximum=MOST_BEATS - 1, integer=True)
+        every = _every(item, BeatFlash)
+        offset = item.number(
+            "offset", _default(BeatFlash, "offset"), minimum=0, maximum=MOST_BEATS - 1, integer=True
+        )
         if offset >= every:
             _report(item, "offset", f"must be less than every ({every}), got {offset}")
             offset = 0
-        length = item.number("length", 0.5, minimum=0.05, maximum=0.95)
+        length = item.number("length", _default(BeatFlash, "length"), minimum=0.05, maximum=0.95)
         return BeatFlash(relays, every, offset, length, downbeats=kind == "downbeat")
     return None
 
@@ -194,9 +202,22 @@ def _rate(item: MapReader) -> float | None:
     return item.number("rate_hz", minimum=0.01, maximum=100.0)
 
 
+def _every(item: MapReader, pattern: type) -> int:
+    """``every`` of a beat pattern: how many beats from one flash or turn to the next."""
+    return item.number(
+        "every", _default(pattern, "every"), minimum=1, maximum=MOST_BEATS, integer=True
+    )
+
+
+def _default(cls: type, name: str) -> Any:
+    """The default of field ``name`` of dataclass ``cls``: the one place it is written."""
+    (found,) = (item for item in dataclasses.fields(cls) if item.name == name)
+    return found.default
+
+
 def _parse_alternate(item: MapReader, names: _Names) -> Alternate | None:
     listing = item.list("sides", required=True)
-    every = item.number("every", 1, minimum=1, maximum=MOST_BEATS, integer=True)
+    every = _every(item, Alternate)
     sides: list[tuple[str, ...]] = []
     taken: set[str] = set()
     for line, name in listing.strings():
