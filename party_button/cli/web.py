@@ -35,10 +35,10 @@ def run(args: argparse.Namespace) -> int:
     settings = config.web
     if args.listen:
         try:
-            host, port = parse_listen(args.listen)
+            listen = parse_listen(args.listen)
         except ValueError as exc:
             raise ConfigError([f"--listen {args.listen}: {exc}"]) from None
-        settings = dataclasses.replace(settings, host=host, port=port)
+        settings = dataclasses.replace(settings, listen=listen)
     if settings.pin is None and settings.token is None:
         raise ConfigError([f"{config.path}: web: set web.pin or web.token: nobody could log in"])
     _warn_if_readable(config.path)
