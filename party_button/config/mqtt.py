@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from party_button.config.paths import PathContext, existing_file
-from party_button.config.walker import Reader, read_into, setting
-from party_button.config.yaml_reader import MapReader, Problems
+from party_button.config.walker import Reader, load_section, read_into, setting
+from party_button.config.yaml_reader import MapReader
 from party_button.errors import ConfigError
 
 PROTOCOLS = ("3.1.1", "5")
@@ -178,13 +178,6 @@ def read_password(path: Path) -> str:
 
 
 def load_mqtt_config(path: Path) -> MqttConfig:
-    """Read only the ``mqtt`` section of the config file ``path``.
-
-    Raises :class:`ConfigError` with ``FILE:LINE`` problems of this section (and of the
-    file as a whole: unreadable, not YAML, beyond its limits).
-    """
-    problems = Problems(path)
-    section = MapReader.load(path, problems).map("mqtt")
-    config = read_into(MqttConfig, section, PathContext(path.resolve().parent))
-    problems.raise_if_any()
-    return config
+    """Read only the ``mqtt`` section of the config file ``path`` (see ``load_section``)."""
+    context = PathContext(path.resolve().parent)
+    return load_section(path, "mqtt", lambda section: read_into(MqttConfig, section, context))

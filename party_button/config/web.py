@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from party_button.config.walker import read_into, setting
-from party_button.config.yaml_reader import MapReader, Problems
+from party_button.config.walker import load_section, read_into, setting
+from party_button.config.yaml_reader import MapReader
 
 PIN_DIGITS = (4, 12)
 TOKEN_LENGTH = (16, 256)
@@ -127,13 +126,6 @@ def read_web(section: MapReader) -> WebConfig:
     return web
 
 
-def web_enabled(path: Path) -> bool:
-    """Whether ``path`` says ``web: enabled: true``; read leniently (the installer asks this
-    before the paths the config names exist), so any problem reads as not enabled."""
-    problems = Problems(path)
-    enabled = MapReader.load(path, problems).map("web").boolean("enabled", False)
-    return enabled is True and not problems.lines
-
-
-if __name__ == "__main__":  # the installer: python -m party_button.config.web CONFIG
-    print("true" if web_enabled(Path(sys.argv[1])) else "false")
+def load_web_config(path: Path) -> WebConfig:
+    """Read only the ``web`` section of the config file ``path`` (see ``load_section``)."""
+    return load_section(path, "web", read_web)
