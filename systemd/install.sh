@@ -166,67 +166,52 @@ done
 step "user and groups $ROOT$SYSUSERSDIR/party-button.conf"
 install -D -m 0644 "$SRC/systemd/party-button.sysusers" "$ROOT$SYSUSERSDIR/party-button.conf"
 
-# Whether the config asks for the web page (read with the venv's Python, else the source's).
-if [ -x "$ROOT$VENV/bin/python" ]; then
-    web=$("$ROOT$VENV/bin/python" -m party_button.config.web "$ROOT$CONFDIR/config.yaml")
-else
-    web=$(PYTHONPATH="$SRC" "$PYTHON" -m party_button.config.web "$ROOT$CONFDIR/config.yaml")
-fi
-WEBUNIT=$UNITDIR/party-button-web.service
-if [ "$web" = true ]; then
-    step "web page: unit $ROOT$WEBUNIT and user $ROOT$SYSUSERSDIR/party-button-web.conf"
-    sed "s#/opt/party-button/venv#$VENV#g" "$SRC/systemd/party-button-web.service" > "$config_tmp"
-    install -D -m 0644 "$config_tmp" "$ROOT$WEBUNIT"
-    install -D -m 0644 "$SRC/systemd/party-button-web.sysusers" \
-        "$ROOT$SYSUSERSDIR/party-button-web.conf"
-    if [ "$NO_VENV" != 1 ]; then
-        step "web page: the web extra in $ROOT$VENV"
-        # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
-        "$ROOT$VENV/bin/pip" install --quiet --disable-pip-version-check $PIP_ARGS \
-            "$SRC[web${EXTRAS:+,$EXTRAS}]"
-    fi
-elif [ -e "$ROOT$WEBUNIT" ]; then
-    step "web page: web.enabled is not true; removing party-button-web.service"
-    if [ -n "$ROOT" ]; then
-        systemctl --root="$ROOT" disable party-button-web.service
-    else
-        systemctl disable --now party-button-web.service
-    fi
-    rm -f "$ROOT$WEBUNIT" "$ROOT$SYSUSERSDIR/party-button-web.conf"
-fi
-
-# Whether the installed config turns the MQTT bridge on; a wrong mqtt section stops here.
-# Without the virtual environment, $PYTHON must be one that has party-button installed.
-if [ "$NO_VENV" != 1 ]; then
-    mqtt_answer=$("$ROOT$VENV/bin/party-button" mqtt --config "$ROOT$CONFDIR/config.yaml" --is-enabled)
-else
-    mqtt_answer=$("$PYTHON" -m party_button mqtt --config "$ROOT$CONFDIR/config.yaml" --is-enabled)
-fi
-MQTT_UNIT=$UNITDIR/party-button-mqtt.service
-MQTT_SYSUSERS=$SYSUSERSDIR/party-button-mqtt.conf
-if [ "${mqtt_answer%: mqtt is enabled}" != "$mqtt_answer" ]; then
-    MQTT=1
-    step "MQTT bridge: unit $ROOT$MQTT_UNIT and user $ROOT$MQTT_SYSUSERS"
-    sed "s#/opt/party-button/venv#$VENV#g" "$SRC/systemd/party-button-mqtt.service" > "$config_tmp"
-    install -D -m 0644 "$config_tmp" "$ROOT$MQTT_UNIT"
-    install -D -m 0644 "$SRC/systemd/party-button-mqtt.sysusers" "$ROOT$MQTT_SYSUSERS"
-else
-    MQTT=0
-    if [ -e "$ROOT$MQTT_UNIT" ]; then
-        step "MQTT bridge: removing its unit (mqtt is not enabled)"
-        if [ -n "$ROOT" ]; then
-            systemctl --root="$ROOT" disable party-button-mqtt.service
-        else
-            systemctl disable --now party-button-mqtt.service
-        fi
-        rm -f "$ROOT$MQTT_UNIT" "$ROOT$MQTT_SYSUSERS"
-    fi
-fi
-
-# The services that talk to the daemon (started after it).
+# adapter NAME WHAT [EXTRA]: install the unit party-button-NAME.service, its sysusers file
+# and the pip EXTRA when `party-button NAME --is-enabled` says the config turns it on (and add
+# the unit to ADAPTERS), else remove the unit and its sysusers file. A wrong section stops
+# here. Without the virtual environment, $PYTHON must be one that has party-button installed.
 ADAPTERS=
-if [ "$web" = true ]; then ADAPTERS="$ADAPTERS party-button-web.service"; fi
-if [ "$MQTT" = 1 ]; then ADAPTERS="$ADAPTERS party-button-mqtt.service"; fi
+adapter() {
+    name=$1 what=$2 extra=${3:-}
+    unit=party-button-$name.service
+    sysusers=$SYSUSERSDIR/party-button-$name.conf
+    if [ "$NO_VENV" != 1 ]; then
+        answer=$("$ROOT$VENV/bin/party-button" "$name" --config "$ROOT$CONFDIR/config.yaml" \
+            --is-enabled) || exit 1
+    else
+        answer=$("$PYTHON" -m party_button "$name" --config "$ROOT$CONFDIR/config.yaml" \
+            --is-enabled) || exit 1
+    fi
+    case $answer in
+        *": $name is enabled")
+            step "$what: unit $ROOT$UNITDIR/$unit and user $ROOT$sysusers"
+            sed "s#/opt/party-button/venv#$VENV#g" "$SRC/systemd/$unit" > "$config_tmp"
+            install -D -m 0644 "$config_tmp" "$ROOT$UNITDIR/$unit"
+            install -D -m 0644 "$SRC/systemd/party-button-$name.sysusers" "$ROOT$sysusers"
+            if [ -n "$extra" ] && [ "$NO_VENV" != 1 ]; then
+                step "$what: the $extra extra in $ROOT$VENV"
+                # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
+                "$ROOT$VENV/bin/pip" install --quiet --disable-pip-version-check $PIP_ARGS \
+                    "$SRC[$extra${EXTRAS:+,$EXTRAS}]"
+            fi
+            ADAPTERS="$ADAPTERS $unit"
+            ;;
+        *)
+            if [ -e "$ROOT$UNITDIR/$unit" ]; then
+                step "$what: $name.enabled is not true; removing $unit"
+                if [ -n "$ROOT" ]; then
+                    systemctl --root="$ROOT" disable "$unit"
+                else
+                    systemctl disable --now "$unit"
+                fi
+                rm -f "$ROOT$UNITDIR/$unit" "$ROOT$sysusers"
+            fi
+            ;;
+    esac
+}
+# The services that talk to the daemon (started after it).
+adapter web "web page" web
+adapter mqtt "MQTT bridge"
 ENABLE="party-button.service party-button-beats.socket$ADAPTERS"
 
 if [ -n "$ROOT" ]; then
@@ -238,18 +223,19 @@ fi
 
 step "create the party-button user and the gpio group"
 systemd-sysusers "$SYSUSERSDIR/party-button.conf"
-if [ "$web" = true ]; then
-    step "web page: its user; the songs folder writable by the party-button group"
-    systemd-sysusers "$SYSUSERSDIR/party-button-web.conf"
-    # The config holds the PIN: readable by the services' group, not by every user.
-    chgrp party-button "$CONFDIR/config.yaml" "$STATEDIR/songs"
-    chmod 0640 "$CONFDIR/config.yaml"
-    chmod 2775 "$STATEDIR/songs"
-fi
-if [ "$MQTT" = 1 ]; then
-    step "MQTT bridge: its user"
-    systemd-sysusers "$MQTT_SYSUSERS"
-fi
+for unit in $ADAPTERS; do
+    step "${unit%.service}: its user"
+    systemd-sysusers "$SYSUSERSDIR/${unit%.service}.conf"
+done
+case " $ADAPTERS " in
+    *" party-button-web.service "*)
+        step "web page: the songs folder writable by the party-button group"
+        # The config holds the PIN: readable by the services' group, not by every user.
+        chgrp party-button "$CONFDIR/config.yaml" "$STATEDIR/songs"
+        chmod 0640 "$CONFDIR/config.yaml"
+        chmod 2775 "$STATEDIR/songs"
+        ;;
+esac
 chip_group=$(stat -c %G /dev/gpiochip0 2>/dev/null || true)
 if [ -n "$chip_group" ] && [ "$chip_group" != gpio ]; then
     echo "  note: the GPIO chips belong to group '$chip_group' here, not to gpio: see the"

@@ -22,8 +22,10 @@ for arg in "$@"; do
 done
 ROOT=${DESTDIR%/}
 UNITDIR=/etc/systemd/system
-ENABLED="party-button-web.service party-button-mqtt.service party-button.service
-    party-button-beats.socket"
+SYSUSERSDIR=/etc/sysusers.d
+ADAPTERS="web mqtt"  # party-button-NAME.service and party-button-NAME.conf, as install.sh
+ENABLED="party-button.service party-button-beats.socket"
+for name in $ADAPTERS; do ENABLED="party-button-$name.service $ENABLED"; done
 
 if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
     echo "uninstall.sh: run as root (sudo), or give DESTDIR=DIR" >&2
@@ -44,10 +46,11 @@ if [ -e "$ROOT$UNITDIR/party-button.service" ]; then
     fi
 fi
 rm -f "$ROOT$UNITDIR/party-button.service" "$ROOT$UNITDIR/party-button-beats.socket" \
-    "$ROOT$UNITDIR/party-button-beats@.service" "$ROOT/etc/sysusers.d/party-button.conf" \
-    "$ROOT$UNITDIR/party-button-web.service" "$ROOT/etc/sysusers.d/party-button-web.conf" \
-    "$ROOT$UNITDIR/party-button-mqtt.service" "$ROOT/etc/sysusers.d/party-button-mqtt.conf" \
+    "$ROOT$UNITDIR/party-button-beats@.service" "$ROOT$SYSUSERSDIR/party-button.conf" \
     "$ROOT/etc/party-button/config.yaml.dist"
+for name in $ADAPTERS; do
+    rm -f "$ROOT$UNITDIR/party-button-$name.service" "$ROOT$SYSUSERSDIR/party-button-$name.conf"
+done
 if [ "$(readlink "$ROOT/usr/local/bin/party-button" || true)" = "$PREFIX/venv/bin/party-button" ]; then
     rm -f "$ROOT/usr/local/bin/party-button"
 fi

@@ -36,6 +36,23 @@ def test_songs_lists_a_seeded_round(
     assert names[2] != names[3]
 
 
+@pytest.mark.parametrize("adapter", ["web", "mqtt"])
+def test_each_adapter_says_whether_it_is_enabled_the_same_way(
+    adapter: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "config.yaml"  # only the adapter's own section is read
+    login = '  pin: "1234"\n' if adapter == "web" else ""
+    for enabled, said in ((False, "not enabled"), (True, "enabled")):
+        path.write_text(f"{adapter}:\n  enabled: {str(enabled).lower()}\n{login}")
+        assert cli.main([adapter, "--config", str(path), "--is-enabled"]) == 0
+        assert capsys.readouterr().out == f"{path}: {adapter} is {said}\n"
+    path.write_text(f"{adapter}:\n  enabled: maybe\n")
+    assert cli.main([adapter, "--config", str(path), "--is-enabled"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"{path}:2: {adapter}.enabled: expected true or false, got str 'maybe'\n"
+
+
 def test_test_relays_clicks_each_relay_in_turn(
     make_config: Callable[..., Config],
     mock_factory: MockFactory,

@@ -279,57 +279,91 @@ def test_mqtt_unit_has_network_but_no_devices_and_its_own_user():
     assert re.search(r"^m party-button-mqtt party-button$", sysusers, re.MULTILINE)
 
 
-MQTT_FILES = {
-    "/etc/systemd/system/party-button-mqtt.service",
-    "/etc/systemd/system/multi-user.target.wants/party-button-mqtt.service",
-    "/etc/sysusers.d/party-button-mqtt.conf",
-}
+ADAPTERS = ("web", "mqtt")
 
 
-def set_mqtt_enabled(root: Path, enabled: bool) -> None:
+def adapter_files(name: str) -> set[str]:
+    """What the installer adds for the adapter ``name`` (its unit, enabled, and its user)."""
+    return {
+        f"/etc/systemd/system/party-button-{name}.service",
+        f"/etc/systemd/system/multi-user.target.wants/party-button-{name}.service",
+        f"/etc/sysusers.d/party-button-{name}.conf",
+    }
+
+
+def set_enabled(root: Path, name: str, enabled: bool) -> None:
+    """Turn the adapter ``name`` on or off in the installed config."""
     config = root / "etc/party-button/config.yaml"
     text = config.read_text()
-    config.write_text(
-        text.replace(
-            f"enabled: {str(not enabled).lower()}\n  host:",
-            f"enabled: {str(enabled).lower()}\n  host:",
-        )
+    now = re.sub(
+        rf"^{name}:\n  enabled: (true|false)$",
+        f"{name}:\n  enabled: {str(enabled).lower()}",
+        text,
+        flags=re.MULTILINE,
     )
+    assert f"\n{name}:\n  enabled: {str(enabled).lower()}\n" in now
+    config.write_text(now)
 
 
 @needs_systemctl
-def test_the_mqtt_bridge_is_installed_when_enabled_and_removed_when_not(source, tmp_path):
+@pytest.mark.parametrize("mqtt", [False, True], ids=["mqtt-off", "mqtt-on"])
+@pytest.mark.parametrize("web", [False, True], ids=["web-off", "web-on"])
+def test_each_adapter_is_installed_when_enabled_and_removed_when_not(source, tmp_path, web, mqtt):
     root = tmp_path / "root"
     run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
-    assert not MQTT_FILES & files_under(root)  # the shipped config leaves mqtt off
-    set_mqtt_enabled(root, True)
+    assert files_under(root) == DAEMON_FILES  # the shipped config leaves both off
+    kept = DAEMON_FILES | {"/etc/party-button/config.yaml.dist"}  # from the second install on
+    on = {name for name, enabled in zip(ADAPTERS, (web, mqtt), strict=True) if enabled}
+
+    for name in ADAPTERS:
+        set_enabled(root, name, name in on)
     result = run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
-    assert "MQTT bridge" in result.stdout
-    assert files_under(root) >= MQTT_FILES
-    wants = root / "etc/systemd/system/multi-user.target.wants/party-button-mqtt.service"
-    assert os.readlink(wants) == "/etc/systemd/system/party-button-mqtt.service"
-    unit = root / "etc/systemd/system/party-button-mqtt.service"
-    assert unit.read_text() == MQTT_UNIT.read_text()
+    assert files_under(root) == kept.union(*(adapter_files(name) for name in on))
+    assert ("web page" in result.stdout, "MQTT bridge" in result.stdout) == (web, mqtt)
+    for name in on:
+        unit = f"party-button-{name}.service"
+        wants = root / "etc/systemd/system/multi-user.target.wants" / unit
+        assert os.readlink(wants) == f"/etc/systemd/system/{unit}"
+        installed = root / "etc/systemd/system" / unit
+        assert installed.read_text() == (REPO / "systemd" / unit).read_text()
 
-    set_mqtt_enabled(root, False)
-    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
-    assert not MQTT_FILES & files_under(root)
-
-    set_mqtt_enabled(root, True)
-    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
-    run_script(source, "uninstall.sh", f"DESTDIR={root}")
-    assert not MQTT_FILES & files_under(root)
-    assert not (root / "etc/systemd/system/party-button.service").exists()
+    for name in ADAPTERS:
+        set_enabled(root, name, False)
+    result = run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    assert files_under(root) == kept
+    for name in on:
+        assert f"removing party-button-{name}.service" in result.stdout
 
 
 @needs_systemctl
-def test_the_installer_stops_on_a_wrong_mqtt_section(source, tmp_path):
+def test_uninstall_removes_the_adapters_too(source, tmp_path):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    for name in ADAPTERS:
+        set_enabled(root, name, True)
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    assert files_under(root) >= adapter_files("web") | adapter_files("mqtt")
+    run_script(source, "uninstall.sh", f"DESTDIR={root}")
+    assert files_under(root) == {"/etc/party-button/config.yaml", *SONGS}
+
+
+@needs_systemctl
+@pytest.mark.parametrize(
+    ("name", "wrong", "problem"),
+    [
+        ("mqtt", "  host: mqtt://broker", "mqtt.host: expected a host name or address, not a URL"),
+        ("web", '  pin: "x"', "web.pin: expected 4 to 12 digits in quotes"),
+    ],
+)
+def test_the_installer_stops_on_a_wrong_adapter_section(source, tmp_path, name, wrong, problem):
     root = tmp_path / "root"
     run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
     config = root / "etc/party-button/config.yaml"
-    config.write_text(config.read_text().replace("  host: localhost", "  host: mqtt://broker"))
+    right = {"mqtt": "  host: localhost", "web": r'  pin: "[0-9]+"'}[name]
+    config.write_text(re.sub(rf"^{right}", wrong, config.read_text(), count=1, flags=re.M))
     result = run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv", status=1)
-    assert "mqtt.host: expected a host name or address, not a URL" in result.stderr
+    assert problem in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_unit_has_the_required_settings():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from party_button.config.schema import Config, find_config, load_config
 from party_button.errors import ConfigError, PartyButtonError
@@ -33,6 +34,22 @@ def add_command(
         parser.add_argument("--config", metavar="PATH", help="config file to use")
     parser.set_defaults(run=run)
     return parser
+
+
+def add_is_enabled(parser: argparse.ArgumentParser, section: str) -> None:
+    """An adapter's ``--is-enabled`` option (answered by :func:`say_enabled`)."""
+    parser.add_argument(
+        "--is-enabled",
+        action="store_true",
+        help=f"check the {section} section, print whether {section}.enabled is true, and exit",
+    )
+
+
+def say_enabled(path: Path, section: str, enabled: bool) -> int:
+    """The answer to ``--is-enabled``: ``PATH: SECTION is enabled`` (or ``is not enabled``),
+    exit code 0 either way; a wrong section has raised a config error (exit code 1) before."""
+    print(f"{path}: {section} is {'enabled' if enabled else 'not enabled'}")
+    return EXIT_OK
 
 
 def config_of(args: argparse.Namespace) -> Config:

@@ -7,7 +7,7 @@ import logging
 import signal
 from pathlib import Path
 
-from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command
+from party_button.cli.common import EXIT_FAILED, add_command, add_is_enabled, say_enabled
 from party_button.config.mqtt import load_mqtt_config, read_password
 from party_button.config.schema import find_config
 from party_button.control.protocol import client_socket_path
@@ -21,11 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     text = "bridge the daemon to an MQTT broker, with Home Assistant discovery"
     parser = add_command(subparsers, "mqtt", run, text)
     parser.add_argument("--socket", metavar="PATH", help="the daemon's control socket")
-    parser.add_argument(
-        "--is-enabled",
-        action="store_true",
-        help="check the mqtt section, print whether mqtt.enabled is true, and exit",
-    )
+    add_is_enabled(parser, "mqtt")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,8 +33,7 @@ def run(args: argparse.Namespace) -> int:
     path = find_config(args.config)
     config = load_mqtt_config(path)
     if args.is_enabled:
-        print(f"{path}: mqtt is {'enabled' if config.enabled else 'not enabled'}")
-        return EXIT_OK
+        return say_enabled(path, "mqtt", config.enabled)
     if not config.enabled:
         print(f"{path}: mqtt.enabled is not true: nothing to bridge")
         return EXIT_FAILED

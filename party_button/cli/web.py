@@ -10,8 +10,16 @@ import signal
 import stat
 from pathlib import Path
 
-from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command, config_of
-from party_button.config.web import parse_listen
+from party_button.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_command,
+    add_is_enabled,
+    config_of,
+    say_enabled,
+)
+from party_button.config.schema import find_config
+from party_button.config.web import load_web_config, parse_listen
 from party_button.control.protocol import client_socket_path
 from party_button.daemon.systemd import Notifier
 from party_button.errors import ConfigError
@@ -27,18 +35,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--listen", metavar="HOST:PORT", help="address to serve on (default: web.listen)"
     )
     parser.add_argument("--socket", metavar="PATH", help="the daemon's control socket")
+    add_is_enabled(parser, "web")
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT; 1 when the config or the address is not usable."""
+    if args.is_enabled:
+        path = find_config(args.config)
+        return say_enabled(path, "web", load_web_config(path).enabled)
     config = config_of(args)
     settings = config.web
     if args.listen:
         try:
-            host, port = parse_listen(args.listen)
+            listen = parse_listen(args.listen)
         except ValueError as exc:
             raise ConfigError([f"--listen {args.listen}: {exc}"]) from None
-        settings = dataclasses.replace(settings, host=host, port=port)
+        settings = dataclasses.replace(settings, listen=listen)
     if settings.pin is None and settings.token is None:
         raise ConfigError([f"{config.path}: web: set web.pin or web.token: nobody could log in"])
     _warn_if_readable(config.path)

@@ -1,21 +1,24 @@
 """The ``mqtt:`` section of the config: the broker, the credentials, the topics.
 
-:class:`MqttConfig` holds every default once. :func:`read_mqtt` reads the section with
-``FILE:LINE`` problems (``check-config`` and the daemon use it through
-:func:`party_button.config.load_config`); :func:`load_mqtt_config` reads only this section,
-for the bridge, which has no business with pins or songs.
+:class:`MqttConfig` holds every default once; the config walker reads it with ``FILE:LINE``
+problems (``check-config`` and the daemon through
+:func:`party_button.config.schema.load_config`). :func:`load_mqtt_config` reads only this
+section, for the bridge, which has no business with pins or songs.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from party_button.config.yaml_reader import MapReader, Problems
+from party_button.config.paths import PathContext, existing_file
+from party_button.config.walker import Reader, load_section, read_into, setting
+from party_button.config.yaml_reader import MapReader
 from party_button.errors import ConfigError
 
 PROTOCOLS = ("3.1.1", "5")
@@ -30,46 +33,6 @@ def node_name() -> str:
     """This machine's short host name, cut to ``a-z 0-9 _ -``: the node in topics and ids."""
     name = _NODE_CHARACTER.sub("_", socket.gethostname().split(".")[0].lower()).strip("_")
     return name[:32] or "party_button"
-
-
-@dataclass(frozen=True)
-class MqttConfig:
-    """How the MQTT bridge reaches the broker and which topics it uses."""
-
-    enabled: bool = False
-    host: str = "localhost"
-    port: int | None = None  # None: 1883, or 8883 with TLS
-    protocol: str = "3.1.1"
-    username: str | None = None
-    password_file: Path | None = None
-    tls: bool = False
-    ca_file: Path | None = None  # None with tls: the system's CAs
-    client_id: str | None = None  # None: party-button-NODE
-    base_topic: str | None = None  # None: party-button/NODE
-    discovery_prefix: str = "homeassistant"
-    keepalive: int = 30
-
-    @property
-    def broker_port(self) -> int:
-        """The port to connect to."""
-        if self.port is not None:
-            return self.port
-        return 8883 if self.tls else 1883
-
-    def node(self) -> str:
-        """The node's name (see :func:`node_name`)."""
-        return node_name()
-
-    def topic_base(self) -> str:
-        """The prefix of every topic of this node but discovery's."""
-        return self.base_topic or f"party-button/{self.node()}"
-
-    def client(self) -> str:
-        """The MQTT client id."""
-        return self.client_id or f"party-button-{self.node()}"[:64]
-
-
-DEFAULTS = MqttConfig()
 
 
 def topic_problem(topic: str) -> str | None:
@@ -95,66 +58,86 @@ def _host_problem(host: str) -> str | None:
     return None
 
 
-def _file(section: MapReader, key: str, base: Path) -> Path | None:
-    raw = section.string(key, None)
-    if raw is None:
+def _client_id_problem(client_id: str) -> str | None:
+    if _CLIENT_ID.fullmatch(client_id):
         return None
-    path = Path(os.path.normpath(base / os.path.expanduser(raw)))
-    if not path.is_file():
-        section.error(f"file {str(path)!r} does not exist", key)
+    return "expected 1 to 64 of the characters A-Z a-z 0-9 . _ -"
+
+
+def _checked(problem_of: Callable[[str], str | None]) -> Reader:
+    """A reader of a string that ``problem_of`` checks; a wrong one leaves the default."""
+
+    def read(section: MapReader, key: str, default: Any, _ctx: Any, _values: dict) -> Any:
+        value = section.string(key, default)
+        if value and (problem := problem_of(value)):
+            section.error(problem, key)
+            return default
+        return value
+
+    return read
+
+
+def _password_file(
+    section: MapReader, key: str, default: Any, ctx: PathContext, values: dict
+) -> Path | None:
+    path = existing_file(section, key, default, ctx, values)
+    if path is not None:
+        if values["username"] is None:
+            section.error("needs mqtt.username", key)
+        elif path.is_file() and (problem := password_file_problem(path)):
+            section.error(problem, key)
     return path
 
 
-def _checked(section: MapReader, key: str, problem: str | None, value: str) -> str | None:
-    if problem:
-        section.error(problem, key)
-        return None
-    return value
+def _ca_file(
+    section: MapReader, key: str, default: Any, ctx: PathContext, values: dict
+) -> Path | None:
+    path = existing_file(section, key, default, ctx, values)
+    if path is not None and not values["tls"]:
+        section.error("needs tls: true", key)
+    return path
 
 
-def read_mqtt(root: MapReader, base: Path) -> MqttConfig:
-    """The ``mqtt`` section of ``root``; problems go to the reader's list."""
-    section = root.map("mqtt")
-    host = section.string("host", DEFAULTS.host)
-    host = _checked(section, "host", _host_problem(host), host) if host else None
-    protocol = section.string("protocol", DEFAULTS.protocol, choices=PROTOCOLS)
-    username = section.string("username", None)
-    password_file = _file(section, "password_file", base)
-    if password_file is not None:
-        if username is None:
-            section.error("needs mqtt.username", "password_file")
-        elif password_file.is_file() and (problem := password_file_problem(password_file)):
-            section.error(problem, "password_file")
-    tls = section.boolean("tls", DEFAULTS.tls)
-    ca_file = _file(section, "ca_file", base)
-    if ca_file is not None and not tls:
-        section.error("needs tls: true", "ca_file")
-    client_id = section.string("client_id", None)
-    if client_id is not None and not _CLIENT_ID.fullmatch(client_id):
-        section.error("expected 1 to 64 of the characters A-Z a-z 0-9 . _ -", "client_id")
-        client_id = None
-    topics = {}
-    for key, default in (("base_topic", None), ("discovery_prefix", DEFAULTS.discovery_prefix)):
-        value = section.string(key, default)
-        topics[key] = _checked(section, key, topic_problem(value), value) if value else default
-    config = MqttConfig(
-        enabled=section.boolean("enabled", DEFAULTS.enabled),
-        host=host or DEFAULTS.host,
-        port=section.number("port", None, minimum=1, maximum=65535, integer=True, optional=True),
-        protocol=protocol or DEFAULTS.protocol,
-        username=username,
-        password_file=password_file,
-        tls=tls,
-        ca_file=ca_file,
-        client_id=client_id,
-        base_topic=topics["base_topic"],
-        discovery_prefix=topics["discovery_prefix"] or DEFAULTS.discovery_prefix,
-        keepalive=section.number(
-            "keepalive", DEFAULTS.keepalive, minimum=5, maximum=600, integer=True
-        ),
+@dataclass(frozen=True)
+class MqttConfig:
+    """How the MQTT bridge reaches the broker and which topics it uses.
+
+    Fields are read in this order: a reader may look at the ones above it.
+    """
+
+    enabled: bool = setting(False)
+    host: str = setting("localhost", read=_checked(_host_problem))
+    port: int | None = setting(  # None: 1883, or 8883 with TLS
+        None, minimum=1, maximum=65535, integer=True, optional=True
     )
-    section.finish()
-    return config
+    protocol: str = setting("3.1.1", choices=PROTOCOLS)
+    username: str | None = setting(None)
+    password_file: Path | None = setting(None, read=_password_file)
+    tls: bool = setting(False)
+    ca_file: Path | None = setting(None, read=_ca_file)  # None with tls: the system's CAs
+    client_id: str | None = setting(None, read=_checked(_client_id_problem))  # None: from NODE
+    base_topic: str | None = setting(None, read=_checked(topic_problem))  # party-button/NODE
+    discovery_prefix: str = setting("homeassistant", read=_checked(topic_problem))
+    keepalive: int = setting(30, minimum=5, maximum=600, integer=True)
+
+    @property
+    def broker_port(self) -> int:
+        """The port to connect to."""
+        if self.port is not None:
+            return self.port
+        return 8883 if self.tls else 1883
+
+    def node(self) -> str:
+        """The node's name (see :func:`node_name`)."""
+        return node_name()
+
+    def topic_base(self) -> str:
+        """The prefix of every topic of this node but discovery's."""
+        return self.base_topic or f"party-button/{self.node()}"
+
+    def client(self) -> str:
+        """The MQTT client id."""
+        return self.client_id or f"party-button-{self.node()}"[:64]
 
 
 def password_file_problem(path: Path) -> str | None:
@@ -195,13 +178,6 @@ def read_password(path: Path) -> str:
 
 
 def load_mqtt_config(path: Path) -> MqttConfig:
-    """Read only the ``mqtt`` section of the config file ``path``.
-
-    Raises :class:`ConfigError` with ``FILE:LINE`` problems of this section (and of the
-    file as a whole: unreadable, not YAML, beyond its limits).
-    """
-    problems = Problems(path)
-    root = MapReader.load(path, problems)
-    config = read_mqtt(root, path.resolve().parent)
-    problems.raise_if_any()
-    return config
+    """Read only the ``mqtt`` section of the config file ``path`` (see ``load_section``)."""
+    context = PathContext(path.resolve().parent)
+    return load_section(path, "mqtt", lambda section: read_into(MqttConfig, section, context))

@@ -18,7 +18,8 @@ from typing import Any
 from gpiozero.exc import PinInvalidPin
 from gpiozero.pins.pi import PiBoardInfo
 
-from party_button.config.mqtt import MqttConfig, read_mqtt
+from party_button.config.mqtt import MqttConfig
+from party_button.config.paths import PathContext, existing_file, resolve
 from party_button.config.walker import read_into, setting
 from party_button.config.web import WebConfig, read_web
 from party_button.config.yaml_reader import MapReader, Problems, describe, did_you_mean
@@ -78,16 +79,10 @@ class _PinBook:
         return gpio
 
 
-def _resolve(base: Path, raw: str) -> Path:
-    path = Path(os.path.expanduser(raw))
-    return Path(os.path.normpath(path if path.is_absolute() else base / path))
-
-
 @dataclass
-class _Context:
+class _Context(PathContext):
     """What the readers of single settings need: the config's folder and the pins so far."""
 
-    base: Path
     pins: _PinBook | None = None
     relay_names: set[str] = field(default_factory=set)
 
@@ -118,7 +113,7 @@ def _songs_folders(section: MapReader, key: str, _default: Any, ctx: _Context, _
     if key not in section:
         folders.append(ctx.base / "songs")
     for line, raw in listing.strings():
-        folder = _resolve(ctx.base, raw)
+        folder = resolve(ctx.base, raw)
         if not folder.is_dir():
             section.problems.add(line, "songs.folders", f"folder {str(folder)!r} does not exist")
         folders.append(folder)
@@ -161,16 +156,6 @@ def _mpv_options(section: MapReader, key: str, default: Any, _ctx: _Context, _v:
             continue
         section.problems.add(line, "clips.mpv_options", message)
     return tuple(options)
-
-
-def _sound(section: MapReader, key: str, _default: Any, ctx: _Context, _values: dict) -> Any:
-    raw = section.string(key, None)
-    if raw is None:
-        return None
-    path = _resolve(ctx.base, raw)
-    if not path.is_file():
-        section.error(f"file {str(path)!r} does not exist", key)
-    return path
 
 
 def _interfaces(section: MapReader, key: str, _default: Any, _ctx: _Context, _v: dict) -> Any:
@@ -267,8 +252,8 @@ class PartyConfig:
     on_press: str = setting("next", choices=PRESS_ACTIONS)
     cooldown: float = setting(3.0, minimum=0.0, maximum=600.0)
     max_duration: float | None = setting(None, minimum=1.0, maximum=LONGEST, optional=True)
-    intro_sound: Path | None = setting(None, read=_sound)
-    fallback_sound: Path | None = setting(None, read=_sound)
+    intro_sound: Path | None = setting(None, read=existing_file)
+    fallback_sound: Path | None = setting(None, read=existing_file)
 
 
 @dataclass(frozen=True)
@@ -354,8 +339,8 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
     party = read_into(PartyConfig, root.map("party"), context)
     lights = parse_lights(root, relays)
     clips = read_into(ClipsConfig, root.map("clips"), context)
-    web = read_web(root)
-    mqtt = read_mqtt(root, context.base)
+    web = read_web(root.map("web"))
+    mqtt = read_into(MqttConfig, root.map("mqtt"), context)
     root.finish()
     problems.raise_if_any()
     return Config(

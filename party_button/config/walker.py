@@ -15,9 +15,10 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
-from party_button.config.yaml_reader import MapReader
+from party_button.config.yaml_reader import MapReader, Problems
 
 T = TypeVar("T")
 _ABSENT: Any = object()
@@ -57,6 +58,19 @@ def read_into(cls: type[T], section: MapReader, context: Any = None) -> T:
         values[item.name] = rule.stand_in if value is None and default is _ABSENT else value
     section.finish()
     return cls(**values)
+
+
+def load_section(path: Path, key: str, read: Callable[[MapReader], T]) -> T:
+    """Only the section ``key`` of the config file ``path``, read by ``read`` (for an adapter,
+    which has no business with pins or songs).
+
+    Raises :class:`~party_button.errors.ConfigError` with the ``FILE:LINE`` problems of the
+    section and of the file as a whole (unreadable, not YAML, beyond its limits).
+    """
+    problems = Problems(path)
+    value = read(MapReader.load(path, problems).map(key))
+    problems.raise_if_any()
+    return value
 
 
 def _read(

@@ -1,43 +1,35 @@
-"""The ``web:`` section of the config: every default once, read with FILE:LINE problems."""
+"""The ``web:`` section of the config: every default once, read by the config walker."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
-from party_button.config.yaml_reader import MapReader, Problems
+from party_button.config.walker import load_section, read_into, setting
+from party_button.config.yaml_reader import MapReader
 
-DEFAULT_PORT = 8080
 PIN_DIGITS = (4, 12)
 TOKEN_LENGTH = (16, 256)
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})")
 
 
-@dataclass(frozen=True)
-class WebConfig:
-    """The web page and API (``party-button web``)."""
+class Listen(NamedTuple):
+    """Where the page is served: ``host`` (``None``: every interface) and ``port``."""
 
-    enabled: bool = False
-    host: str | None = None  # None: every interface
-    port: int = DEFAULT_PORT
-    pin: str | None = None
-    token: str | None = None
-    max_upload_mb: int = 200
-    session_hours: float = 24.0
-    login_attempts: int = 5  # wrong PINs a minute, from one address
+    host: str | None
+    port: int
 
-    @property
-    def listen(self) -> str:
+    def __str__(self) -> str:
         """``HOST:PORT`` as it would be written in the config."""
         host = self.host or ""
         return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
 
-def parse_listen(text: str) -> tuple[str | None, int]:
+def parse_listen(text: str) -> Listen:
     """``HOST:PORT`` (``:PORT`` or ``PORT`` for every interface, ``[::1]:PORT`` for IPv6;
     port 0 takes any free one); raises ``ValueError`` saying what is wrong."""
     host, colon, port_text = text.rpartition(":")
@@ -50,7 +42,7 @@ def parse_listen(text: str) -> tuple[str | None, int]:
         raise ValueError(f"{host!r} is not an IP address or host name")
     if not port_text.isascii() or not port_text.isdigit() or int(port_text) > 65535:
         raise ValueError(f"the port must be a number from 0 to 65535, got {port_text!r}")
-    return host or None, int(port_text)
+    return Listen(host or None, int(port_text))
 
 
 def _is_host(host: str) -> bool:
@@ -61,79 +53,79 @@ def _is_host(host: str) -> bool:
     return True
 
 
-def read_web(root: MapReader) -> WebConfig:
-    """The ``web`` section of ``root``; every problem goes to ``root``'s problem list."""
-    section = root.map("web")
-    defaults = WebConfig()
-    host, port = defaults.host, defaults.port
-    listen = section.string("listen", None)
-    if listen is not None:
-        try:
-            host, port = parse_listen(listen)
-        except ValueError as exc:
-            section.error(f"expected HOST:PORT such as 0.0.0.0:8080 or :8080: {exc}", "listen")
-    web = WebConfig(
-        enabled=section.boolean("enabled", defaults.enabled),
-        host=host,
-        port=port,
-        pin=_secret(section, "pin"),
-        token=_secret(section, "token"),
-        max_upload_mb=section.number(
-            "max_upload_mb", defaults.max_upload_mb, minimum=1, maximum=4096, integer=True
-        ),
-        session_hours=section.number(
-            "session_hours", defaults.session_hours, minimum=0.1, maximum=24 * 365
-        ),
-        login_attempts=section.number(
-            "login_attempts", defaults.login_attempts, minimum=1, maximum=100, integer=True
-        ),
-    )
+def _listen(section: MapReader, key: str, default: Listen, _ctx: Any, _values: dict) -> Listen:
+    text = section.string(key, None)
+    if text is None:
+        return default
+    try:
+        return parse_listen(text)
+    except ValueError as exc:
+        section.error(f"expected HOST:PORT such as 0.0.0.0:8080 or :8080: {exc}", key)
+        return default
+
+
+def _quoted(section: MapReader, key: str) -> Any:
+    """The value of ``key`` before it is checked as a PIN or token (``None``: not set)."""
+    return section.scalar(key, "a quoted string")
+
+
+def _pin(section: MapReader, key: str, _default: Any, _ctx: Any, _values: dict) -> str | None:
+    """``web.pin``: digits in quotes (YAML would drop the leading zeros of a bare number)."""
+    value = _quoted(section, key)
+    low, high = PIN_DIGITS
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        section.error(
+            'write the PIN in quotes (pin: "0420"): YAML reads a bare number and loses '
+            "its leading zeros",
+            key,
+        )
+    elif not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        section.error(f"expected {low} to {high} digits in quotes", key)
+    elif not low <= len(value) <= high:
+        section.error(f"expected {low} to {high} digits, got {len(value)}", key)
+    else:
+        return value
+    return None
+
+
+def _token(section: MapReader, key: str, _default: Any, _ctx: Any, _values: dict) -> str | None:
+    """``web.token``: a long word, for scripts."""
+    value = _quoted(section, key)
+    low, high = TOKEN_LENGTH
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+        section.error("expected letters, digits and . _ ~ + / = - only", key)
+    elif not low <= len(value) <= high:
+        section.error(f"expected {low} to {high} characters, got {len(value)}", key)
+    else:
+        return value
+    return None
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The web page and API (``party-button web``)."""
+
+    enabled: bool = setting(False)
+    listen: Listen = setting(Listen(None, 8080), read=_listen)
+    pin: str | None = setting(None, read=_pin)
+    token: str | None = setting(None, read=_token)
+    max_upload_mb: int = setting(200, minimum=1, maximum=4096, integer=True)
+    session_hours: float = setting(24.0, minimum=0.1, maximum=24 * 365)
+    login_attempts: int = setting(5, minimum=1, maximum=100, integer=True)  # a minute, an address
+
+
+def read_web(section: MapReader) -> WebConfig:
+    """The ``web`` section; problems go to the reader's list, with the one check across keys."""
+    web = read_into(WebConfig, section)
     if web.enabled and web.pin is None and web.token is None:
         section.error("needs a pin or a token: without either nobody could use the page", "enabled")
-    section.finish()
     return web
 
 
-def _secret(section: MapReader, key: str) -> str | None:
-    """``web.pin`` (quoted digits) or ``web.token`` (a long word), checked."""
-    if key not in section:
-        return None
-    value = section.scalar(key, "a quoted string")
-    if value is None:
-        return None
-    if key == "pin":
-        low, high = PIN_DIGITS
-        if isinstance(value, int) and not isinstance(value, bool):
-            section.error(
-                'write the PIN in quotes (pin: "0420"): YAML reads a bare number and loses '
-                "its leading zeros",
-                key,
-            )
-            return None
-        if not isinstance(value, str) or not value.isascii() or not value.isdigit():
-            section.error(f"expected {low} to {high} digits in quotes", key)
-            return None
-        if not low <= len(value) <= high:
-            section.error(f"expected {low} to {high} digits, got {len(value)}", key)
-            return None
-        return value
-    low, high = TOKEN_LENGTH
-    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
-        section.error("expected letters, digits and . _ ~ + / = - only", key)
-        return None
-    if not low <= len(value) <= high:
-        section.error(f"expected {low} to {high} characters, got {len(value)}", key)
-        return None
-    return value
-
-
-def web_enabled(path: Path) -> bool:
-    """Whether ``path`` says ``web: enabled: true``; read leniently (the installer asks this
-    before the paths the config names exist), so any problem reads as not enabled."""
-    problems = Problems(path)
-    enabled = MapReader.load(path, problems).map("web").boolean("enabled", False)
-    return enabled is True and not problems.lines
-
-
-if __name__ == "__main__":  # the installer: python -m party_button.config.web CONFIG
-    print("true" if web_enabled(Path(sys.argv[1])) else "false")
+def load_web_config(path: Path) -> WebConfig:
+    """Read only the ``web`` section of the config file ``path`` (see ``load_section``)."""
+    return load_section(path, "web", read_web)

@@ -257,7 +257,7 @@ async def serve(config: Config, link: DaemonLink, ready: Any = None) -> None:
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+        site = web.TCPSite(runner, settings.listen.host, settings.listen.port, reuse_address=True)
         await site.start()
         link.start()
         if ready is not None:

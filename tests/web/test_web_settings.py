@@ -31,7 +31,7 @@ def problems(tmp_path: Path, web_lines: str) -> list[str]:
 def test_without_a_web_section_the_defaults_hold(tmp_path):
     config, _lines = config_with(tmp_path, "")
     assert config.web == WebConfig()
-    assert (config.web.enabled, config.web.host, config.web.port) == (False, None, 8080)
+    assert (config.web.enabled, config.web.listen) == (False, (None, 8080))
 
 
 def test_a_good_section(tmp_path):
@@ -40,7 +40,7 @@ def test_a_good_section(tmp_path):
         'web:\n  enabled: true\n  listen: "127.0.0.1:9000"\n  pin: "0420"\n'
         "  token: abcdefghijklmnop-1234\n  max_upload_mb: 50\n",
     )
-    assert config.web.host == "127.0.0.1" and config.web.port == 9000
+    assert config.web.listen.host == "127.0.0.1" and config.web.listen.port == 9000
     assert config.web.pin == "0420" and config.web.token == "abcdefghijklmnop-1234"
     assert config.web.max_upload_mb == 50
 
