@@ -12,6 +12,8 @@ Ray, not a model:
   of this process, not Ray's default nice 15) and its worker processes, each loading the
   render job (torch, PyAV) as for its first video;
 - ``ray_s``: the four videos on that Ray (``--ray``), from the first task to the last clip;
+- ``sequential_cores``: the cores the sequential run kept busy on average (its CPU time over
+  its wall time): on 2 CPUs the speedup cannot pass ``2 / sequential_cores``;
 - ``speedup`` = ``sequential_s / ray_s``, and ``speedup_with_start`` with ``ray_start_s``
   added to ``ray_s``;
 - ``single_s`` and ``chunked_s``: the first video on the Ray as one task, and cut into
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -63,6 +66,12 @@ def warm_up() -> None:
     time.sleep(1)  # held a while, so that the warm-ups start one worker each
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process so far, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(action) -> float:
     began = time.perf_counter()
     outcomes = action()
@@ -88,7 +97,9 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, object]:
         segmenters, progress = Segmenters(), JobProgress(len(videos), enabled=False)
         return [render_one_here(j, segmenters, progress) for j in jobs(videos, folder / "here")]
 
+    cpu_before = cpu_seconds()
     sequential_s = timed(here)
+    sequential_cores = (cpu_seconds() - cpu_before) / sequential_s
     # Ray runs its workers at nice 15; at the priority of the sequential run the two compare
     # on a machine that other programs share.
     os.environ["RAY_worker_niceness"] = "0"  # noqa: SIM112 (Ray spells it so)
@@ -117,6 +128,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, object]:
         "cpus": os.cpu_count(),
         "ray": ray.__version__,
         "sequential_s": round(sequential_s, 2),
+        "sequential_cores": round(sequential_cores, 2),
         "ray_start_s": round(ray_start_s, 2),
         "ray_s": round(ray_s, 2),
         "speedup": round(sequential_s / ray_s, 2),
@@ -131,6 +143,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, object]:
 def table(result: dict[str, object]) -> str:
     rows = [
         ("sequential (here)", f"{result['sequential_s']} s"),
+        ("cores busy, sequential", str(result["sequential_cores"])),
         ("Ray start-up", f"{result['ray_start_s']} s"),
         ("on Ray", f"{result['ray_s']} s"),
         ("speedup (start-up excluded)", f"{result['speedup']} (target >= 1.5)"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -96,6 +97,21 @@ class VideoSource:
         return copy
 
 
+def on_worker(request: PartRequest, source: VideoSource, folder: Path) -> PartRequest:
+    """``request`` as this worker runs it: the video on this machine, and decoding, drawing
+    and torch sized to the CPUs Ray gave the task, so that the tasks sharing a machine do
+    not fight over its cores."""
+    request = request.with_video(source.local(folder))
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+    if not cpus:
+        return request
+    threads = max(1, round(cpus))
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return replace(request, threads=threads)
+
+
 def _draw(
     request: PartRequest, source: VideoSource, found: DetectedPart | None
 ) -> Iterator[FramesDone | SegmentDone]:
@@ -103,7 +119,7 @@ def _draw(
     segment back with its video's bytes."""
     with tempfile.TemporaryDirectory(prefix="party-button-render-") as name:
         folder = Path(name)
-        request = request.with_video(source.local(folder))
+        request = on_worker(request, source, folder)
         segmenter = None if found is not None else _segmenters.get(request.options)
         for item in render_part(request, segmenter, folder, found):
             if isinstance(item, SegmentDone):
@@ -120,7 +136,7 @@ def _detect(
     boxes (for the tracks), then everything found (left in the object store for the
     drawing)."""
     with tempfile.TemporaryDirectory(prefix="party-button-render-") as name:
-        request = request.with_video(source.local(Path(name)))
+        request = on_worker(request, source, Path(name))
         for item in detect_part(request, _segmenters.get(request.options)):
             if isinstance(item, DetectedPart):
                 yield item.boxes

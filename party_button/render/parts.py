@@ -43,7 +43,11 @@ REPORT_SECONDS = 1.0
 @dataclass(frozen=True)
 class PartRequest:
     """Frames ``first`` to ``stop`` (``None``: to the end) of a render that begins at frame
-    ``start``; ``tracker`` is the tracker's state before ``first`` (``None``: no tracks)."""
+    ``start``; ``tracker`` is the tracker's state before ``first`` (``None``: no tracks);
+    ``threads`` caps the threads of decoding and of drawing (``None``: sized to this
+    machine), for a task given a share of a machine's cores. The encoder keeps x264's own
+    choice: its output depends on its number of threads, and must not depend on where a
+    part ran."""
 
     options: RenderOptions
     info: VideoInfo
@@ -53,6 +57,7 @@ class PartRequest:
     stop: int | None
     segment_frames: int
     tracker: dict | None = None
+    threads: int | None = None
 
     def with_video(self, path: Path) -> PartRequest:
         """The same request, reading the video from ``path`` (a copy on a worker)."""
@@ -60,7 +65,7 @@ class PartRequest:
 
     def frames(self) -> FrameReader:
         """The frames of the part."""
-        return FrameReader(self.info, self.size, self.first, self.stop)
+        return FrameReader(self.info, self.size, self.first, self.stop, self.threads)
 
     def segment_of(self, index: int) -> int:
         """The number of the segment that frame ``index`` belongs to."""
@@ -265,7 +270,7 @@ def render_part(
         batch_size=request.options.batch_size,
         segment_frames=request.segment_frames,
         first_index=request.start,
-        draw_workers=min(4, os.cpu_count() or 1),
+        draw_workers=min(4, request.threads or os.cpu_count() or 1),
     )
     failure: list[BaseException] = []
 

@@ -83,11 +83,14 @@ def make_video(
     audio_codec: str = "aac",
     video_codec: str = "libx264",
     sideways: bool = False,
+    keyframe_every: int | None = None,
 ) -> ShapeVideo:
     """Write a video of the shapes (and a tone) to ``path`` with PyAV.
 
-    ``sideways`` stores the pictures turned a quarter clockwise, with a display matrix that
-    tells players to turn them back, as phones store portrait video.
+    ``keyframe_every`` frames there is a keyframe (default: the encoder's choice; for H.264
+    only the first in a video shorter than 250 frames). ``sideways`` stores the pictures
+    turned a quarter clockwise, with a display matrix that tells players to turn them back,
+    as phones store portrait video.
     """
     with av.open(str(path), "w") as container:
         video = container.add_stream(video_codec, rate=fps)
@@ -97,6 +100,8 @@ def make_video(
         video.pix_fmt = "yuv420p" if video_codec == "libx264" else "yuvj420p"
         if video_codec == "libx264":
             video.options = {"crf": "10"}
+        if keyframe_every is not None:
+            video.codec_context.gop_size = keyframe_every
         sound = None
         if audio:
             sound = container.add_stream(audio_codec, rate=SAMPLE_RATE, layout="mono")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -171,40 +172,87 @@ class FrameReader:
 
     Frames are numbered in decoding order, counting only frames that decode. Packets in the
     range that fail to decode are logged, left out, and listed with the next frame.
+
+    A reader that starts later than the first frame seeks: it finds the timestamp of frame
+    ``start`` among the stream's packets (read without decoding), jumps to the keyframe at
+    or before it and decodes forward to that frame. Where that cannot be trusted (packets
+    without timestamps, the jump landing past the frame, a packet on the way that does not
+    decode) it decodes from the first frame instead. ``threads`` caps the decoder's threads
+    (``None``: as many as ffmpeg picks for this machine).
     """
 
     def __init__(
-        self, info: VideoInfo, size: tuple[int, int], start: int = 0, stop: int | None = None
+        self,
+        info: VideoInfo,
+        size: tuple[int, int],
+        start: int = 0,
+        stop: int | None = None,
+        threads: int | None = None,
     ) -> None:
         self.info = info
         self.size = size
         self.start = start
         self.stop = stop
+        self.threads = threads
 
     def __iter__(self) -> Iterator[SourceFrame]:
         if self.stop is not None and self.stop <= self.start:
             return
-        with open_input(self.info.path) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            index = 0
-            last_pts: int | None = None
-            skipped: list[dict[str, object]] = []
-            for frame in _decode(container, stream):
-                if isinstance(frame, _Damage):
-                    if index >= self.start:
-                        skipped.extend(self._report(frame, index))
-                    continue
-                if index >= self.start:
-                    last_pts = self._pts(frame, index, last_pts)
-                    width, height = self.info.orientation.stored_size(self.size)
-                    image = frame.to_ndarray(width=width, height=height, format="rgb24")
-                    image = self.info.orientation.upright(image)
-                    yield SourceFrame(index, last_pts, image, tuple(skipped))
-                    skipped.clear()
-                index += 1
-                if self.stop is not None and index >= self.stop:
+        if self.start:
+            with open_input(self.info.path) as container:
+                frames = self._seek(container)
+                if frames is not None:
+                    yield from self._read(frames, self.start)
                     return
+            log.debug("%s: decoding from the start to frame %d", self.info.path, self.start)
+        with open_input(self.info.path) as container:
+            yield from self._read(self._decoded(container), 0)
+
+    def _decoded(self, container: av.container.InputContainer) -> Iterator[av.VideoFrame | _Damage]:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        if self.threads is not None:
+            stream.thread_count = self.threads
+        return _decode(container, stream)
+
+    def _seek(
+        self, container: av.container.InputContainer
+    ) -> Iterator[av.VideoFrame | _Damage] | None:
+        """The decoded frames from frame ``start`` on, reached by a seek; ``None`` where a
+        seek cannot be trusted to reach exactly that frame."""
+        stream = container.streams.video[0]
+        target = _frame_pts(container, stream, self.start)
+        if target is None:
+            return None
+        container.seek(target, backward=True, any_frame=False, stream=stream)
+        frames = self._decoded(container)
+        for frame in frames:
+            if isinstance(frame, _Damage) or frame.pts is None or frame.pts > target:
+                return None
+            if frame.pts == target:
+                return itertools.chain([frame], frames)
+        return None
+
+    def _read(self, frames: Iterator[av.VideoFrame | _Damage], index: int) -> Iterator[SourceFrame]:
+        """The frames from ``frames`` (the first of which is frame ``index``) that are in
+        the range."""
+        last_pts: int | None = None
+        skipped: list[dict[str, object]] = []
+        for frame in frames:
+            if isinstance(frame, _Damage):
+                if index >= self.start:
+                    skipped.extend(self._report(frame, index))
+                continue
+            if index >= self.start:
+                last_pts = self._pts(frame, index, last_pts)
+                width, height = self.info.orientation.stored_size(self.size)
+                image = frame.to_ndarray(width=width, height=height, format="rgb24")
+                image = self.info.orientation.upright(image)
+                yield SourceFrame(index, last_pts, image, tuple(skipped))
+                skipped.clear()
+            index += 1
+            if self.stop is not None and index >= self.stop:
+                return
 
     def _report(self, damage: _Damage, index: int) -> list[dict[str, object]]:
         if damage.truncated:
@@ -257,3 +305,22 @@ def _decode(
         except (av.InvalidDataError, av.error.PatchWelcomeError, av.error.BugError) as error:
             time = None if packet.pts is None else float(packet.pts * stream.time_base)
             yield _Damage(reason(error), time)
+
+
+def _frame_pts(
+    container: av.container.InputContainer, stream: av.VideoStream, index: int
+) -> int | None:
+    """The timestamp of frame ``index`` (counted from the first, in display order), from the
+    packets' timestamps, read without decoding; ``None`` where they cannot say (missing or
+    repeated timestamps, too few packets)."""
+    stamps = []
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue
+        if packet.pts is None:
+            return None
+        stamps.append(packet.pts)
+    stamps.sort()
+    if index >= len(stamps) or len(set(stamps)) != len(stamps):
+        return None
+    return stamps[index]

@@ -74,6 +74,23 @@ def run_module(
     )
 
 
+def corrupt(source: Path, target: Path, packets: tuple[int, ...]) -> list[float]:
+    """Copy ``source`` with the given video packets broken; returns their times."""
+    import av
+
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        found = [
+            (p.pos, float(p.pts * stream.time_base)) for p in container.demux(stream) if p.size
+        ]
+    data = bytearray(source.read_bytes())
+    for number in packets:
+        position = found[number][0]
+        data[position : position + 4] = b"\xff\xff\xff\xff"
+    target.write_bytes(bytes(data))
+    return sorted(found[number][1] for number in packets)
+
+
 @pytest.fixture(scope="session")
 def shapes_video(tmp_path_factory: pytest.TempPathFactory):
     """A 60-frame, 10 fps video of crossing shapes with a tone (three 2-second segments)."""

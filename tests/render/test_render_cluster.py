@@ -122,6 +122,23 @@ def test_chunks_give_the_clip_of_a_single_run(ray_cluster, shapes_video, rendere
     )
 
 
+def test_chunks_of_a_video_with_keyframes_far_apart_give_the_clip_of_a_single_run(
+    ray_cluster, tmp_path
+):
+    from party_button.render.job import render
+    from party_button.render.options import RenderOptions
+
+    video = make_video(tmp_path / "far.mp4", frames=60, keyframe_every=25).path
+    reference = tmp_path / "plain" / "far.outlined.mp4"
+    render(RenderOptions(video, reference, segmenter=SHAPES, progress=False))
+    done = render_on_ray(ray_cluster, video, "--segmenter", SHAPES, "--chunk", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    clip = tmp_path / "songs" / "far.outlined.mp4"
+    assert_same_clip(clip, reference)
+    parts = json.loads(clip.with_suffix(".json").read_text())["run"]["parts"]
+    assert [part["frames"] for part in parts] == [[0, 19], [20, 39], [40, 59]]
+
+
 def test_a_failure_on_the_worker_is_the_videos_one_line_error(ray_cluster, shapes_video, tmp_path):
     done = render_on_ray(ray_cluster, shapes_video.path, "--segmenter", "nowhere:X", cwd=tmp_path)
     assert done.returncode == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,7 @@ av = pytest.importorskip("av")
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
-from conftest import SHAPES  # noqa: E402
+from conftest import SHAPES, corrupt  # noqa: E402
 
 from party_button.render.testing import make_video, read_video  # noqa: E402
 
@@ -55,21 +54,6 @@ def test_a_file_without_a_video_stream(render_cli, tmp_path):
         container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     assert_fails(render_cli(sound, "--segmenter", SHAPES), "tone.m4a: has no video stream")
-
-
-def corrupt(source: Path, target: Path, packets: tuple[int, ...]) -> list[float]:
-    """Copy ``source`` with the given video packets broken; returns their times."""
-    with av.open(str(source)) as container:
-        stream = container.streams.video[0]
-        found = [
-            (p.pos, float(p.pts * stream.time_base)) for p in container.demux(stream) if p.size
-        ]
-    data = bytearray(source.read_bytes())
-    for number in packets:
-        position = found[number][0]
-        data[position : position + 4] = b"\xff\xff\xff\xff"
-    target.write_bytes(bytes(data))
-    return sorted(found[number][1] for number in packets)
 
 
 def test_corrupt_frames_are_reported_and_skipped(render_cli, shapes_video, tmp_path, caplog):
