@@ -34,6 +34,7 @@ MQTT_UNIT = "party-button-mqtt.service"
 PIN = "424242"
 TOKEN = "system-test-token-0123456789"
 BASE_TOPIC = "party-button/test"
+BROKER = "127.0.0.1"
 SITE = "http://127.0.0.1:8080"
 
 HTTP_CLIENT = """
@@ -59,6 +60,8 @@ def enable_adapters(config: str) -> str:
     replacements = (
         ("web:\n  enabled: false\n", "web:\n  enabled: true\n"),
         ("mqtt:\n  enabled: false\n", f"mqtt:\n  enabled: true\n  base_topic: {BASE_TOPIC}\n"),
+        # A debootstrapped root has no /etc/hosts, so "localhost" does not resolve there.
+        ("  host: localhost ", f"  host: {BROKER} "),
         ('  # token: "a-long-random-string-for-scripts"', f'  token: "{TOKEN}"'),
         ("pin_factory: auto", "pin_factory: mock"),  # the container is not a Pi
     )
@@ -148,9 +151,9 @@ def test_a_login_and_a_press_over_http_switch_the_daemons_relays(machine):
 def test_a_press_over_mqtt_makes_a_party(machine):
     wait_active(machine, unit=MQTT_UNIT)
     assert machine.run(["systemctl", "is-active", "mosquitto.service"]).stdout.strip() == "active"
-    wait_status(machine, "connected, daemon online", unit=MQTT_UNIT)
+    wait_status(machine, f'"broker {BROKER}:1883 connected, daemon online"', unit=MQTT_UNIT)
     wait_idle(machine, user=None)
-    publish = ["mosquitto_pub", "-h", "127.0.0.1", "-q", "1", "-m", "PRESS"]
+    publish = ["mosquitto_pub", "-h", BROKER, "-q", "1", "-m", "PRESS"]
     machine.run([*publish, "-t", f"{BASE_TOPIC}/command/start"])
     status = wait_until(
         lambda: lights_on(status := control(machine, "status", user=None)) and status,
@@ -159,7 +162,7 @@ def test_a_press_over_mqtt_makes_a_party(machine):
     )
     assert status["phase"] in ("intro", "party")
     # And the bridge tells the broker (retained): what Home Assistant shows.
-    retained = ["mosquitto_sub", "-h", "127.0.0.1", "-C", "1", "-W", "10"]
+    retained = ["mosquitto_sub", "-h", BROKER, "-C", "1", "-W", "10"]
     wait_until(
         lambda: (
             machine.run(
