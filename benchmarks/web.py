@@ -2,7 +2,11 @@
 
 Run from the repository root: ``python -m benchmarks.web [--json]``. A daemon runs on mock
 pins in this process with its control socket; ``party-button web`` runs beside it as its own
-process, on loopback, as in the tests. It prints a table, or one JSON object with ``--json``.
+process, on loopback, as in the tests. The browser whose presses and events are timed is a
+third process (:mod:`benchmarks.web_client`) that reads the clock itself, and this process
+looks for results only every :data:`POLL` seconds: a reader thread or a tight poll here would
+hold the interpreter lock that the daemon's loop needs, and the benchmark would time itself.
+It prints a table, or one JSON object with ``--json``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import argparse
 import http.client
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -41,6 +46,8 @@ from party_button.web.testing import start_web, stop_web
 
 TOKEN = "benchmark-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+POLL = 0.02
+"""Seconds between two looks of this process at the daemon, the relays and the client."""
 TARGETS = {
     "http_press_to_relay_ms p99": 15.0,
     "change_to_event_ms p99": 50.0,
@@ -51,7 +58,10 @@ TARGETS = {
 
 
 class Stream:
-    """A live stream (``GET /api/events``) read in a thread; each message with its arrival."""
+    """A live stream (``GET /api/events``) read in a thread; each message with its arrival.
+
+    For the idle clients, whose timing is not measured.
+    """
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -69,6 +79,10 @@ class Stream:
         except (OSError, ValueError):
             pass
 
+    def first_state(self) -> bool:
+        """Whether the daemon's whole state has come."""
+        return any(message.get("type") == "state" for _at, message in self.arrived)
+
     def first(self, wanted, after: int) -> float:
         """When the first message from index ``after`` on that ``wanted`` accepts arrived."""
         found: list[float] = []
@@ -77,8 +91,48 @@ class Stream:
             found[:] = [at for at, message in self.arrived[after:] if wanted(message)]
             return bool(found)
 
-        wait_for(seen, timeout=10)
+        wait_for(seen, timeout=10, every=POLL)
         return found[0]
+
+
+class Browser(Stream):
+    """:mod:`benchmarks.web_client` as its own process: its stream, and presses on request,
+    each with the moment the client read from the clock."""
+
+    def __init__(self, url: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.web_client", url, TOKEN],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.arrived = []
+        self.sent: list[float] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            kind, at, *message = line.split(" ", 2)
+            if kind == "event":
+                self.arrived.append((float(at), json.loads(message[0])))
+            elif kind == "sent":
+                self.sent.append(float(at))
+
+    def press(self) -> float:
+        """Press over HTTP; when the client sent it (it has read the answer by now)."""
+        assert self.process.stdin is not None
+        count = len(self.sent)
+        self.process.stdin.write("press\n")
+        self.process.stdin.flush()
+        wait_for(lambda: len(self.sent) > count, timeout=10, every=POLL)
+        return self.sent[count]
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.terminate()
+        self.process.wait()
 
 
 def web_config(folder: Path) -> Path:
@@ -104,41 +158,42 @@ def measure(config_path: Path, presses: int, clients: int, idle_seconds: float) 
 
     with running_daemon(config, factory, control_path=socket) as daemon:
         web = start_web(config_path, socket, config_path.parent / "web.log")
+        browser: Browser | None = None
         try:
-            parts = urlsplit(web.url)
-            connection = http.client.HTTPConnection(parts.hostname, parts.port)
-            stream = Stream(web.url)
-            wait_for(lambda: any(m.get("type") == "state" for _at, m in stream.arrived))
+            browser = Browser(web.url)
+            wait_for(browser.first_state, timeout=30, every=POLL)
 
             def idle_and_ready() -> None:
-                wait_for(lambda: daemon.machine.phase is Phase.IDLE and daemon.player.prepared)
+                wait_for(
+                    lambda: daemon.machine.phase is Phase.IDLE and daemon.player.prepared,
+                    every=POLL,
+                )
                 time.sleep(IDLE_GAP_SECONDS)
 
             for number in range(presses):
                 idle_and_ready()
                 before = {pin: pin._last_change for pin in relays}
-                after = len(stream.arrived)
+                after = len(browser.arrived)
                 if number % 2 == 0:  # a press over HTTP: to the first relay switch
-                    pressed = time.monotonic()
-                    connection.request("POST", "/api/press", headers=AUTH)
-                    connection.getresponse().read()
-                    wait_for(lambda before=before: first_switch(before) is not None)
+                    pressed = browser.press()
+                    wait_for(lambda before=before: first_switch(before) is not None, every=POLL)
                     to_relay.append((first_switch(before) - pressed) * 1000)
                 else:  # the button: the daemon's change to the event in the browser's stream
                     pressed = time.monotonic()
                     button.drive_low()
-                    arrived = stream.first(lambda m: m.get("event") == "press", after)
+                    arrived = browser.first(lambda m: m.get("event") == "press", after)
                     to_event.append((arrived - pressed) * 1000)
                     button.drive_high()
                 daemon.events.put(Request(Input.STOP))
-            connection.close()
-            streams = [stream] + [Stream(web.url) for _ in range(clients - 1)]
+            streams = [browser] + [Stream(web.url) for _ in range(clients - 1)]
             for each in streams:
-                wait_for(lambda s=each: any(m.get("type") == "state" for _at, m in s.arrived))
+                wait_for(each.first_state, every=POLL)
             idle_and_ready()
             cpu = idle_cpu_percent(web.process.pid, idle_seconds)
             rss = rss_mb(web.process.pid)
         finally:
+            if browser is not None:
+                browser.close()
             stop_web(web)
     return {
         "http_press_to_relay_ms": summary(to_relay),

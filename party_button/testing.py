@@ -62,13 +62,14 @@ class RelayMockFactory(MockFactory):
         return super().pin(name, pin_class, **kwargs)
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    """Wait until ``condition()`` is true, or fail after ``timeout`` seconds."""
+def wait_for(condition: Callable[[], object], timeout: float = 5.0, every: float = 0.002) -> None:
+    """Wait until ``condition()`` is true, asking every ``every`` seconds, or fail after
+    ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {condition}")
-        time.sleep(0.002)
+        time.sleep(every)
 
 
 class History:

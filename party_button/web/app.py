@@ -1,8 +1,9 @@
 """The web application: the page, the JSON API and the live stream, on one port.
 
 Every route passes the one check of :mod:`.auth`. The API is documented in the README
-(section "The web page and API"); errors are ``{"ok": false, "error": "..."}``, and 503 when
-the daemon cannot be reached.
+(section "The web page and API") and described in ``openapi.json``, served as
+``/api/openapi.json`` (a test holds it to the routes registered here). Errors are
+``{"ok": false, "error": "..."}``, and 503 when the daemon cannot be reached.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from party_button.web.auth import refusal
 from party_button.web.daemon_link import RECONNECT, DaemonDown, DaemonLink
 from party_button.web.parties import PartyLog
 from party_button.web.songs import LIST_LIMIT, SongRefused, SongsFolders, upload_name
-from party_button.web.static_files import LOGIN_PAGE, PAGE, STATIC
+from party_button.web.static_files import LOGIN_PAGE, OPENAPI, PAGE, STATIC
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ def make_app(config: Config, link: DaemonLink) -> web.Application:
     app.router.add_get("/api/songs", songs)
     app.router.add_post("/api/songs", upload)
     app.router.add_delete("/api/songs/{name:.+}", delete)
+    app.router.add_get("/api/openapi.json", _file(OPENAPI))
     return app
 
 

@@ -16,24 +16,32 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from party_button.testing import write_clip
+from tests.system.booted import (
+    CONFIG,
+    MEMBER,
+    UNIT,
+    control,
+    lights_on,
+    main_pid,
+    wait_active,
+    wait_idle,
+    wait_status,
+    wait_until,
+)
 from tests.system.containers import Machine, WorkRoot
 from tests.system.roots import temporary_log
 
-UNIT = "party-button.service"
 STATE = Path("/var/lib/party-button")
 SONGS = STATE / "songs"
-CONFIG = Path("/etc/party-button/config.yaml")
 DROP_INS = Path("/etc/systemd/system/party-button.service.d")
-RELAYS = ("lights", "beacon", "fog", "strobe")
-MEMBER, OUTSIDER = "dj", "guest"
+OUTSIDER = "guest"
 
 
 @pytest.fixture(scope="module")
@@ -46,68 +54,6 @@ def machine(native_root: WorkRoot) -> Iterator[Machine]:
         booted.run(["useradd", "--create-home", "--groups", "party-button", MEMBER])
         booted.run(["useradd", "--create-home", OUTSIDER])
         yield booted
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``check`` until it returns something true; fail saying ``what`` did not happen."""
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not happen within {timeout:g}s")
-        time.sleep(0.2)
-    return result
-
-
-def main_pid(machine: Machine) -> int:
-    shown = machine.run(["systemctl", "show", "--property=MainPID", "--value", UNIT])
-    return int(shown.stdout.strip())
-
-
-def wait_active(machine: Machine, timeout: float = 90) -> int:
-    """Wait for the unit to be active (READY=1 received); returns its main PID."""
-
-    def active() -> bool:
-        return machine.run(["systemctl", "is-active", UNIT], check=False).stdout.strip() == "active"
-
-    wait_until(active, timeout, f"{UNIT} becoming active")
-    return main_pid(machine)
-
-
-def wait_status(machine: Machine, text: str, timeout: float = 30) -> None:
-    """Wait for ``systemctl status`` to show ``text`` (the daemon's STATUS= reaches systemd
-    asynchronously, and the first scan of the songs may still be under way)."""
-
-    def shown() -> bool:
-        status = machine.run(["systemctl", "status", "--no-pager", UNIT], check=False)
-        return text in status.stdout
-
-    wait_until(shown, timeout, f"systemctl status showing {text}")
-
-
-def control(machine: Machine, command: str, user: str = MEMBER) -> dict[str, Any]:
-    """``party-button COMMAND --json`` as ``user``, the way a shell user runs it."""
-    result = machine.run(["party-button", command, "--json"], user=user, check=False)
-    assert result.stdout, result.stderr
-    return json.loads(result.stdout)
-
-
-def lights_on(status: dict[str, Any]) -> bool:
-    """Whether the status shows every relay, and the light show has some of them on."""
-    return set(status["relays"]) == set(RELAYS) and any(status["relays"].values())
-
-
-def wait_idle(machine: Machine, timeout: float = 60) -> dict[str, Any]:
-    """End any party and wait for the idle phase, relays off."""
-    if control(machine, "status")["phase"] in ("intro", "party"):
-        control(machine, "stop")
-
-    def idle() -> dict[str, Any] | None:
-        status = control(machine, "status")
-        return status if status["phase"] == "idle" else None
-
-    status = wait_until(idle, timeout, "the idle phase")
-    assert not any(status["relays"].values())
-    return status
 
 
 def press_until_playing(machine: Machine) -> dict[str, Any]:
