@@ -48,7 +48,7 @@ def send_command(path: Path, command: str, *, timeout: float = CLIENT_TIMEOUT) -
         raise ControlError(unknown_command(command))
     hung_up = f"lost the connection to {path}: the daemon hung up"
     with _connect(path, timeout) as sock, _Talking(path, timeout, hung_up):
-        sock.sendall(command.encode() + b"\n")
+        _send(sock, command.encode() + b"\n")
         line = next(_read_lines(sock))
     return decode_line(path, line)
 
@@ -71,7 +71,7 @@ class WatchConnection:
         path = self.path
         hung_up = f"the daemon on {path} closed the connection"
         with _Talking(path, self.timeout, hung_up):
-            self._sock.sendall(b"watch\n")
+            _send(self._sock, b"watch\n")
             lines = _read_lines(self._sock)
             first = decode_line(path, next(lines))
             if first.get("ok") is False:
@@ -121,6 +121,14 @@ class _Talking:
         else:
             return False
         raise ControlError(message) from None
+
+
+def _send(sock: socket.socket, request: bytes) -> None:
+    """Send ``request``. A daemon that refuses a client (out of file descriptors, too many
+    connections) answers at once and hangs up, maybe before the request arrives: its answer
+    is still there to be read."""
+    with contextlib.suppress(BrokenPipeError):
+        sock.sendall(request)
 
 
 def _read_lines(sock: socket.socket) -> Iterator[bytes]:
