@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import resource
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,16 @@ def test_resume_after_a_crash_gives_the_same_clip(
     assert not work_folder(clip).exists()
 
 
+@pytest.fixture
+def ctrl_c_interrupts() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal, even where this test process was
+    started with SIGINT ignored (a background job of a shell, as some CI runners start it)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_interrupts")
 def test_ctrl_c_keeps_the_work_and_resume_finishes(
     shapes_video, rendered_shapes, tmp_path, render_cli, monkeypatch
 ):
