@@ -246,3 +246,21 @@ def test_out_of_file_descriptors_no_song_is_set_aside_or_left_out(
     assert skipped == []  # nothing set aside: no file was at fault
     assert unavailable == f"{song_folder / 'song0.ogg'}: Too many open files"
     assert after == 4
+
+
+def test_a_routine_pass_that_finds_nothing_stays_quiet(
+    picker: Callable[..., SongPicker], song_folder: Path
+) -> None:
+    heard: list[None] = []
+    library = picker(scan_interval=0.02, on_change=lambda: heard.append(None))
+    wait_for(lambda: library.next_checked and library.passes >= 2)
+    quiet_since, passes = len(heard), library.passes
+    wait_for(lambda: library.passes >= passes + 5)  # routine passes over unchanged folders
+    assert len(heard) == quiet_since  # the daemon's loop is not woken for nothing
+
+    asked = library.rescan()  # asked for: heard, though nothing changed
+    wait_for(lambda: library.passes >= asked and len(heard) > quiet_since)
+    heard_before_copy, songs = len(heard), len(library)
+    tiny_song(song_folder / "new.ogg")
+    wait_for(lambda: len(heard) > heard_before_copy)  # a pass that found a song is heard
+    assert len(library) == songs + 1

@@ -382,14 +382,18 @@ class ScannedLibrary:
         self.library = library
         self.lock = lock or contextlib.nullcontext()
 
-    def refresh(self, changed: Changes | None = None, stop: Callable[[], bool] = _never) -> None:
-        """Scan the folders again and bring back set-aside files that changed.
+    def refresh(self, changed: Changes | None = None, stop: Callable[[], bool] = _never) -> bool:
+        """Scan the folders again and bring back set-aside files that changed; returns
+        whether anything was added, removed or brought back.
 
         ``changed(added, removed)`` hears each batch of changes after the library took it;
         ``stop()`` ends the pass early (the changes found so far are kept).
         """
+        anything = False
 
         def take(added: list[str], removed: list[str]) -> None:
+            nonlocal anything
+            anything = anything or bool(added or removed)
             with self.lock:
                 self.library.change(added, removed)
             if changed is not None:
@@ -403,6 +407,7 @@ class ScannedLibrary:
             back = self.library.recheck(stamps)
         if changed is not None and back:
             changed(back, [])
+        return anything or bool(back)
 
 
 def library_parts(config: Config, *, seed: int | None = None) -> tuple[FolderScanner, SongLibrary]:

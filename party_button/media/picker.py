@@ -224,12 +224,13 @@ class SongPicker:
                     break
                 if self._rescan or time.monotonic() >= next_pass:
                     with self._lock:
-                        self._rescan = False
+                        asked, self._rescan = self._rescan, False
                         self._passes_begun += 1
-                    self._scanned.refresh(self._found, self._closed.is_set)
+                    changed = self._scanned.refresh(self._found, self._closed.is_set)
                     next_pass = time.monotonic() + self._scan_interval
                     self.passes += 1
-                    self._on_change()
+                    if asked or changed:  # a routine pass that found nothing stays quiet
+                        self._on_change()
         except Exception:  # a bug here must not take the party down: the loop plays on
             log.exception("the songs library stopped looking for songs")
 
