@@ -67,6 +67,17 @@ def lights_on(status: dict[str, Any]) -> bool:
     return set(status["relays"]) == set(RELAYS) and any(status["relays"].values())
 
 
+def wait_lit(machine: Machine, what: str, user: str | None = MEMBER) -> dict[str, Any]:
+    """The daemon's status once its party has relays on: the shipped intro blinks, so one
+    look may fall between two blinks."""
+
+    def lit() -> dict[str, Any] | None:
+        status = control(machine, "status", user)
+        return status if lights_on(status) else None
+
+    return wait_until(lit, 30, what)
+
+
 def wait_idle(machine: Machine, timeout: float = 60, user: str | None = MEMBER) -> dict[str, Any]:
     """End any party and wait for the idle phase, relays off."""
     if control(machine, "status", user)["phase"] in ("intro", "party"):

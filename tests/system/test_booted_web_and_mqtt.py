@@ -20,9 +20,9 @@ from tests.system.booted import (
     CONFIG,
     UNIT,
     control,
-    lights_on,
     wait_active,
     wait_idle,
+    wait_lit,
     wait_status,
     wait_until,
 )
@@ -141,8 +141,9 @@ def test_a_login_and_a_press_over_http_switch_the_daemons_relays(machine):
     pressed = http(machine, "POST", "/api/press", token=TOKEN)
     assert pressed["status"] == 200, pressed
     assert pressed["body"]["phase"] in ("intro", "party")
-    status = control(machine, "status", user=None)  # the daemon itself, through its socket
-    assert status["phase"] in ("intro", "party") and lights_on(status)
+    # The daemon itself, through its socket.
+    status = wait_lit(machine, "the party pressed over HTTP", user=None)
+    assert status["phase"] in ("intro", "party")
     stopped = http(machine, "POST", "/api/stop", token=TOKEN)
     assert stopped["status"] == 200 and stopped["body"]["phase"] == "ending"
     wait_idle(machine, user=None)
@@ -155,11 +156,7 @@ def test_a_press_over_mqtt_makes_a_party(machine):
     wait_idle(machine, user=None)
     publish = ["mosquitto_pub", "-h", BROKER, "-q", "1", "-m", "PRESS"]
     machine.run([*publish, "-t", f"{BASE_TOPIC}/command/start"])
-    status = wait_until(
-        lambda: lights_on(status := control(machine, "status", user=None)) and status,
-        30,
-        "the party pressed over MQTT",
-    )
+    status = wait_lit(machine, "the party pressed over MQTT", user=None)
     assert status["phase"] in ("intro", "party")
     # And the bridge tells the broker (retained): what Home Assistant shows.
     retained = ["mosquitto_sub", "-h", BROKER, "-C", "1", "-W", "10"]
