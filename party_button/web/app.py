@@ -46,6 +46,11 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+CONFIG = web.AppKey("config", Config)
+LINK = web.AppKey("link", DaemonLink)
+FOLDERS = web.AppKey("folders", SongsFolders)
+PARTIES = web.AppKey("parties", PartyLog)
+
 
 def make_app(config: Config, link: DaemonLink) -> web.Application:
     """The application for ``config``, talking to the daemon through ``link``."""
@@ -59,16 +64,14 @@ def make_app(config: Config, link: DaemonLink) -> web.Application:
             )
         ]
     )
-    app["settings"] = settings
-    app["sessions"] = sessions
-    app["attempts"] = attempts
-    app["config"] = config
-    app["link"] = link
-    app["folders"] = SongsFolders(
-        config.songs.folders, config.songs.extensions, config.effect_sounds
-    )
+    app[auth.SETTINGS] = settings
+    app[auth.SESSIONS] = sessions
+    app[auth.ATTEMPTS] = attempts
+    app[CONFIG] = config
+    app[LINK] = link
+    app[FOLDERS] = SongsFolders(config.songs.folders, config.songs.extensions, config.effect_sounds)
     parties = PartyLog()
-    app["parties"] = parties
+    app[PARTIES] = parties
 
     def follow(message: dict[str, Any]) -> None:
         if parties.observe(message):
@@ -116,15 +119,15 @@ def _down(link: DaemonLink, problem: str | None = None) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     """``GET /api/status``: the daemon's state as last streamed, and the last parties."""
-    link: DaemonLink = request.app["link"]
+    link = request.app[LINK]
     if link.state is None:
         return _down(link)
-    return web.json_response({"ok": True, **link.state, "parties": request.app["parties"].recent()})
+    return web.json_response({"ok": True, **link.state, "parties": request.app[PARTIES].recent()})
 
 
 async def page_settings(request: web.Request) -> web.Response:
     """``GET /api/page``: what the page needs from the config."""
-    config: Config = request.app["config"]
+    config = request.app[CONFIG]
     return web.json_response(
         {
             "ok": True,
@@ -137,7 +140,7 @@ async def page_settings(request: web.Request) -> web.Response:
 
 async def command(request: web.Request) -> web.Response:
     """``POST /api/press|stop|next|hold``: sent to the daemon; its answer comes back."""
-    link: DaemonLink = request.app["link"]
+    link = request.app[LINK]
     name = request.path.rsplit("/", 1)[1]
     try:
         answer = await link.command(name)
@@ -151,7 +154,7 @@ async def command(request: web.Request) -> web.Response:
 
 async def events(request: web.Request) -> web.StreamResponse:
     """``GET /api/events``: the live stream (Server-Sent Events), one JSON message each."""
-    link: DaemonLink = request.app["link"]
+    link = request.app[LINK]
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
     )
@@ -176,7 +179,7 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 async def songs(request: web.Request) -> web.Response:
     """``GET /api/songs?q=TEXT&limit=N``: the songs whose name holds TEXT."""
-    folders: SongsFolders = request.app["folders"]
+    folders = request.app[FOLDERS]
     try:
         limit = min(max(int(request.query.get("limit", LIST_LIMIT)), 1), 10 * LIST_LIMIT)
     except ValueError:
@@ -189,8 +192,8 @@ async def songs(request: web.Request) -> web.Response:
 
 async def upload(request: web.Request) -> web.StreamResponse:
     """``POST /api/songs`` (multipart, one or more ``file`` parts): checked, then saved."""
-    config: Config = request.app["config"]
-    folders: SongsFolders = request.app["folders"]
+    config = request.app[CONFIG]
+    folders = request.app[FOLDERS]
     limit = config.web.max_upload_mb * 1024**2
     if request.content_length is not None and request.content_length > limit + MULTIPART_SLACK:
         size = request.content_length / 1024**2
@@ -220,7 +223,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
         return _closing(refusal(400, f"not a valid upload: {exc}"))
     finally:
         if saved:
-            request.app["link"].publish({"type": "library"})
+            request.app[LINK].publish({"type": "library"})
     if not saved:
         return refusal(400, "no file in the upload")
     return web.json_response({"ok": True, "saved": saved}, status=201)
@@ -240,13 +243,13 @@ def _closing(response: web.Response) -> web.Response:
 
 async def delete(request: web.Request) -> web.Response:
     """``DELETE /api/songs/NAME``: the song and its beat grid are deleted."""
-    folders: SongsFolders = request.app["folders"]
+    folders = request.app[FOLDERS]
     try:
         path = await folders.remove(request.match_info["name"])
     except SongRefused as exc:
         return refusal(exc.status, str(exc))
     log.info("deleted %s", path)
-    request.app["link"].publish({"type": "library"})
+    request.app[LINK].publish({"type": "library"})
     return web.json_response({"ok": True, "deleted": request.match_info["name"]})
 
 

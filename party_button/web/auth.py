@@ -115,6 +115,11 @@ class Attempts:
                 del self._by_address[key]
 
 
+SETTINGS = web.AppKey("settings", WebConfig)
+SESSIONS = web.AppKey("sessions", Sessions)
+ATTEMPTS = web.AppKey("attempts", Attempts)
+
+
 def same_origin(request: web.Request) -> bool:
     """Whether ``request`` comes from a page of this very site."""
     origin = request.headers.get("Origin")
@@ -167,9 +172,9 @@ def _retry(wait: float) -> dict[str, str]:
 
 async def login(request: web.Request) -> web.Response:
     """``POST /api/login`` with ``{"pin": "..."}``: a session cookie, or why not."""
-    settings: WebConfig = request.app["settings"]
-    sessions: Sessions = request.app["sessions"]
-    attempts: Attempts = request.app["attempts"]
+    settings = request.app[SETTINGS]
+    sessions = request.app[SESSIONS]
+    attempts = request.app[ATTEMPTS]
     if not same_origin(request):
         return refusal(403, "refused: the login does not come from this site's page")
     if settings.pin is None:
@@ -199,7 +204,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def logout(request: web.Request) -> web.Response:
     """``POST /api/logout``: the session ends."""
-    request.app["sessions"].end(request.cookies.get(SESSION_COOKIE))
+    request.app[SESSIONS].end(request.cookies.get(SESSION_COOKIE))
     response = web.json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
