@@ -18,7 +18,7 @@ TEST_DEBS := $(DAEMON_DEBS) mpv libasound2 openscad systemd chromium mosquitto \
 .PHONY: simulate test lint bench install uninstall daemon-debs test-debs
 
 simulate: daemon-debs $(BIN)/.daemon
-	$(BIN)/party-button run --simulate --config party_button/config/config.yaml
+	$(BIN)/party-button run --simulate --config config/config.yaml
 
 test: test-debs $(BIN)/.test
 	$(BIN)/python -m pytest -q

@@ -33,9 +33,9 @@ from party_button.config.schema import load_config
 from party_button.daemon.events import Request
 from party_button.daemon.party import Input
 from party_button.mqtt.entities import PRESS, Topics
-from party_button.mqtt.testing import GIVE_UP, BridgeProcess, Broker, Recorder, retained
 from party_button.phase import Phase
 from party_button.testing import RelayMockFactory, running_daemon, wait_for
+from party_button.testing.mqtt import GIVE_UP, BridgeProcess, Broker, Recorder, retained
 
 TARGETS = {
     "mqtt_press_to_relay_ms p99": 20.0,

@@ -3,7 +3,7 @@ the same library on a local Ray; and one long video in chunks against the same v
 task.
 
 Four generated videos (600 frames each by default) are rendered with the deterministic shape
-segmenter of :mod:`party_button.render.testing`, so the figures measure the render job and
+segmenter of :mod:`party_button.testing.render`, so the figures measure the render job and
 Ray, not a model:
 
 - ``sequential_s``: the four videos one after the other in this process, as
@@ -43,9 +43,9 @@ from party_button.render.batch import render_one_here
 from party_button.render.options import ClusterOptions, RenderOptions
 from party_button.render.parts import Segmenters
 from party_button.render.progress import JobProgress
-from party_button.render.testing import make_video
+from party_button.testing.render import make_video
 
-SHAPES = "party_button.render.testing:ShapeSegmenter"
+SHAPES = "party_button.testing.render:ShapeSegmenter"
 
 
 def jobs(videos: list[Path], output: Path) -> list[RenderOptions]:

@@ -41,8 +41,8 @@ from party_button.daemon.events import Request
 from party_button.daemon.party import Input
 from party_button.phase import Phase
 from party_button.testing import RelayMockFactory, running_daemon, wait_for
+from party_button.testing.web import start_web, stop_web
 from party_button.web.static_files import page_bytes
-from party_button.web.testing import start_web, stop_web
 
 TOKEN = "benchmark-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -133,7 +133,7 @@ pin=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 pin=$(printf '%06d' $((pin % 1000000)))
 sed -E -e "/^[[:space:]]*(folders|intro_sound|fallback_sound):/ s#(\.\./)+songs#$STATEDIR/songs#g" \
     -e "/^[[:space:]]*pin:/ s#\"[0-9]+\"#\"$pin\"#" \
-    "$SRC/party_button/config/config.yaml" > "$config_tmp"
+    "$SRC/config/config.yaml" > "$config_tmp"
 if [ -e "$ROOT$CONFDIR/config.yaml" ]; then
     install -m 0644 "$config_tmp" "$ROOT$CONFDIR/config.yaml.dist"
     echo "  kept the existing config.yaml; the shipped one is config.yaml.dist"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from systemd.journal import JournalHandler
 
-from party_button.daemon.systemd import Notifier, setup_logging, watchdog_period
+from party_button.systemd import Notifier, setup_logging, watchdog_period
 
 
 @pytest.fixture

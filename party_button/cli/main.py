@@ -26,7 +26,7 @@ from party_button.cli import (
     wiring,
 )
 from party_button.cli.common import call
-from party_button.daemon.systemd import setup_logging
+from party_button.systemd import setup_logging
 
 # The command groups, in the order ``party-button --help`` lists them.
 GROUPS = (

@@ -11,7 +11,7 @@ from party_button.cli.common import EXIT_FAILED, add_command, add_is_enabled, sa
 from party_button.config.mqtt import load_mqtt_config, read_password
 from party_button.config.schema import find_config
 from party_button.control.protocol import client_socket_path
-from party_button.daemon.systemd import Notifier
+from party_button.systemd import Notifier
 
 log = logging.getLogger(__name__)
 

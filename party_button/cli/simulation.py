@@ -23,9 +23,9 @@ from party_button.daemon.daemon import Daemon
 from party_button.daemon.events import Request
 from party_button.daemon.party import Input
 from party_button.daemon.status import Snapshot
-from party_button.daemon.systemd import LOG_FORMAT, PrintableFormatter
 from party_button.errors import AudioError
 from party_button.media.audio import PygamePlayer
+from party_button.systemd import LOG_FORMAT, PrintableFormatter
 
 KEYS_HELP = "space/enter: press   h: hold (panic stop)   s: stop   q: quit"
 PRESS_SECONDS = 0.08

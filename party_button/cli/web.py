@@ -22,8 +22,8 @@ from party_button.cli.common import (
 from party_button.config.schema import find_config
 from party_button.config.web import load_web_config, parse_listen
 from party_button.control.protocol import client_socket_path
-from party_button.daemon.systemd import Notifier
 from party_button.errors import ConfigError
+from party_button.systemd import Notifier
 
 log = logging.getLogger(__name__)
 

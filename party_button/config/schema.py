@@ -18,6 +18,7 @@ from typing import Any
 from gpiozero.exc import PinInvalidPin
 from gpiozero.pins.pi import PiBoardInfo
 
+from party_button.config.lights import LONGEST, parse_lights
 from party_button.config.mqtt import MqttConfig
 from party_button.config.paths import PathContext, existing_file, resolve
 from party_button.config.walker import read_into, setting
@@ -25,11 +26,16 @@ from party_button.config.web import WebConfig, read_web
 from party_button.config.yaml_reader import MapReader, Problems, describe, did_you_mean
 from party_button.gpio.board import PIN_FACTORIES, board_info
 from party_button.gpio.pinout import INTERFACES, KNOWN_AUDIO_HATS, pin_clashes
-from party_button.lights.show_config import LONGEST, parse_lights
 from party_button.lights.shows import LightsConfig
 
-# The shipped config is package data, found the same way in a checkout and in an installed copy.
-SHIPPED_CONFIG = Path(str(resources.files("party_button.config") / "config.yaml"))
+
+def _shipped_config() -> Path:
+    """The shipped config: the copy a wheel carries (see setup.py), or the checkout's own."""
+    packaged = Path(str(resources.files("party_button.config") / "config.yaml"))
+    return packaged if packaged.is_file() else Path(__file__).parents[2] / "config" / "config.yaml"
+
+
+SHIPPED_CONFIG = _shipped_config()
 SYSTEM_CONFIG = Path("/etc/party-button/config.yaml")
 CONFIG_ENV = "PARTY_BUTTON_CONFIG"
 

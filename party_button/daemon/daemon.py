@@ -43,7 +43,6 @@ from party_button.daemon.lights_follower import LightsFollower
 from party_button.daemon.party import ButtonReader, PartyMachine, Rules
 from party_button.daemon.reload import Reloader, library_changed
 from party_button.daemon.status import Snapshot, StatusBoard
-from party_button.daemon.systemd import Notifier
 from party_button.gpio.board import make_pin_factory
 from party_button.gpio.devices import PartyHardware
 from party_button.lights.show_driver import ShowDriver
@@ -51,6 +50,7 @@ from party_button.media.audio import Player
 from party_button.media.picker import SongPicker
 from party_button.media.song_file import printable
 from party_button.phase import Phase
+from party_button.systemd import Notifier
 
 log = logging.getLogger(__name__)
 

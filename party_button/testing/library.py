@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from party_button.daemon.systemd import PrintableFormatter
+from party_button.systemd import PrintableFormatter
 from party_button.testing import tone_bytes
 
 NOT_UTF8 = os.fsdecode(b"caf\xe9 \xff.ogg")  # Latin-1 bytes in a name: not UTF-8

@@ -33,7 +33,7 @@ from party_button.cli import analyze as analyze_command
 from party_button.cli.common import call
 from party_button.errors import SongError
 
-SONGS_DIR = Path(__file__).resolve().parent.parent / "songs"
+SONGS_DIR = Path(__file__).resolve().parents[2] / "songs"
 TRUTH = json.loads((SONGS_DIR / "demo-songs.json").read_text())["songs"]
 TOLERANCE_S = 0.07
 SHORTEST = min(TRUTH, key=lambda s: s["duration_s"])["file"]

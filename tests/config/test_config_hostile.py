@@ -11,8 +11,8 @@ import pytest
 from party_button.config.schema import SHIPPED_CONFIG, load_config
 from party_button.config.yaml_guard import MAX_BYTES, MAX_DEPTH, MAX_VALUES
 from party_button.errors import ConfigError
-from tests.test_config import GOOD, run_cli
-from tests.test_config import problems_of as problems_in
+from tests.config.test_config_schema import GOOD, run_cli
+from tests.config.test_config_schema import problems_of as problems_in
 
 # Nine levels of ten aliases each: a billion "lol"s once expanded.
 LAUGHS = "l0: &l0 lol\n" + "".join(

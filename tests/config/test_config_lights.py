@@ -9,7 +9,7 @@ import pytest
 
 from party_button.lights.patterns import Alternate, BeatFlash, Blink, Chase, Sparkle, Steady
 from party_button.phase import Phase
-from tests.lights_helpers import RELAYS, Relay, load_lights, load_shipped
+from party_button.testing.lights import RELAYS, Relay, load_lights, load_shipped
 
 
 def parse(tmp_path: Path, text: str, relays: tuple[Relay, ...] = RELAYS):

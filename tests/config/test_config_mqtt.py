@@ -22,9 +22,9 @@ from party_button.mqtt.entities import (
     relay_slug,
     state_payloads,
 )
-from tests.test_config import GOOD, problems_of
+from tests.config.test_config_schema import GOOD, problems_of
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def with_mqtt(section: str) -> str:

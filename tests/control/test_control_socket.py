@@ -21,7 +21,7 @@ from party_button.control.protocol import SYSTEM_SOCKET, client_socket_path, dae
 from party_button.control.server import ControlServer
 from party_button.daemon.events import REQUESTS, Event, EventQueue
 from party_button.errors import ControlError
-from tests.user_helpers import run_as
+from party_button.testing.users import run_as
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from party_button.config.schema import Config
 from party_button.daemon.daemon import Daemon
 from party_button.phase import Phase
 from party_button.testing import history, press, running_daemon, wait_for, write_clip
-from tests.test_daemon import relays_on
-from tests.test_video import MPV_UNRECOGNISED
+from tests.daemon.test_daemon_loop import relays_on
+from tests.media.test_media_clips import MPV_UNRECOGNISED
 
 NULL_OUTPUTS = ["--vo=null", "--ao=null"]
 

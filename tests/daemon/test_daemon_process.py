@@ -26,7 +26,7 @@ import pytest
 
 from party_button.control.client import send_command
 from party_button.errors import ControlError
-from tests.user_helpers import run_as
+from party_button.testing.users import run_as
 
 WATCHDOG_USEC = 400_000  # pings every 0.2 s
 START_TIMEOUT = 20.0
@@ -78,7 +78,7 @@ class Service:
             self.process = subprocess.Popen(
                 ["sh", "-c", command],
                 env=environ,
-                cwd=Path(__file__).resolve().parent.parent,
+                cwd=Path(__file__).resolve().parents[2],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )

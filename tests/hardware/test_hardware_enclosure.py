@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trimesh
 
-SCAD = Path(__file__).resolve().parents[1] / "hardware" / "enclosure.scad"
+SCAD = Path(__file__).resolve().parents[2] / "hardware" / "enclosure.scad"
 OPENSCAD = shutil.which("openscad")
 
 pytestmark = pytest.mark.skipif(

@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 
 from party_button.lights.patterns import Alternate, BeatFlash, Blink, Chase, Sparkle, Steady
-from tests.lights_helpers import Grid, changes, steady_grid
+from party_button.testing.lights import Grid, changes, steady_grid
 
 
 def lit(timeline: list[tuple[float, dict[str, bool]]]) -> list[tuple[float, str]]:

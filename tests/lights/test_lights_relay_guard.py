@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 
 from party_button.lights.relay_guard import RelayGuard, guards_for
-from tests.lights_helpers import RELAYS
+from party_button.testing.lights import RELAYS
 
 
 def test_first_switch_is_immediate() -> None:

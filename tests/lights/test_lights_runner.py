@@ -12,7 +12,7 @@ from party_button.lights.relay_guard import guards_for
 from party_button.lights.runner import LightShow, Timeline, simulate
 from party_button.lights.shows import LightsConfig, Step
 from party_button.phase import Phase
-from tests.lights_helpers import RELAYS, load_shipped, single_show, steady_grid
+from party_button.testing.lights import RELAYS, load_shipped, single_show, steady_grid
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from party_button.lights.patterns import BeatFlash
 from party_button.lights.show_driver import ShowDriver
 from party_button.lights.shows import Step
 from party_button.phase import Phase
-from tests.lights_helpers import RELAYS, single_show, steady_grid
+from party_button.testing.lights import RELAYS, single_show, steady_grid
 
 
 def make_driver(switched: list[tuple[str, bool]]) -> ShowDriver:

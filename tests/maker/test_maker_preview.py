@@ -15,7 +15,7 @@ from party_button.lights.patterns import BeatFlash, Blink, Steady
 from party_button.lights.runner import LightShow
 from party_button.lights.shows import LightsConfig, Step
 from party_button.maker.preview import render_timeline, write_png
-from tests.lights_helpers import Grid, load_shipped, single_show
+from party_button.testing.lights import Grid, load_shipped, single_show
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")

@@ -10,13 +10,13 @@ from party_button.maker.wiring import clash_warnings, render_markdown, render_sv
 
 config_module = pytest.importorskip("party_button.config.schema")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REGENERATE = "regenerate with `make -C hardware wiring`"
 
 
 @pytest.fixture(scope="module")
 def shipped_config():
-    return config_module.load_config(ROOT / "party_button" / "config" / "config.yaml")
+    return config_module.load_config(ROOT / "config" / "config.yaml")
 
 
 def test_shipped_wiring_table_is_up_to_date(shipped_config) -> None:

@@ -21,7 +21,7 @@ from party_button.errors import AudioError, SongError
 from party_button.media.audio import PygamePlayer
 from party_button.phase import Phase
 from party_button.testing import press, running_daemon, tiny_song, wait_for, write_tone
-from tests.library_helpers import (
+from party_button.testing.library import (
     NOT_UTF8,
     SHOWN_NOT_UTF8,
     StrictUtf8Handler,
@@ -30,7 +30,7 @@ from tests.library_helpers import (
     null_device,
     sparse_file,
 )
-from tests.test_daemon import relays_on
+from tests.daemon.test_daemon_loop import relays_on
 
 ASIDE = "(set aside until the file changes)"
 

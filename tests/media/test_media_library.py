@@ -16,7 +16,7 @@ from party_button.media.library import ScannedLibrary, ShuffleBag, SongLibrary
 from party_button.media.scan import FolderScanner, scan_library
 from party_button.media.song_file import file_stamp
 from party_button.testing import tiny_song, write_tone
-from tests.library_helpers import (
+from party_button.testing.library import (
     NOT_UTF8,
     SHOWN_NOT_UTF8,
     StrictUtf8Handler,

@@ -18,7 +18,7 @@ from party_button.config.schema import Config
 from party_button.media.picker import SongPicker
 from party_button.media.song_file import SongUnavailable, open_song
 from party_button.testing import tiny_library, tiny_song, wait_for
-from tests.library_helpers import (
+from party_button.testing.library import (
     StrictUtf8Handler,
     fifo,
     header_only_ogg,

@@ -15,8 +15,8 @@ from party_button.config.schema import Config
 from party_button.control.client import send_command
 from party_button.daemon.daemon import Daemon
 from party_button.mqtt.entities import DEVICE_NAME, Topics
-from party_button.mqtt.testing import GIVE_UP, BridgeProcess, Broker, Recorder, discovery, retained
 from party_button.testing import press, running_daemon, wait_for, write_tone
+from party_button.testing.mqtt import GIVE_UP, BridgeProcess, Broker, Recorder, discovery, retained
 
 pytestmark = pytest.mark.usefixtures("long_songs")
 

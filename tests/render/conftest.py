@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
-SHAPES = "party_button.render.testing:ShapeSegmenter"
+SHAPES = "party_button.testing.render:ShapeSegmenter"
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def corrupt(source: Path, target: Path, packets: tuple[int, ...]) -> list[float]
 def shapes_video(tmp_path_factory: pytest.TempPathFactory):
     """A 60-frame, 10 fps video of crossing shapes with a tone (three 2-second segments)."""
     pytest.importorskip("av")
-    from party_button.render.testing import make_video
+    from party_button.testing.render import make_video
 
     return make_video(tmp_path_factory.mktemp("videos") / "shapes.mp4", frames=60)
 
@@ -118,7 +118,7 @@ def rendered_shapes(shapes_video, tmp_path_factory: pytest.TempPathFactory):
 class RayCluster:
     """A Ray started for the tests: its address, what a process that joins it needs in its
     environment (Ray's token authentication), and the kill plan file its workers read (see
-    ``party_button.render.testing.KillingSegmenter``)."""
+    ``party_button.testing.render.KillingSegmenter``)."""
 
     address: str
     env: dict[str, str]
@@ -129,7 +129,7 @@ class RayCluster:
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory):
     """One local Ray with 2 CPUs for every test that needs one (Ray starts slowly).
 
-    Its workers find the test segmenters (``party_button.render.testing``) through ``PYTHONPATH``.
+    Its workers find the test segmenters (``party_button.testing.render``) through ``PYTHONPATH``.
     """
     ray = pytest.importorskip("ray")
     pytest.importorskip("av")

@@ -19,10 +19,10 @@ ray = pytest.importorskip("ray")
 
 from conftest import REPO, SHAPES, run_module  # noqa: E402
 
-from party_button.render.testing import assert_same_clip, make_video, read_video, work_folder  # noqa: E402
+from party_button.testing.render import assert_same_clip, make_video, read_video, work_folder  # noqa: E402
 
-TALLY = "party_button.render.testing:TallySegmenter"
-KILLING = "party_button.render.testing:KillingSegmenter"
+TALLY = "party_button.testing.render:TallySegmenter"
+KILLING = "party_button.testing.render:KillingSegmenter"
 
 
 @pytest.fixture(scope="module")

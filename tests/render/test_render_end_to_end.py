@@ -14,7 +14,7 @@ pytest.importorskip("torchvision")
 from conftest import SHAPES, run_module  # noqa: E402
 
 from party_button.render.drawing import track_colour  # noqa: E402
-from party_button.render.testing import make_video, read_video, shape_masks  # noqa: E402
+from party_button.testing.render import make_video, read_video, shape_masks  # noqa: E402
 
 
 def inner_edge(mask: np.ndarray) -> np.ndarray:

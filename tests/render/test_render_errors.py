@@ -14,7 +14,7 @@ pytest.importorskip("torchvision")
 
 from conftest import SHAPES, corrupt  # noqa: E402
 
-from party_button.render.testing import make_video, read_video  # noqa: E402
+from party_button.testing.render import make_video, read_video  # noqa: E402
 
 
 def assert_fails(result, *fragments: str) -> None:
@@ -117,8 +117,8 @@ def test_an_output_folder_without_write_permission(render_cli, shapes_video, tmp
         (["--segmenter", "nowhere"], "expected MODULE:CALLABLE"),
         (["--segmenter", "no_such_module:X"], "cannot import no_such_module"),
         (
-            ["--segmenter", "party_button.render.testing:NOTHING"],
-            "party_button.render.testing has no callable NOTHING",
+            ["--segmenter", "party_button.testing.render:NOTHING"],
+            "party_button.testing.render has no callable NOTHING",
         ),
     ],
 )

@@ -14,8 +14,8 @@ pytest.importorskip("torchvision")
 
 from conftest import SHAPES  # noqa: E402
 
-from party_button.render.testing import make_video, read_video, shape_masks  # noqa: E402
 from party_button.render.video import FrameReader, Orientation, probe  # noqa: E402
+from party_button.testing.render import make_video, read_video, shape_masks  # noqa: E402
 
 WHITE, RED = (255, 255, 255), (255, 0, 0)
 

@@ -19,7 +19,7 @@ pytest.importorskip("torchvision")
 
 from conftest import SHAPES, run_module
 
-from party_button.render.testing import make_video, read_video, work_folder
+from party_button.testing.render import make_video, read_video, work_folder
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_a_crash_while_rendering_again_keeps_the_good_clip(video, render_cli, tm
     crashed = run_module(
         video,
         "--segmenter",
-        "party_button.render.testing:StoppingSegmenter",
+        "party_button.testing.render:StoppingSegmenter",
         "--overwrite",
         "--no-progress",
         cwd=tmp_path,
@@ -180,7 +180,7 @@ def test_a_crash_while_rendering_again_keeps_the_good_clip(video, render_cli, tm
     )
     assert crashed.returncode == -signal.SIGKILL
     assert clip.read_bytes() == picture and clip.with_suffix(".json").read_bytes() == sidecar
-    again = render_cli(video, "--segmenter", "party_button.render.testing:StoppingSegmenter")
+    again = render_cli(video, "--segmenter", "party_button.testing.render:StoppingSegmenter")
     assert again.code == 0 and "(resumed)" in again.out
     assert len(read_video(clip).frames) == 60
 

@@ -17,9 +17,9 @@ pytest.importorskip("torchvision")
 
 from conftest import SHAPES, run_module  # noqa: E402
 
-from party_button.render.testing import assert_same_clip, read_video, work_folder  # noqa: E402
+from party_button.testing.render import assert_same_clip, read_video, work_folder  # noqa: E402
 
-STOPPING = "party_button.render.testing:StoppingSegmenter"
+STOPPING = "party_button.testing.render:StoppingSegmenter"
 
 
 def saved_frames(clip: Path) -> int:

@@ -14,8 +14,8 @@ av = pytest.importorskip("av")
 from conftest import corrupt  # noqa: E402
 
 from party_button.render import video as video_module  # noqa: E402
-from party_button.render.testing import make_video  # noqa: E402
 from party_button.render.video import FrameReader, probe  # noqa: E402
+from party_button.testing.render import make_video  # noqa: E402
 
 RANGES = [(20, 40), (40, 60), (49, 51), (59, None)]
 FROM_THE_START = "decoding from the start"

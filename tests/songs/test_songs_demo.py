@@ -12,7 +12,7 @@ import pytest
 
 sf = pytest.importorskip("soundfile")
 
-SONGS_DIR = Path(__file__).resolve().parent.parent / "songs"
+SONGS_DIR = Path(__file__).resolve().parents[2] / "songs"
 GENERATOR = SONGS_DIR / "make_demo_songs.py"
 TRUTH = json.loads((SONGS_DIR / "demo-songs.json").read_text())
 SHIPPED = [s["file"] for s in TRUTH["songs"]] + [s["file"] for s in TRUTH["sounds"]]

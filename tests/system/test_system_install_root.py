@@ -13,7 +13,7 @@ import pytest
 
 from party_button.config.schema import load_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "systemd" / "party-button.service"
 MQTT_UNIT = REPO / "systemd" / "party-button-mqtt.service"
 BEATS_UNITS = (
@@ -53,10 +53,10 @@ def source(tmp_path: Path, song_folder: Path) -> Path:
     """A copy of the source tree with the test songs as its songs folder."""
     tree = tmp_path / "src"
     tree.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
         if (REPO / name).exists():
             shutil.copy(REPO / name, tree / name)
-    for folder in ("party_button", "systemd"):
+    for folder in ("party_button", "config", "systemd"):
         shutil.copytree(REPO / folder, tree / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(song_folder, tree / "songs")
     shutil.copytree(song_folder.parent / "sounds", tree / "songs" / "intro")
@@ -118,7 +118,7 @@ def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
     assert config.party.intro_sound == root / STATE.lstrip("/") / "songs/intro/siren.ogg"
     # Only the paths and the web PIN changed: comments and every other setting are the
     # shipped file's.
-    shipped = (source / "party_button/config/config.yaml").read_text().splitlines()
+    shipped = (source / "config/config.yaml").read_text().splitlines()
     ours = (root / "etc/party-button/config.yaml").read_text().splitlines()
     changed = [(a, b) for a, b in zip(shipped, ours, strict=True) if a != b]
     assert [b.split(":")[0].strip() for _a, b in changed] == [

@@ -13,7 +13,7 @@ import pytest
 
 from party_button.daemon.daemon import Daemon
 from party_button.testing import running_daemon
-from party_button.web.testing import WebService, start_web, stop_web
+from party_button.testing.web import WebService, start_web, stop_web
 
 pytest.importorskip("aiohttp")
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from party_button.config.schema import load_config
-from tests.test_install import (
+from tests.system.test_system_install_root import (
     DAEMON_FILES,
     REPO,
     SONGS,
@@ -30,7 +30,7 @@ WEB_FILES = {
 
 
 def enable_web(tree: Path) -> None:
-    config = tree / "party_button" / "config" / "config.yaml"
+    config = tree / "config" / "config.yaml"
     text = config.read_text()
     assert "web:\n  enabled: false\n" in text
     config.write_text(text.replace("web:\n  enabled: false\n", "web:\n  enabled: true\n"))
