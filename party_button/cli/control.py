@@ -9,16 +9,10 @@ from pathlib import Path
 
 from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command
 from party_button.control.client import send_command, watch
-from party_button.control.protocol import client_socket_path
+from party_button.control.protocol import COMMAND_HELP, client_socket_path
 
-COMMANDS = (
-    ("press", "press the button of the running daemon"),
-    ("stop", "end the running party"),
-    ("next", "skip to the next song of the running party"),
-    ("hold", "the panic stop, as holding the button: relays off and silence at once"),
-    ("status", "print what the daemon is doing, as JSON (--watch: every change)"),
-    ("reload", "make the daemon re-read its config file"),
-)
+# Every command of the protocol but watch, which ``status --watch`` sends.
+COMMANDS = tuple((name, text) for name, text in COMMAND_HELP.items() if name != "watch")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,8 +1,10 @@
-"""What the daemon and its clients agree on: where the socket is, and its commands.
+"""What the daemon and its clients agree on: where the socket is, its commands, its peers.
 
 A client connects to a Unix stream socket, sends one command line and reads one JSON line
 back; after ``watch`` the connection stays open and carries the stream of
-:mod:`party_button.control.watch`.
+:mod:`party_button.control.watch`. This package stands alone: it imports nothing of the
+daemon, the config or the pins, so that every adapter (and any other client) can use it
+cheaply. The daemon maps each command to an event of its own.
 """
 
 from __future__ import annotations
@@ -11,14 +13,38 @@ import os
 import stat
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from party_button.daemon.events import REQUESTS
-
-COMMANDS = tuple(REQUESTS)
+# The commands, each with what it asks of the daemon (the command line's help).
+COMMAND_HELP = {
+    "press": "press the button of the running daemon",
+    "stop": "end the running party",
+    "next": "skip to the next song of the running party",
+    "hold": "the panic stop, as holding the button: relays off and silence at once",
+    "status": "print what the daemon is doing, as JSON (--watch: every change)",
+    "reload": "make the daemon re-read its config file",
+    "watch": "the full state, then every change, on the same connection",
+}
+COMMANDS = tuple(COMMAND_HELP)
+# The commands that act on the party as the button does; each answers with the status.
+PARTY_COMMANDS = ("press", "stop", "next", "hold")
+PRESS, STOP, NEXT, HOLD = PARTY_COMMANDS
 SOCKET_NAME = "control.sock"
 SOCKET_ENV = "PARTY_BUTTON_SOCKET"
 SYSTEM_SOCKET = Path("/run/party-button") / SOCKET_NAME
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The process at the other end of a control connection, as the kernel tells it."""
+
+    pid: int
+    uid: int
+    gid: int
+
+    def __str__(self) -> str:
+        return f"uid {self.uid} pid {self.pid}"
 
 
 def daemon_socket_path(environ: Mapping[str, str] | None = None) -> Path:

@@ -7,16 +7,14 @@ and the kernel refuses everyone else at ``connect()``.
 The server never blocks the main loop and never lets a client hold it: every socket is
 non-blocking, answers wait in a bounded buffer until the client reads them, and the limits
 below (:data:`MAX_CONNECTIONS`, :data:`MAX_PER_PROCESS`, :data:`MAX_WATCHERS`,
-:data:`REQUEST_TIMEOUT`, ...) end whatever would pile up. Each command goes on the
-:class:`~party_button.daemon.events.EventQueue` as the typed event that
-:data:`~party_button.daemon.events.REQUESTS` names for it, carrying the client's
-:class:`~party_button.daemon.events.Peer`, with a ``reply`` that answers it.
+:data:`REQUEST_TIMEOUT`, ...) end whatever would pile up. Each command is handed to the
+server's ``submit`` with the client's :class:`~party_button.control.protocol.Peer` and a
+``reply`` that answers it; the daemon turns it into an event of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import json
 import logging
@@ -28,10 +26,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from party_button.control.protocol import COMMANDS, unknown_command
-from party_button.daemon.events import REQUESTS, EventQueue, Peer
+from party_button.control.protocol import COMMANDS, Peer, unknown_command
 from party_button.errors import ControlError
 
 log = logging.getLogger(__name__)
@@ -54,6 +51,9 @@ ACCEPT_PAUSE = 0.5  # seconds without accepting after running out of file descri
 WARN_EVERY = 60.0  # seconds between two warnings of the same kind
 
 _PEERCRED = struct.Struct("3i")
+Reply = Callable[[dict[str, Any]], None]
+# What the server hands each command to: the command, its client, and the reply that answers it.
+Submit = Callable[[str, Peer, Reply], None]
 _OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -97,18 +97,33 @@ def check_socket_folder(folder: Path) -> None:
         )
 
 
+class FileWatcher(Protocol):
+    """The loop that calls back when a file is readable or writable (the daemon's queue)."""
+
+    def add_reader(self, fileobj: Any, callback: Callable[[], None]) -> None: ...
+    def remove_reader(self, fileobj: Any) -> None: ...
+    def add_writer(self, fileobj: Any, callback: Callable[[], None]) -> None: ...
+    def remove_writer(self, fileobj: Any) -> None: ...
+
+
 class ControlServer:
-    """Listens on ``path`` and turns each request into an event on ``queue``.
+    """Listens on ``path`` and hands each request to ``submit``; ``queue`` watches its files.
 
     The daemon's loop calls :meth:`tick` by :meth:`next_deadline` and sends the watch
     stream with :meth:`publish`.
     """
 
     def __init__(
-        self, path: Path, queue: EventQueue, *, clock: Callable[[], float] = time.monotonic
+        self,
+        path: Path,
+        queue: FileWatcher,
+        submit: Submit,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = path
         self.queue = queue
+        self.submit = submit
         self.clock = clock
         self._clients: set[_Client] = set()
         self._last_command: dict[str, float] = {}
@@ -267,7 +282,7 @@ class ControlServer:
             reply = lambda message: self._start_watching(client, message)  # noqa: E731
         else:
             reply = lambda answer: self._finish(client, answer)  # noqa: E731
-        self.queue.put(dataclasses.replace(REQUESTS[command](client.peer), reply=reply))
+        self.submit(command, client.peer, reply)
 
     def _start_watching(self, client: _Client, state: dict[str, Any]) -> None:
         if client not in self._clients:

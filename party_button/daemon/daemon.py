@@ -135,7 +135,9 @@ class Daemon:
         before any pin is touched. Its requests wait in the queue until the loop runs.
         """
         if self.control_path is not None:
-            self.control = ControlServer(self.control_path, self.events, clock=self.clock)
+            self.control = ControlServer(
+                self.control_path, self.events, self.events.put_command, clock=self.clock
+            )
         self.claim_pins()
         self.conductor.check_clips()
         self.open_audio()

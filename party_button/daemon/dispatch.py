@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from party_button.daemon.events import Peer
+from party_button.control.protocol import Peer
 from party_button.daemon.party import Do, Input
 from party_button.media.song_file import printable
 from party_button.phase import Phase

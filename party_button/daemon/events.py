@@ -8,13 +8,15 @@ writing, and calls their callbacks from :meth:`EventQueue.wait`.
 
 Each kind of event is a dataclass of its own; nothing that arrives from outside (a line
 on the control socket) ever names a kind by itself: :data:`REQUESTS` maps the socket's
-commands to the events they put on the queue.
+commands (:data:`~party_button.control.protocol.COMMANDS`) to the events they put on the
+queue, through :meth:`EventQueue.put_command`.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import os
 import selectors
 from collections.abc import Callable
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from party_button.control.protocol import Peer
 from party_button.daemon.party import Input
 
 # The longest single sleep: a deadline days away (or an absurd one) never reaches the
@@ -30,18 +33,6 @@ MAX_WAIT = 3600.0
 Callback = Callable[[], None]
 Reply = Callable[[dict[str, Any]], None]
 _KEEP: Any = object()
-
-
-@dataclass(frozen=True)
-class Peer:
-    """The process at the other end of a control connection, as the kernel tells it."""
-
-    pid: int
-    uid: int
-    gid: int
-
-    def __str__(self) -> str:
-        return f"uid {self.uid} pid {self.pid}"
 
 
 @dataclass(frozen=True)
@@ -148,6 +139,11 @@ class EventQueue:
         # A full pipe wakes the loop anyway; a closed one means the loop has ended.
         with contextlib.suppress(OSError):
             os.write(self._write_fd, b"\0")
+
+    def put_command(self, command: str, peer: Peer | None, reply: Reply) -> None:
+        """Queue the event of the control socket's ``command`` from ``peer``, answered by
+        ``reply``."""
+        self.put(dataclasses.replace(REQUESTS[command](peer), reply=reply))
 
     def add_reader(self, fileobj: Any, callback: Callback) -> None:
         """Call ``callback`` from :meth:`wait` whenever ``fileobj`` is readable."""

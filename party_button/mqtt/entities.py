@@ -25,6 +25,7 @@ from typing import Any
 
 from party_button import __version__
 from party_button.config.mqtt import MqttConfig
+from party_button.control import protocol
 
 ONLINE, OFFLINE = "online", "offline"
 ON, OFF = "ON", "OFF"
@@ -33,7 +34,8 @@ NOTHING = "None"  # Home Assistant reads this payload as "no value" (unknown)
 PHASES = ("idle", "intro", "party", "ending", "cooldown")
 PARTYING_PHASES = ("intro", "party", "ending")
 EVENT_TYPES = ("press", "hold")
-COMMANDS = {"start": "press", "stop": "stop"}  # command topic's last level: control command
+# The command topic's last level, and the control command it sends.
+COMMANDS = {"start": protocol.PRESS, "stop": protocol.STOP}
 DEVICE_NAME = "Party Button"
 MODEL = "Emergency party button"
 MAX_NAME = 64  # characters of a relay's entity name

@@ -19,6 +19,7 @@ from aiohttp import BodyPartReader, web
 
 from party_button.config.schema import Config
 from party_button.config.web import WebConfig
+from party_button.control.protocol import PARTY_COMMANDS
 from party_button.web import auth
 from party_button.web.auth import refusal
 from party_button.web.daemon_link import RECONNECT, DaemonDown, DaemonLink
@@ -35,7 +36,6 @@ MULTIPART_SLACK = 64 * 1024
 CHUNK = 256 * 1024
 SHUTDOWN_SECONDS = 3.0
 """How long a stopping service lets requests in progress finish (uploads being checked)."""
-COMMANDS = ("press", "stop", "next", "hold")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
@@ -88,7 +88,7 @@ def make_app(config: Config, link: DaemonLink) -> web.Application:
     app.router.add_get("/api/status", status)
     app.router.add_get("/api/page", page_settings)
     app.router.add_get("/api/events", events)
-    for name in COMMANDS:
+    for name in PARTY_COMMANDS:
         app.router.add_post(f"/api/{name}", command)
     app.router.add_get("/api/songs", songs)
     app.router.add_post("/api/songs", upload)

@@ -298,7 +298,7 @@ def test_a_socket_folder_made_by_another_user_is_refused(tmp_path):
     planted.close()
     os.chown(folder, 4242, 4242)
     with pytest.raises(ControlError) as refused:
-        ControlServer(folder / "control.sock", EventQueue())
+        ControlServer(folder / "control.sock", EventQueue(), lambda *_request: None)
     assert str(refused.value) == (
         f"{folder} belongs to uid 4242, not to this user (uid 0); someone else may have made "
         "it: remove it, or choose another place with --socket or $PARTY_BUTTON_SOCKET"
@@ -311,7 +311,9 @@ def test_a_socket_folder_that_is_a_symbolic_link_is_refused(tmp_path):
     elsewhere.mkdir(mode=0o700)
     (tmp_path / "party-button-0").symlink_to(elsewhere)
     with pytest.raises(ControlError, match="party-button-0 is a symbolic link, not a folder"):
-        ControlServer(tmp_path / "party-button-0" / "control.sock", EventQueue())
+        ControlServer(
+            tmp_path / "party-button-0" / "control.sock", EventQueue(), lambda *_request: None
+        )
     assert list(elsewhere.iterdir()) == []
 
 
@@ -320,10 +322,10 @@ def test_a_socket_folder_others_may_write_is_refused(tmp_path):
     folder.mkdir()
     folder.chmod(0o777)
     with pytest.raises(ControlError, match=r"may be changed by other users \(mode 0777\)"):
-        ControlServer(folder / "control.sock", EventQueue())
+        ControlServer(folder / "control.sock", EventQueue(), lambda *_request: None)
     folder.chmod(0o1777)  # sticky, like /tmp: others cannot replace this user's files
     queue = EventQueue()
-    ControlServer(folder / "control.sock", queue).close()
+    ControlServer(folder / "control.sock", queue, queue.put_command).close()
     queue.close()
 
 

@@ -27,7 +27,7 @@ from party_button.testing.users import run_as
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ControlServer]:
     queue = EventQueue()
-    control = ControlServer(tmp_path / "run" / "control.sock", queue)
+    control = ControlServer(tmp_path / "run" / "control.sock", queue, queue.put_command)
     yield control
     control.close()
     queue.close()
@@ -114,7 +114,7 @@ def test_a_stale_socket_file_is_replaced(tmp_path):
     stale.bind(str(path))
     stale.close()  # the file stays, nobody listens: a daemon that was killed
     queue = EventQueue()
-    control = ControlServer(path, queue)
+    control = ControlServer(path, queue, queue.put_command)
     try:
         answer, _events = serve(control, lambda: send_command(path, "status"))
         assert answer["ok"] is True
@@ -127,7 +127,7 @@ def test_a_stale_socket_file_is_replaced(tmp_path):
 def test_a_second_daemon_on_the_same_socket_is_refused(server):
     queue = EventQueue()
     with pytest.raises(ControlError, match="another party-button daemon is listening on"):
-        ControlServer(server.path, queue)
+        ControlServer(server.path, queue, queue.put_command)
     queue.close()
     assert stat.S_ISSOCK(server.path.stat().st_mode)
 
@@ -136,7 +136,7 @@ def test_a_file_in_the_way_is_not_deleted(tmp_path):
     path = tmp_path / "control.sock"
     path.write_text("important")
     with pytest.raises(ControlError, match="exists and is not a socket"):
-        ControlServer(path, EventQueue())
+        ControlServer(path, EventQueue(), lambda *_request: None)
     assert path.read_text() == "important"
 
 
