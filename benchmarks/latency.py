@@ -24,7 +24,8 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 import yaml
 
-from party_button.config.schema import SHIPPED_CONFIG, load_config
+from party_button.config.location import SHIPPED_CONFIG
+from party_button.config.schema import load_config
 from party_button.daemon.events import Request
 from party_button.daemon.party import Input
 from party_button.phase import Phase

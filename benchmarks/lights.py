@@ -31,7 +31,8 @@ import pygame
 import yaml
 
 from party_button.beats.grid import BeatGrid, SongStamp, save_grid
-from party_button.config.schema import SHIPPED_CONFIG, load_config
+from party_button.config.location import SHIPPED_CONFIG
+from party_button.config.schema import load_config
 from party_button.phase import Phase
 from party_button.testing import RelayMockFactory, running_daemon, wait_for
 

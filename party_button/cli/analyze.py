@@ -13,7 +13,6 @@ from pathlib import Path
 
 from party_button.beats.grid import analyze_song, is_up_to_date, librosa_available, save_grid
 from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command, config_of
-from party_button.config.schema import SONG_EXTENSIONS
 from party_button.errors import MissingExtraError, SongError
 from party_button.media.scan import scan_library
 from party_button.media.song_file import printable, stat_problem
@@ -76,6 +75,8 @@ def find_songs(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
 
     A file is taken as it is, whatever its name; a folder yields the audio files below it.
     """
+    from party_button.config.schema import SONG_EXTENSIONS  # the schema only where needed
+
     songs: list[Path] = []
     missing: list[tuple[Path, str]] = []
     seen: set[object] = set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from party_button.cli.common import EXIT_OK, add_command, config_of
-from party_button.maker.boot_config import boot_config_lines
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,5 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the ``gpio=`` lines for the config's pins."""
+    from party_button.maker.boot_config import boot_config_lines  # the schema's types
+
     print("\n".join(boot_config_lines(config_of(args))))
     return EXIT_OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from party_button.cli.common import EXIT_OK, add_command
-from party_button.config.schema import find_config, load_config
+from party_button.config.location import find_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,6 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the file; its problems are raised as one :class:`ConfigError`."""
+    from party_button.config.schema import load_config  # the whole schema only here
+
     config = load_config(find_config(args.path or args.config))
     print(f"{config.path}: OK ({len(config.relays)} relays)")
     return EXIT_OK

@@ -12,9 +12,13 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from party_button.config.schema import Config, find_config, load_config
+from party_button.config.location import find_config
 from party_button.errors import ConfigError, PartyButtonError
+
+if TYPE_CHECKING:
+    from party_button.config.schema import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 Run = Callable[[argparse.Namespace], int]
@@ -54,6 +58,9 @@ def say_enabled(path: Path, section: str, enabled: bool) -> int:
 
 def config_of(args: argparse.Namespace) -> Config:
     """The config that ``--config`` names (or the one in use: see ``find_config``)."""
+    # The whole schema (and gpiozero, for the pins) only for the commands that use it.
+    from party_button.config.schema import load_config
+
     return load_config(find_config(getattr(args, "config", None)))
 
 

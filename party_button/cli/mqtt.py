@@ -8,8 +8,8 @@ import signal
 from pathlib import Path
 
 from party_button.cli.common import EXIT_FAILED, add_command, add_is_enabled, say_enabled
+from party_button.config.location import find_config
 from party_button.config.mqtt import load_mqtt_config, read_password
-from party_button.config.schema import find_config
 from party_button.control.protocol import client_socket_path
 from party_button.systemd import Notifier
 

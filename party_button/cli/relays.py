@@ -6,8 +6,6 @@ import argparse
 import time
 
 from party_button.cli.common import EXIT_OK, add_command, config_of
-from party_button.gpio.board import make_pin_factory
-from party_button.gpio.devices import drive_relays_off, relay_device
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,8 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Click the relays in turn (``test-relays``) or drive them all off (``relays-off``)."""
+    from party_button.gpio import board  # gpiozero only for the commands that drive pins
+    from party_button.gpio.devices import drive_relays_off, relay_device
+
     config = config_of(args)
-    factory = make_pin_factory(config.gpio.pin_factory)
+    factory = board.make_pin_factory(config.gpio.pin_factory)
     if args.command == "relays-off":
         print(f"relays off: {', '.join(drive_relays_off(factory, config.relays))}")
         return EXIT_OK

@@ -281,7 +281,8 @@ def songs_folder(args: argparse.Namespace) -> Path:
     folder, else ``./songs`` on a workstation without a configuration."""
     if getattr(args, "songs", None) is not None:
         return args.songs
-    from party_button.config.schema import find_config, load_config
+    from party_button.config.location import find_config
+    from party_button.config.schema import load_config
 
     try:
         return load_config(find_config(args.config)).songs.folders[0]

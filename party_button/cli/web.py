@@ -19,7 +19,7 @@ from party_button.cli.common import (
     config_of,
     say_enabled,
 )
-from party_button.config.schema import find_config
+from party_button.config.location import find_config
 from party_button.config.web import load_web_config, parse_listen
 from party_button.control.protocol import client_socket_path
 from party_button.errors import ConfigError

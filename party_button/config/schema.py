@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +26,6 @@ from party_button.config.yaml_reader import MapReader, Problems, describe, did_y
 from party_button.gpio.board import PIN_FACTORIES, board_info
 from party_button.gpio.pinout import INTERFACES, KNOWN_AUDIO_HATS, pin_clashes
 from party_button.lights.shows import LightsConfig
-
-
-def _shipped_config() -> Path:
-    """The shipped config: the copy a wheel carries (see setup.py), or the checkout's own."""
-    packaged = Path(str(resources.files("party_button.config") / "config.yaml"))
-    return packaged if packaged.is_file() else Path(__file__).parents[2] / "config" / "config.yaml"
-
-
-SHIPPED_CONFIG = _shipped_config()
-SYSTEM_CONFIG = Path("/etc/party-button/config.yaml")
-CONFIG_ENV = "PARTY_BUTTON_CONFIG"
 
 PRESS_ACTIONS = ("next", "stop", "ignore", "restart")
 SONG_EXTENSIONS = ("ogg", "mp3", "wav", "flac")
@@ -304,18 +292,6 @@ class Config:
             if relay.name == name:
                 return relay
         raise KeyError(name)
-
-
-def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The config to use: ``explicit``, ``$PARTY_BUTTON_CONFIG``, /etc, then the shipped one."""
-    if explicit:
-        return Path(explicit)
-    from_env = os.environ.get(CONFIG_ENV)
-    if from_env:
-        return Path(from_env)
-    if SYSTEM_CONFIG.exists():
-        return SYSTEM_CONFIG
-    return SHIPPED_CONFIG
 
 
 def _read_relays(root: MapReader, context: _Context) -> tuple[RelayConfig, ...]:

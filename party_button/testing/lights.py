@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from party_button.config.lights import parse_lights
-from party_button.config.schema import SHIPPED_CONFIG, load_config
+from party_button.config.location import SHIPPED_CONFIG
 from party_button.config.schema import RelayConfig as Relay
+from party_button.config.schema import load_config
 from party_button.config.yaml_reader import MapReader, Problems
 from party_button.lights.patterns import Pattern
 from party_button.lights.shows import LightsConfig, Show, Step

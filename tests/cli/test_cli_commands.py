@@ -18,8 +18,8 @@ import yaml
 from gpiozero.pins.mock import MockFactory
 
 from party_button.cli import main as cli
-from party_button.cli import relays
 from party_button.config.schema import Config
+from party_button.gpio import board
 from party_button.testing import MOCK_CONFIG, wait_for
 
 
@@ -60,7 +60,7 @@ def test_test_relays_clicks_each_relay_in_turn(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = make_config()
-    monkeypatch.setattr(relays, "make_pin_factory", lambda _name: mock_factory)
+    monkeypatch.setattr(board, "make_pin_factory", lambda _name: mock_factory)
     assert cli.main(["test-relays", "--config", str(config.path), "--seconds", "0.05"]) == 0
     lights, beacon = mock_factory.pin(5), mock_factory.pin(6)
     # lights is active-low: on is a low level; beacon is active-high.
@@ -80,7 +80,7 @@ def test_relays_off_drives_every_relay_to_its_off_level(
     config = make_config()
     mock_factory.pin(5).drive_low()  # left "on" by a crashed daemon (active-low)
     mock_factory.pin(6).drive_high()
-    monkeypatch.setattr(relays, "make_pin_factory", lambda _name: mock_factory)
+    monkeypatch.setattr(board, "make_pin_factory", lambda _name: mock_factory)
     assert cli.main(["relays-off", "--config", str(config.path)]) == 0
     assert mock_factory.pin(5).state == 1 and mock_factory.pin(6).state == 0
     assert capsys.readouterr().out == "relays off: lights, beacon\n"

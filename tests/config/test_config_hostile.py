@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from party_button.config.schema import SHIPPED_CONFIG, load_config
+from party_button.config.location import SHIPPED_CONFIG
+from party_button.config.schema import load_config
 from party_button.config.yaml_guard import MAX_BYTES, MAX_DEPTH, MAX_VALUES
 from party_button.errors import ConfigError
 from tests.config.test_config_schema import GOOD, run_cli

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from party_button.config.schema import SHIPPED_CONFIG, find_config, load_config
+from party_button.config.location import SHIPPED_CONFIG, find_config
+from party_button.config.schema import load_config
 from party_button.errors import ConfigError
 
 GOOD = """\
@@ -143,7 +144,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 def test_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PARTY_BUTTON_CONFIG", raising=False)
-    monkeypatch.setattr("party_button.config.schema.SYSTEM_CONFIG", tmp_path / "etc.yaml")
+    monkeypatch.setattr("party_button.config.location.SYSTEM_CONFIG", tmp_path / "etc.yaml")
     assert find_config(None) == SHIPPED_CONFIG
     (tmp_path / "etc.yaml").write_text("")
     assert find_config(None) == tmp_path / "etc.yaml"

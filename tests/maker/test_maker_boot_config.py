@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from party_button.cli.main import main
-from party_button.config.schema import SHIPPED_CONFIG, load_config
+from party_button.config.location import SHIPPED_CONFIG
+from party_button.config.schema import load_config
 from party_button.maker.boot_config import boot_config_lines
 
 

@@ -192,7 +192,7 @@ def test_install_with_a_virtual_environment_that_really_works(source, tmp_path):
         [
             str(venv_cli.with_name("python")),
             "-c",
-            "from party_button.config.schema import SHIPPED_CONFIG as c; print(c, c.is_file())",
+            "from party_button.config.location import SHIPPED_CONFIG as c; print(c, c.is_file())",
         ],
         capture_output=True,
         text=True,
