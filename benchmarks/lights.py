@@ -113,7 +113,7 @@ def play(config_path: Path) -> dict:
         base = lights._last_change
         cpu_before = thread_cpu_seconds(loop.native_id)
         started = time.monotonic()
-        daemon.on_change = sample
+        daemon.board.on_change = sample
         factory.pin(config.button.pin).drive_low()
         wait_for(lambda: daemon.machine.phase is Phase.PARTY)
         factory.pin(config.button.pin).drive_high()

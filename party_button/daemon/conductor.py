@@ -67,6 +67,10 @@ class Conductor:
         self._song_wanted = False
         self.build_player(config, audio)
 
+    def configure(self, config: Config, library: SongPicker) -> None:
+        """Play from ``library`` by ``config`` from now on (the player stays)."""
+        self.config, self.library = config, library
+
     def build_player(self, config: Config, audio: Player | None = None) -> None:
         """The player for ``config``: songs through ``audio`` (pygame), clips through mpv."""
         self.config = config

@@ -40,9 +40,10 @@ from party_button.daemon.events import (
     WatchRequest,
 )
 from party_button.daemon.lights_follower import LightsFollower
-from party_button.daemon.party import ButtonReader, PartyMachine, Rules
-from party_button.daemon.reload import Reloader, library_changed
+from party_button.daemon.party import ButtonReader, PartyMachine
+from party_button.daemon.reload import Reloader, ReloadPlan, library_changed
 from party_button.daemon.status import Snapshot, StatusBoard
+from party_button.errors import HardwareError
 from party_button.gpio.board import make_pin_factory
 from party_button.gpio.devices import PartyHardware
 from party_button.lights.show_driver import ShowDriver
@@ -60,7 +61,12 @@ LOOP_SWITCH_INTERVAL = 0.001
 
 
 class Daemon:
-    """One party button: pins, sound, library and the state machine, run by one loop."""
+    """One party button: pins, sound, library and the state machine, run by one loop.
+
+    It owns the queue, the pins and the control socket; the conductor holds the config and
+    the songs library, the dispatcher the state machine; the reloader says what a new config
+    changes, and the daemon does it.
+    """
 
     def __init__(
         self,
@@ -74,32 +80,39 @@ class Daemon:
         notifier: Notifier | None = None,
         control_path: Path | None = None,
     ) -> None:
-        self.config, self.clock, self._seed = config, clock, seed
+        self.clock, self._seed = clock, seed
         self.events = EventQueue()
         self.factory, self.owns_factory = factory, factory is None
         self.notifier = notifier or Notifier()
-        self.control_path, self.on_change = control_path, on_change
+        self.control_path = control_path
         self.control: ControlServer | None = None
         self.hardware: PartyHardware | None = None
         self.beats: BeatWorker | None = None
-        self.library = self._new_library(config)
-        self.conductor = Conductor(config, self.library, clock, player)
-        self.reloader = Reloader(self)
-        self.board = StatusBoard(self)
-        self.dispatch = Dispatcher(self)
+        self.conductor = Conductor(config, self._new_library(config), clock, player)
+        self.reloader = Reloader()
+        self.board = StatusBoard(
+            self.conductor,
+            self.reloader,
+            self.notifier,
+            clock,
+            machine=lambda: self.dispatch.machine,
+            hardware=lambda: self.hardware,
+            control=lambda: self.control,
+            on_change=on_change,
+        )
+        self.dispatch = Dispatcher(self.conductor, self.board, clock, lambda: self.hardware)
         self.configure(config)
         self.running = False
 
     def configure(self, config: Config) -> None:
         """Take ``config``'s library, rules, button timing and light shows (not the pins)."""
+        library = self.library
         if library_changed(self.config, config):
-            self.library.close()
-            self.library = self.conductor.library = self._new_library(config)
-        self.config = self.conductor.config = config
-        self.machine = PartyMachine(Rules.from_config(config))
-        self.reader = ButtonReader(config.button.bounce_time, config.button.hold_time)
+            library.close()
+            library = self._new_library(config)
+        self.conductor.configure(config, library)
         driver = ShowDriver(config.lights, config.relays, self._switch_relay)
-        self.lights = LightsFollower(driver, self.conductor, self.clock)
+        self.dispatch.configure(config, LightsFollower(driver, self.conductor, self.clock))
 
     def _new_library(self, config: Config) -> SongPicker:
         """The songs library of ``config``, not started."""
@@ -110,6 +123,31 @@ class Daemon:
             on_no_grid=lambda song: self.beats.submit(song) if self.beats else None,
             on_grid=lambda song, grid: self.events.put(GridFound(song, grid)),
         )
+
+    @property
+    def config(self) -> Config:
+        """The configuration in use (the conductor holds it)."""
+        return self.conductor.config
+
+    @property
+    def library(self) -> SongPicker:
+        """The songs library (the conductor holds it)."""
+        return self.conductor.library
+
+    @property
+    def machine(self) -> PartyMachine:
+        """The party's state machine (the dispatcher's)."""
+        return self.dispatch.machine
+
+    @property
+    def reader(self) -> ButtonReader:
+        """The button's reader (the dispatcher's)."""
+        return self.dispatch.reader
+
+    @property
+    def lights(self) -> LightsFollower:
+        """The lights follower (the dispatcher's)."""
+        return self.dispatch.lights
 
     @property
     def player(self) -> Player:
@@ -140,7 +178,7 @@ class Daemon:
             )
         self.claim_pins()
         self.conductor.check_clips()
-        self.open_audio()
+        self.dispatch.open_audio()
         self.beats = BeatWorker(lambda song, grid: self.events.put(GridFound(song, grid)))
         sys.setswitchinterval(min(sys.getswitchinterval(), LOOP_SWITCH_INTERVAL))
         self.library.start()  # it scans in its thread; nothing waits for it
@@ -158,11 +196,6 @@ class Daemon:
         relays = ", ".join(f"{r.name}=GPIO{r.pin}" for r in config.relays)
         name, button = type(self.factory).__name__, config.button.pin
         log.info("pins claimed on %s: button GPIO%d, relays %s", name, button, relays)
-
-    def open_audio(self) -> None:
-        """Open the audio device (or plan a retry) and show on the LED whether it works."""
-        self.conductor.open_audio()
-        self.board.show_led()
 
     def _switch_relay(self, name: str, on: bool) -> None:
         if self.hardware is not None:
@@ -223,16 +256,21 @@ class Daemon:
 
     def step(self) -> None:
         """Wait for the next event or deadline and handle it."""
-        for event in self.events.wait(self.dispatch.next_wakeup(self.clock())):
+        for event in self.events.wait(self.next_wakeup(self.clock())):
             self.handle(event)
         if self.control is not None:
             self.control.tick(self.clock())
         self.dispatch.timers(self.clock())
         self.lights.driver.update(self.clock())
         if self.reloader.pending is not None and self.machine.phase is Phase.IDLE:
-            self.reloader.apply_pending()
+            self.apply(self.reloader.plan(self.config))
         self.notifier.watchdog(self.clock())
         self.board.publish()
+
+    def next_wakeup(self, now: float) -> float | None:
+        """Seconds until the loop has something to do by itself, or ``None`` to sleep."""
+        control = self.control.next_deadline() if self.control is not None else None
+        return self.dispatch.next_wakeup(now, self.notifier.watchdog_deadline(now), control)
 
     def handle(self, event: Event) -> None:
         """Handle one event; a control-socket event gets its answer."""
@@ -253,12 +291,65 @@ class Daemon:
             if self.machine.phase is Phase.PARTY:
                 self.conductor.play_when_found(self.clock())
         elif isinstance(event, ReloadRequest):
-            answer = self.reloader.request(event)
+            answer = self.reload(event)
         elif isinstance(event, Stop):
             log.info("stopping (%s)", _signal_name(event.signum))
             self.running = False
         if answer is not None and event.reply is not None:
             event.reply({**answer, **self.board.status()})
+
+    # -- reloading ---------------------------------------------------------------------------
+
+    def reload(self, event: ReloadRequest) -> dict[str, Any]:
+        """Re-read the config file; apply it now when idle, else once the party is over.
+
+        systemd gets ``RELOADING=1`` and then ``READY=1`` as soon as the file is judged, so a
+        reload never waits for a party to end. Watchers hear how it went and who asked.
+        """
+        self.notifier.reloading()
+        answer = self.reloader.read(self.config.path)
+        if answer["ok"]:
+            if self.machine.phase is Phase.IDLE:
+                self.apply(self.reloader.plan(self.config))
+            else:
+                log.info("%s is valid; it applies when the party is over", self.config.path)
+            answer = {"ok": self.reloader.error is None, "applied": self.reloader.pending is None}
+        self.notifier.ready(self.board.text())
+        source = {"source": "signal"} if event.by_signal else Dispatcher.source_of(event.peer)
+        problems = len(answer.get("errors", []))
+        self.board.announce("reload", ok=answer["ok"], problems=problems, **source)
+        return answer
+
+    def apply(self, plan: ReloadPlan) -> None:
+        """Switch to the plan's config: relays off, pins released and claimed again."""
+        self._release(plan)
+        self.configure(plan.config)
+        try:
+            self.claim_pins()
+        except HardwareError as exc:
+            self.reloader.refused(str(exc))
+            log.error("new configuration not applied: %s; back to the previous one", exc)
+            back = plan.back()
+            self._release(back)
+            self.configure(back.config)
+            self.claim_pins()  # if even the old pins are gone, systemd restarts the daemon
+        self.library.start()  # a new one, when the library's settings changed
+        self.conductor.check_clips()
+        self.dispatch.open_audio()
+        if self.reloader.error is None:
+            log.info("configuration %s applied: %d songs", plan.config.path, len(self.library))
+
+    def _release(self, plan: ReloadPlan) -> None:
+        """Let go of what the plan sets up anew; always the pins."""
+        if self.hardware is not None:
+            self.hardware.close()  # relays off first
+            self.hardware = None
+        if plan.pin_factory and self.owns_factory and self.factory is not None:
+            self.factory.close()
+            self.factory = None
+        if plan.player:
+            self.conductor.close()
+            self.conductor.build_player(plan.config)
 
 
 def _signal_name(signum: int | None) -> str:

@@ -10,15 +10,18 @@ the lights follower (shows) and the pins (relays off).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from party_button.config.schema import Config
 from party_button.control.protocol import Peer
-from party_button.daemon.party import Do, Input
+from party_button.daemon.conductor import Conductor
+from party_button.daemon.lights_follower import LightsFollower
+from party_button.daemon.party import ButtonReader, Do, Input, PartyMachine, Rules
+from party_button.daemon.status import StatusBoard
+from party_button.gpio.devices import PartyHardware
 from party_button.media.song_file import printable
 from party_button.phase import Phase
-
-if TYPE_CHECKING:
-    from party_button.daemon.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -28,22 +31,46 @@ _BUTTON = {"source": "button"}
 
 
 class Dispatcher:
-    """Between the daemon's inputs, its state machine and its parts."""
+    """Between the daemon's inputs, its state machine and its parts.
 
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    It owns the state machine, the button reader and the lights follower (made anew by
+    :meth:`configure`); the pins are the daemon's, reached through ``hardware``.
+    """
+
+    def __init__(
+        self,
+        conductor: Conductor,
+        board: StatusBoard,
+        clock: Callable[[], float],
+        hardware: Callable[[], PartyHardware | None],
+    ) -> None:
+        self.conductor, self.board, self.clock, self.hardware = conductor, board, clock, hardware
+        self.machine: PartyMachine
+        self.reader: ButtonReader
+        self.lights: LightsFollower
+
+    def configure(self, config: Config, lights: LightsFollower) -> None:
+        """Take ``config``'s rules and button timing, and ``lights`` for its shows."""
+        self.machine = PartyMachine(Rules.from_config(config))
+        self.reader = ButtonReader(config.button.bounce_time, config.button.hold_time)
+        self.lights = lights
+
+    def open_audio(self) -> None:
+        """Open the audio device (or plan a retry) and show on the LED whether it works."""
+        self.conductor.open_audio()
+        self.board.show_led()
 
     # -- inputs ------------------------------------------------------------------------------
 
     def edge(self, pressed: bool, at: float) -> None:
         """A raw edge of the button."""
-        signal_in = self.daemon.reader.edge(pressed, at)
+        signal_in = self.reader.edge(pressed, at)
         if signal_in is not None:
             self._input(signal_in, at, _BUTTON)
 
     def request(self, signal_in: Input, peer: Peer | None) -> dict[str, Any]:
         """A press, stop or next from the control socket; returns the answer."""
-        acted = self._input(signal_in, self.daemon.clock(), self.source_of(peer))
+        acted = self._input(signal_in, self.clock(), self.source_of(peer))
         if signal_in is Input.NEXT and not acted:
             return {"ok": False, "error": "nothing to skip: no song is playing"}
         return {"ok": True}
@@ -57,14 +84,14 @@ class Dispatcher:
 
     def _input(self, signal_in: Input, now: float, source: dict[str, Any]) -> list[Do]:
         """Hand a press, hold, stop or next from ``source`` to the state machine."""
-        before = self.daemon.machine.phase
+        before = self.machine.phase
         who = source["source"] + (
             f", uid {source['uid']} pid {source['pid']}" if "uid" in source else ""
         )
         extra = {"EVENT": signal_in.value, "SOURCE": source["source"]}
         log.info("%s (%s) during %s", signal_in.value, who, before.value, extra=extra)
-        self.daemon.board.announce(signal_in.value, during=before.value, **source)
-        actions = self.daemon.machine.handle(signal_in, now)
+        self.board.announce(signal_in.value, during=before.value, **source)
+        actions = self.machine.handle(signal_in, now)
         if not actions and before in (Phase.ENDING, Phase.COOLDOWN):
             log.info("%s ignored during %s", signal_in.value, before.value)
         if signal_in is Input.HOLD and actions:
@@ -74,41 +101,40 @@ class Dispatcher:
 
     # -- deadlines ---------------------------------------------------------------------------
 
-    def next_wakeup(self, now: float) -> float | None:
-        """Seconds until the loop has something to do by itself, or ``None`` to sleep."""
-        daemon, conductor = self.daemon, self.daemon.conductor
+    def next_wakeup(self, now: float, *others: float | None) -> float | None:
+        """Seconds until the loop has something to do by itself (the party's deadlines and
+        ``others``, the loop's own), or ``None`` to sleep."""
+        conductor = self.conductor
         deadlines = [
-            daemon.reader.deadline(),
-            daemon.machine.deadline(),
+            self.reader.deadline(),
+            self.machine.deadline(),
             conductor.audio_retry_at,
             conductor.silent_until,
-            daemon.lights.driver.next_wakeup(now),
-            daemon.notifier.watchdog_deadline(now),
+            self.lights.driver.next_wakeup(now),
+            *others,
         ]
-        playing = daemon.machine.phase in (Phase.INTRO, Phase.PARTY)
+        playing = self.machine.phase in (Phase.INTRO, Phase.PARTY)
         if playing and conductor.silent_until is None:
             deadlines.append(now + PARTY_POLL_INTERVAL)
-        if daemon.control is not None:
-            deadlines.append(daemon.control.next_deadline())
         pending = [deadline for deadline in deadlines if deadline is not None]
         return max(0.0, min(pending) - now) if pending else None
 
     def timers(self, now: float) -> None:
         """Whatever is due: a hold, an audio retry, the end of the intro or of the song."""
-        daemon, conductor = self.daemon, self.daemon.conductor
-        held = daemon.reader.tick(now)
+        conductor, machine = self.conductor, self.machine
+        held = self.reader.tick(now)
         if held is not None:
             self._input(held, now, _BUTTON)
         if conductor.audio_retry_at is not None and now >= conductor.audio_retry_at:
-            daemon.open_audio()
-        phase = daemon.machine.phase
+            self.open_audio()
+        phase = machine.phase
         if phase is Phase.INTRO and not conductor.player.effect_playing():
-            self.do(daemon.machine.intro_ended(now), now)
+            self.do(machine.intro_ended(now), now)
         elif phase is Phase.PARTY and conductor.song_over(now):
             playing = conductor.playing
             log.info("party over: %s finished", printable(playing.name) if playing else "silence")
-            self.do(daemon.machine.song_ended(now), now)
-        self.do(daemon.machine.tick(now), now)
+            self.do(machine.song_ended(now), now)
+        self.do(machine.tick(now), now)
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -116,19 +142,18 @@ class Dispatcher:
         """Carry out ``actions`` in order; then the lights follow the phase, the LED shows it."""
         for action in actions:
             self._act(action, now)
-        self.daemon.lights.follow(self.daemon.machine.phase, now)
-        self.daemon.board.show_led()
+        self.lights.follow(self.machine.phase, now)
+        self.board.show_led()
 
     def _act(self, action: Do, now: float) -> None:
-        daemon, conductor = self.daemon, self.daemon.conductor
-        hardware = daemon.hardware
+        conductor, hardware = self.conductor, self.hardware()
         assert hardware is not None
         if action is Do.RELAYS_ON:
-            daemon.lights.follow(daemon.machine.phase, now)
+            self.lights.follow(self.machine.phase, now)
             names = ",".join(hardware.relays)
             log.info("party lights on: %s", names, extra={"RELAY": names})
         elif action is Do.RELAYS_OFF:
-            daemon.lights.stop(now)
+            self.lights.stop(now)
             hardware.all_off()
             log.info("relays off", extra={"RELAY": ",".join(hardware.relays)})
         elif action is Do.PLAY_INTRO:

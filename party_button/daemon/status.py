@@ -1,6 +1,6 @@
 """What the daemon tells the world about itself: the status LED, the status line, watchers.
 
-:class:`StatusBoard` reads the daemon's parts and never changes them: the LED shows idle,
+:class:`StatusBoard` reads the parts it is given and never changes them: the LED shows idle,
 party or fault; ``systemctl status`` gets one line; watchers of the control socket get a
 state line when something they see changed, and an event line for each press or reload.
 """
@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from party_button.control.server import ControlServer
 from party_button.control.watch import StateFeed, event_message
+from party_button.daemon.conductor import Conductor
+from party_button.daemon.party import PartyMachine
+from party_button.daemon.reload import Reloader
+from party_button.gpio.devices import PartyHardware
 from party_button.media.song_file import printable
 from party_button.phase import Phase
-
-if TYPE_CHECKING:
-    from party_button.daemon.daemon import Daemon
+from party_button.systemd import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -41,46 +45,64 @@ class Snapshot:
 
 
 class StatusBoard:
-    """The LED, the status line and the watch stream of one daemon."""
+    """The LED, the status line and the watch stream of one daemon.
 
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    The parts that the daemon makes anew (the state machine, the pins, the control socket)
+    are reached through the callables ``machine``, ``hardware`` and ``control``.
+    """
+
+    def __init__(
+        self,
+        conductor: Conductor,
+        reloader: Reloader,
+        notifier: Notifier,
+        clock: Callable[[], float],
+        *,
+        machine: Callable[[], PartyMachine],
+        hardware: Callable[[], PartyHardware | None],
+        control: Callable[[], ControlServer | None],
+        on_change: Callable[[Snapshot], None] | None = None,
+    ) -> None:
+        self.conductor, self.reloader = conductor, reloader
+        self.notifier, self.clock = notifier, clock
+        self.machine, self.hardware, self.control = machine, hardware, control
+        self.on_change = on_change
         self.feed = StateFeed()
         self._phase = Phase.IDLE
 
     def text(self) -> str:
         """One line for ``systemctl status``: "idle, 42 songs", "partying: song.ogg", ..."""
-        daemon = self.daemon
-        phase = daemon.machine.phase
+        conductor, reloader = self.conductor, self.reloader
+        phase = self.machine().phase
         if phase is Phase.IDLE:
-            text = f"idle, {len(daemon.library)} songs"
-            if not daemon.library.complete:
+            text = f"idle, {len(conductor.library)} songs"
+            if not conductor.library.complete:
                 text += " found so far"
         elif phase is Phase.PARTY:
-            playing = daemon.conductor.playing
+            playing = conductor.playing
             text = f"partying: {printable(playing.name) if playing else 'silence'}"
         else:
             text = _PHASE_TEXT[phase]
         notes = [text]
-        if not daemon.conductor.player.is_open:
+        if not conductor.player.is_open:
             notes.append("audio device missing, retrying")
-        if daemon.reloader.pending is not None:
+        if reloader.pending is not None:
             notes.append("new configuration waits for the party to end")
-        if daemon.reloader.error is not None:
-            notes.append(f"reload failed ({daemon.reloader.error}), previous configuration kept")
+        if reloader.error is not None:
+            notes.append(f"reload failed ({reloader.error}), previous configuration kept")
         return "; ".join(notes)
 
     def snapshot(self) -> Snapshot:
         """What the daemon is doing right now."""
-        daemon, conductor = self.daemon, self.daemon.conductor
+        conductor, hardware = self.conductor, self.hardware()
         playing = conductor.playing
         return Snapshot(
-            phase=daemon.machine.phase.value,
-            relays=daemon.hardware.relay_states() if daemon.hardware else {},
+            phase=self.machine().phase.value,
+            relays=hardware.relay_states() if hardware else {},
             playing=printable(playing.name) if playing else None,
             position=conductor.player.position() if playing else 0.0,
             audio=conductor.audio_status,
-            songs=len(daemon.library),
+            songs=len(conductor.library),
         )
 
     def status(self) -> dict[str, Any]:
@@ -88,48 +110,48 @@ class StatusBoard:
         return {
             **dataclasses.asdict(self.snapshot()),
             "status": self.text(),
-            "config": str(self.daemon.config.path),
-            "reload_pending": self.daemon.reloader.pending is not None,
-            "reload_error": self.daemon.reloader.error,
-            "length": playing.length if (playing := self.daemon.conductor.now_playing) else None,
+            "config": str(self.conductor.config.path),
+            "reload_pending": self.reloader.pending is not None,
+            "reload_error": self.reloader.error,
+            "length": playing.length if (playing := self.conductor.now_playing) else None,
             "next_phase": self._next_phase(),
         }
 
     def _next_phase(self) -> dict[str, Any] | None:
         """The phase that comes next and in how many seconds (None: when a sound ends)."""
-        coming = self.daemon.machine.next_phase()
+        coming = self.machine().next_phase()
         if coming is None:
             return None
         phase, deadline = coming
-        left = None if deadline is None else round(max(0.0, deadline - self.daemon.clock()), 1)
+        left = None if deadline is None else round(max(0.0, deadline - self.clock()), 1)
         return {"phase": phase.value, "in": left}
 
     def show_led(self) -> None:
         """The status LED: blinks fast without audio, shines during a party, else pulses."""
-        hardware = self.daemon.hardware
+        hardware = self.hardware()
         if hardware is None:
             return
-        if not self.daemon.conductor.player.is_open:
+        if not self.conductor.player.is_open:
             hardware.show_status("fault")
-        elif self.daemon.machine.phase in (Phase.INTRO, Phase.PARTY, Phase.ENDING):
+        elif self.machine().phase in (Phase.INTRO, Phase.PARTY, Phase.ENDING):
             hardware.show_status("party")
         else:
             hardware.show_status("idle")
 
     def publish(self) -> None:
         """Log a phase change and tell systemd, the display and the watchers."""
-        phase = self.daemon.machine.phase
+        phase = self.machine().phase
         if phase is not self._phase:
             log.info("phase %s -> %s", self._phase.value, phase.value, extra={"PHASE": phase.value})
             self._phase = phase
-        self.daemon.notifier.status(self.text())
-        if self.daemon.on_change is not None:
-            self.daemon.on_change(self.snapshot())
+        self.notifier.status(self.text())
+        if self.on_change is not None:
+            self.on_change(self.snapshot())
         self.publish_state()
 
     def publish_state(self) -> None:
         """Send watchers a state line when something they see has changed."""
-        control = self.daemon.control
+        control = self.control()
         if control is not None and control.watching:
             message = self.feed.changes(self.status())
             if message is not None:
@@ -137,6 +159,6 @@ class StatusBoard:
 
     def announce(self, event: str, **details: Any) -> None:
         """Send watchers an event line."""
-        control = self.daemon.control
+        control = self.control()
         if control is not None and control.watching:
             control.publish(event_message(event, **details))

@@ -109,8 +109,8 @@ class History:
 
 def history(daemon: Daemon) -> History:
     """The history that :func:`running_daemon` records for ``daemon``."""
-    assert isinstance(daemon.on_change, History)
-    return daemon.on_change
+    assert isinstance(daemon.board.on_change, History)
+    return daemon.board.on_change
 
 
 @contextmanager

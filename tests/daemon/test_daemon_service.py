@@ -142,7 +142,7 @@ def test_pins_that_cannot_be_claimed_leave_the_old_config_running(
 def test_idle_daemon_sleeps_without_a_watchdog(daemon, monkeypatch):
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     party = daemon()
-    assert party.dispatch.next_wakeup(party.clock()) is None
+    assert party.next_wakeup(party.clock()) is None
 
 
 def test_the_watchdog_is_the_only_wake_up_when_idle(daemon, tmp_path, monkeypatch):
@@ -153,9 +153,9 @@ def test_the_watchdog_is_the_only_wake_up_when_idle(daemon, tmp_path, monkeypatc
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
     party = daemon()
     now = party.clock()
-    assert party.dispatch.next_wakeup(now) == 0.0  # the first ping is due at once
+    assert party.next_wakeup(now) == 0.0  # the first ping is due at once
     party.notifier.watchdog(now)
-    assert party.dispatch.next_wakeup(now) == pytest.approx(3.0)
+    assert party.next_wakeup(now) == pytest.approx(3.0)
     assert listener.recv(100) == b"WATCHDOG=1"
     listener.close()
 
