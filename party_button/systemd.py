@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-from party_button.media.song_file import printable
+from party_button.names import printable
 
 try:
     from systemd import daemon as sd_daemon

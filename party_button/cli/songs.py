@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """List the library in the order it would play from ``--seed``."""
     from party_button.media.library import scanned_library
-    from party_button.media.song_file import printable
+    from party_button.names import printable
 
     library = scanned_library(config_of(args), seed=args.seed).library
     count = args.count or len(library)

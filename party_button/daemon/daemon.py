@@ -49,7 +49,7 @@ from party_button.gpio.devices import PartyHardware
 from party_button.lights.show_driver import ShowDriver
 from party_button.media.audio import Player
 from party_button.media.picker import SongPicker
-from party_button.media.song_file import printable
+from party_button.names import printable
 from party_button.phase import Phase
 from party_button.systemd import Notifier
 

@@ -20,7 +20,7 @@ from party_button.daemon.lights_follower import LightsFollower
 from party_button.daemon.party import ButtonReader, Do, Input, PartyMachine, Rules
 from party_button.daemon.status import StatusBoard
 from party_button.gpio.devices import PartyHardware
-from party_button.media.song_file import printable
+from party_button.names import printable
 from party_button.phase import Phase
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from party_button.daemon.conductor import Conductor
 from party_button.daemon.party import PartyMachine
 from party_button.daemon.reload import Reloader
 from party_button.gpio.devices import PartyHardware
-from party_button.media.song_file import printable
+from party_button.names import printable
 from party_button.phase import Phase
 from party_button.systemd import Notifier
 

@@ -10,14 +10,32 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from gpiozero import PWMLED, Device, DigitalInputDevice, DigitalOutputDevice
 from gpiozero.exc import GPIOZeroError
 from gpiozero.pins import Factory
 from gpiozero.tools import scaled_half, sin_values
 
-from party_button.config.schema import ButtonConfig, RelayConfig, StatusLedConfig
 from party_button.errors import HardwareError
+
+
+# What the devices need of the config's sections (ButtonConfig, RelayConfig and StatusLedConfig
+# of party_button.config.schema): the pins know nothing of the config.
+class ButtonPin(Protocol):
+    pin: int
+    pull_up: bool
+
+
+class RelayPin(Protocol):
+    name: str
+    pin: int
+    active_high: bool
+
+
+class LedPin(Protocol):
+    pin: int
+    active_high: bool
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +43,7 @@ PULSE_SECONDS = 4.0
 PULSE_STEPS_PER_SECOND = 5
 
 
-def relay_device(relay: RelayConfig, factory: Factory) -> DigitalOutputDevice:
+def relay_device(relay: RelayPin, factory: Factory) -> DigitalOutputDevice:
     """Claim ``relay``'s pin, driven at its off level from the first moment."""
     return DigitalOutputDevice(
         relay.pin, active_high=relay.active_high, initial_value=False, pin_factory=factory
@@ -44,9 +62,9 @@ class PartyHardware:
     def __init__(
         self,
         factory: Factory,
-        button: ButtonConfig,
-        relays: tuple[RelayConfig, ...],
-        status_led: StatusLedConfig | None,
+        button: ButtonPin,
+        relays: tuple[RelayPin, ...],
+        status_led: LedPin | None,
         on_edge: Callable[[bool], None],
     ) -> None:
         self.factory = factory
@@ -130,7 +148,7 @@ class PartyHardware:
         self.close()
 
 
-def drive_relays_off(factory: Factory, relays: tuple[RelayConfig, ...]) -> list[str]:
+def drive_relays_off(factory: Factory, relays: tuple[RelayPin, ...]) -> list[str]:
     """Claim each relay pin at its off level and release it; returns the names driven off.
 
     Used by ``party-button relays-off`` after the daemon has gone, however it went.

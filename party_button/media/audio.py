@@ -19,8 +19,8 @@ from party_button.media.song_file import (
     descriptor_path,
     not_the_files_fault,
     open_song,
-    printable,
 )
+from party_button.names import printable
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame

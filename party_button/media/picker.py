@@ -30,9 +30,9 @@ from party_button.media.song_file import (
     SongUnavailable,
     file_stamp,
     open_song,
-    printable,
 )
 from party_button.media.song_length import song_length
+from party_button.names import printable
 
 if TYPE_CHECKING:
     from party_button.config.schema import Config

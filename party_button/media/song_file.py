@@ -1,13 +1,9 @@
-"""Opening song files without trusting them, and naming them in logs whatever their bytes.
+"""Opening song files without trusting them.
 
 A songs folder may hold anything with a song's name: a FIFO (opening it would wait forever for
 a writer), a device node, a socket, a symlink loop, a dangling link, a file that cannot be
 read, a file of many gigabytes. :func:`open_song` refuses each with a one-line reason before
 it opens anything that is not a regular file, and never blocks.
-
-File names are bytes on Linux; those that are not UTF-8 reach Python as strings with
-surrogate escapes, which journald, JSON and a UTF-8 terminal refuse. :func:`printable` is the
-form every log line, status answer and command output uses.
 """
 
 from __future__ import annotations
@@ -19,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from party_button.errors import SongError
+from party_button.names import printable
 
 MAX_SONG_BYTES = 2 * 1024**3
 """A bigger file is not taken for a song (an hour of CD-quality WAV is 635 MB)."""
@@ -59,11 +56,6 @@ class FileStamp:
     def of(cls, status: os.stat_result) -> FileStamp:
         """The stamp of a file whose ``os.stat`` result is ``status``."""
         return cls(status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
-
-
-def printable(path: str | os.PathLike[str]) -> str:
-    """``path`` as text that any log or JSON takes: bytes that are not UTF-8 become ``\\xNN``."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def file_stamp(path: str | os.PathLike[str]) -> FileStamp | None:

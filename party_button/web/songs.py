@@ -28,7 +28,7 @@ from party_button.beats.grid import (
     grid_path,
 )
 from party_button.media.scan import FolderScanner
-from party_button.media.song_file import printable
+from party_button.names import printable
 from party_button.web.song_check import NotASong, check_song
 
 MAX_NAME_BYTES = 200
