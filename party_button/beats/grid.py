@@ -35,8 +35,8 @@ from typing import BinaryIO
 
 from party_button.atomic import write_json_atomically
 from party_button.errors import SongError
-from party_button.media.song_file import open_song
 from party_button.names import printable
+from party_button.song_file import open_song
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from party_button.beats.grid import analyze_song, is_up_to_date, librosa_availab
 from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command, config_of
 from party_button.errors import MissingExtraError, SongError
 from party_button.media.scan import scan_library
-from party_button.media.song_file import stat_problem
 from party_button.names import printable
+from party_button.song_file import stat_problem
 
 NEEDS_EXTRA = "party-button analyze needs the beats extra: pip install 'party-button[beats]'"
 

@@ -21,8 +21,8 @@ from party_button.media.audio import Player, PygamePlayer
 from party_button.media.clips import ClipPlayer, clip_player_from
 from party_button.media.picker import Pick, SongPicker
 from party_button.media.playback import MediaPlayer
-from party_button.media.song_file import SongUnavailable
 from party_button.names import printable
+from party_button.song_file import SongUnavailable
 
 log = logging.getLogger(__name__)
 

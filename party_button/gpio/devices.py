@@ -37,6 +37,7 @@ class LedPin(Protocol):
     pin: int
     active_high: bool
 
+
 log = logging.getLogger(__name__)
 
 PULSE_SECONDS = 4.0

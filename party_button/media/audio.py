@@ -14,13 +14,13 @@ from typing import Protocol
 
 from party_button.errors import AudioError, SongError
 from party_button.media.alsa import silence_library_errors
-from party_button.media.song_file import (
+from party_button.names import printable
+from party_button.song_file import (
     SongUnavailable,
     descriptor_path,
     not_the_files_fault,
     open_song,
 )
-from party_button.names import printable
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame

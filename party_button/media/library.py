@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from party_button.beats.grid import grid_path
 from party_button.media.scan import Changes, FolderScanner
-from party_button.media.song_file import FileStamp, file_stamp
+from party_button.song_file import FileStamp, file_stamp
 
 if TYPE_CHECKING:
     from party_button.config.schema import Config

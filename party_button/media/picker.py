@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING
 from party_button.beats.grid import BeatGrid, grid_path, load_grid
 from party_button.errors import SongError
 from party_button.media.library import ScannedLibrary, beat_source, library_parts
-from party_button.media.song_file import (
+from party_button.media.song_length import song_length
+from party_button.names import printable
+from party_button.song_file import (
     MAX_SONG_BYTES,
     SongUnavailable,
     file_stamp,
     open_song,
 )
-from party_button.media.song_length import song_length
-from party_button.names import printable
 
 if TYPE_CHECKING:
     from party_button.config.schema import Config

@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from party_button.media.song_file import file_problem, not_the_files_fault, stat_problem
 from party_button.names import printable
+from party_button.song_file import file_problem, not_the_files_fault, stat_problem
 
 log = logging.getLogger(__name__)
 

@@ -67,8 +67,8 @@ def _verdict(path: Path, kind: str) -> str | None:
     """What keeps ``path`` from playing as a ``kind``, or None; runs in the child."""
     from party_button.daemon.conductor import CUT_SHORT_SECONDS
     from party_button.errors import SongError
-    from party_button.media.song_file import descriptor_path, open_song
     from party_button.media.song_length import song_length
+    from party_button.song_file import descriptor_path, open_song
 
     try:
         descriptor = open_song(path)

@@ -14,7 +14,7 @@ from party_button.config.schema import CLIP_EXTENSIONS, PI_MPV_OPTIONS, Config, 
 from party_button.errors import ConfigError
 from party_button.media.library import ScannedLibrary, SongLibrary, beat_source
 from party_button.media.scan import FolderScanner
-from party_button.media.song_file import file_stamp
+from party_button.song_file import file_stamp
 from party_button.testing import write_tone
 
 SONGS = ["ogg"]

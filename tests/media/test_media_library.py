@@ -14,7 +14,7 @@ import pytest
 from party_button.media import scan as library_scan
 from party_button.media.library import ScannedLibrary, ShuffleBag, SongLibrary
 from party_button.media.scan import FolderScanner, scan_library
-from party_button.media.song_file import file_stamp
+from party_button.song_file import file_stamp
 from party_button.testing import tiny_song, write_tone
 from party_button.testing.library import (
     NOT_UTF8,

@@ -16,7 +16,7 @@ import pytest
 from party_button.beats.grid import BeatGrid, SongStamp, save_grid
 from party_button.config.schema import Config
 from party_button.media.picker import SongPicker
-from party_button.media.song_file import SongUnavailable, open_song
+from party_button.song_file import SongUnavailable, open_song
 from party_button.testing import tiny_library, tiny_song, wait_for
 from party_button.testing.library import (
     StrictUtf8Handler,
