@@ -7,8 +7,8 @@ import time
 from urllib.parse import urlsplit
 
 from party_button.testing import wait_for, write_tone
+from party_button.testing.web_client import EventStream, multipart, request
 from tests.web.conftest import PIN, TOKEN
-from tests.web.web_client import EventStream, multipart, request
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
+from party_button.testing.web_client import request
 from party_button.web.app import make_app
 from party_button.web.daemon_link import DaemonLink
 from party_button.web.static_files import OPENAPI
 from tests.web.conftest import TOKEN, WEB
-from tests.web.web_client import request
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
