@@ -43,6 +43,15 @@ MOCK_CONFIG: dict = {
     "audio": {"fade_out": 0.2, "buffer_size": 512},
     "party": {"cooldown": 0.3},
 }
+# The pins of MOCK_CONFIG's relays and status LED: lights is active-low, beacon active-high.
+LIGHTS, BEACON, LED = 5, 6, 12
+# What mpv says of a file that is no video, in its versions' words.
+MPV_UNRECOGNISED = ("Failed to recognize file format.", "unrecognized file format")
+
+
+def relays_on(factory: MockFactory) -> tuple[bool, bool]:
+    """Whether MOCK_CONFIG's two relays, lights and beacon, are on."""
+    return (factory.pin(LIGHTS).state == 0, factory.pin(BEACON).state == 1)
 
 
 class RelayMockFactory(MockFactory):

@@ -24,7 +24,7 @@ import pytest
 from party_button.beats.grid import grid_path, load_grid
 from party_button.beats.worker import BeatWorker
 from party_button.testing import wait_for
-from tests.beats.test_beats_grid import ANALYSIS_TIMEOUT, SHORTEST, SONGS_DIR
+from party_button.testing.beats import ANALYSIS_TIMEOUT, SHORTEST, SONGS_DIR
 
 
 class SocketActivation:

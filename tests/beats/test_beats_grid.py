@@ -32,14 +32,9 @@ from party_button.beats.worker import BeatWorker
 from party_button.cli import analyze as analyze_command
 from party_button.cli.common import call
 from party_button.errors import SongError
+from party_button.testing.beats import ANALYSIS_TIMEOUT, SHORTEST, SONGS_DIR, TRUTH
 
-SONGS_DIR = Path(__file__).resolve().parents[2] / "songs"
-TRUTH = json.loads((SONGS_DIR / "demo-songs.json").read_text())["songs"]
 TOLERANCE_S = 0.07
-SHORTEST = min(TRUTH, key=lambda s: s["duration_s"])["file"]
-# A deadline for an analysis that hangs, not a time it should take: the worker's child runs
-# at nice 10, and on a busy machine one song can take minutes.
-ANALYSIS_TIMEOUT = 600.0
 
 
 def f_measure(estimated, reference, tolerance: float = TOLERANCE_S) -> float:

@@ -12,8 +12,8 @@ from party_button.config.location import SHIPPED_CONFIG
 from party_button.config.schema import load_config
 from party_button.config.yaml_guard import MAX_BYTES, MAX_DEPTH, MAX_VALUES
 from party_button.errors import ConfigError
-from tests.config.test_config_schema import GOOD, run_cli
-from tests.config.test_config_schema import problems_of as problems_in
+from party_button.testing.config import GOOD, run_cli
+from party_button.testing.config import problems_of as problems_in
 
 # Nine levels of ten aliases each: a billion "lol"s once expanded.
 LAUGHS = "l0: &l0 lol\n" + "".join(

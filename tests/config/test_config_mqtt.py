@@ -22,7 +22,7 @@ from party_button.mqtt.entities import (
     relay_slug,
     state_payloads,
 )
-from tests.config.test_config_schema import GOOD, problems_of
+from party_button.testing.config import GOOD, problems_of
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,27 +9,7 @@ import pytest
 from party_button.config.location import SHIPPED_CONFIG, find_config
 from party_button.config.schema import load_config
 from party_button.errors import ConfigError
-
-GOOD = """\
-gpio: {pin_factory: mock}
-button:
-  pin: GPIO17
-relays:
-  - name: lights
-    pin: 5
-songs:
-  folders: [songs]
-"""
-
-
-def problems_of(tmp_path: Path, text: str) -> list[str]:
-    path = tmp_path / "config.yaml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    prefix = f"{path}:"
-    assert all(line.startswith(prefix) for line in caught.value.problems)
-    return [line[len(prefix) :] for line in caught.value.problems]
+from party_button.testing.config import GOOD, problems_of, run_cli
 
 
 def test_shipped_config_is_valid() -> None:
@@ -151,12 +129,6 @@ def test_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARTY_BUTTON_CONFIG", str(tmp_path / "env.yaml"))
     assert find_config(None) == tmp_path / "env.yaml"
     assert find_config(tmp_path / "cli.yaml") == tmp_path / "cli.yaml"
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "party_button", *args], capture_output=True, text=True, timeout=60
-    )
 
 
 def test_check_config_command(tmp_path: Path, song_folder: Path) -> None:

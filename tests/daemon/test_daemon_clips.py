@@ -14,9 +14,15 @@ from gpiozero.pins.mock import MockFactory
 from party_button.config.schema import Config
 from party_button.daemon.daemon import Daemon
 from party_button.phase import Phase
-from party_button.testing import history, press, running_daemon, wait_for, write_clip
-from tests.daemon.test_daemon_loop import relays_on
-from tests.media.test_media_clips import MPV_UNRECOGNISED
+from party_button.testing import (
+    MPV_UNRECOGNISED,
+    history,
+    press,
+    relays_on,
+    running_daemon,
+    wait_for,
+    write_clip,
+)
 
 NULL_OUTPUTS = ["--vo=null", "--ao=null"]
 

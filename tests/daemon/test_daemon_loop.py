@@ -15,13 +15,16 @@ from party_button.config.schema import Config
 from party_button.daemon.events import Request
 from party_button.daemon.party import Input
 from party_button.phase import Phase
-from party_button.testing import history, press, running_daemon, wait_for
-
-LIGHTS, BEACON, LED = 5, 6, 12  # lights is active-low, beacon active-high
-
-
-def relays_on(factory: MockFactory) -> tuple[bool, bool]:
-    return (factory.pin(LIGHTS).state == 0, factory.pin(BEACON).state == 1)
+from party_button.testing import (
+    BEACON,
+    LED,
+    LIGHTS,
+    history,
+    press,
+    relays_on,
+    running_daemon,
+    wait_for,
+)
 
 
 def test_press_starts_a_party_that_ends_with_the_song(

@@ -15,7 +15,7 @@ import soundfile
 
 from party_button.errors import SongError, VideoError
 from party_button.media.clips import ClipPlayer
-from party_button.testing import wait_for, write_clip
+from party_button.testing import MPV_UNRECOGNISED, wait_for, write_clip
 
 NULL_OUTPUTS = ("--vo=null", "--ao=null")
 # The Pi's DRM output on a machine where that device does not exist: no display.
@@ -91,9 +91,6 @@ def test_stop_mid_clip_and_play_another(player: ClipPlayer, tmp_path: Path) -> N
 
 # mpv's reason for a file it cannot read: its log line, or, when the end of the file comes
 # first over the IPC socket (mpv does not order the two), the end-file event's own words.
-MPV_UNRECOGNISED = ("Failed to recognize file format.", "unrecognized file format")
-
-
 def test_broken_clip_is_reported_with_mpvs_reason(player: ClipPlayer, tmp_path: Path) -> None:
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(os.urandom(4000))

@@ -20,7 +20,7 @@ from party_button.daemon.daemon import Daemon
 from party_button.errors import AudioError, SongError
 from party_button.media.audio import PygamePlayer
 from party_button.phase import Phase
-from party_button.testing import press, running_daemon, tiny_song, wait_for, write_tone
+from party_button.testing import press, relays_on, running_daemon, tiny_song, wait_for, write_tone
 from party_button.testing.library import (
     NOT_UTF8,
     SHOWN_NOT_UTF8,
@@ -30,7 +30,6 @@ from party_button.testing.library import (
     null_device,
     sparse_file,
 )
-from tests.daemon.test_daemon_loop import relays_on
 
 ASIDE = "(set aside until the file changes)"
 

@@ -20,8 +20,7 @@ from party_button.beats.grid import BeatGrid, SongStamp, grid_document, grid_pat
 from party_button.cli import main as cli
 from party_button.config.schema import Config
 from party_button.phase import Phase
-from party_button.testing import press, running_daemon, tiny_library, wait_for
-from tests.daemon.test_daemon_loop import LIGHTS, relays_on
+from party_button.testing import LIGHTS, press, relays_on, running_daemon, tiny_library, wait_for
 
 SONGS = 20_000
 HUMAN_GAP = 0.1  # seconds between releasing the button and pressing it again
