@@ -11,7 +11,7 @@ from party_button.maker.boot_config import boot_config_lines
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``boot-config`` to the main command."""
     text = "print config.txt lines that hold the relays off at boot"
-    add_command(subparsers, "boot-config", run, text)
+    add_command(subparsers, "boot-config", run, text, example="--config config/config.yaml")
 
 
 def run(args: argparse.Namespace) -> int:
