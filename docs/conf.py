@@ -33,3 +33,4 @@ man_pages = [
     ("reference/cli", "party-button", "the emergency party button", [author], 1),
 ]
 man_show_urls = False
+today = f"party-button {release}"  # not the build's date: the committed man page stays current

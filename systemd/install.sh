@@ -120,6 +120,8 @@ if [ "$NO_VENV" != 1 ]; then
         step "command $link"
         install -d -m 0755 "$ROOT/usr/local/bin"
         ln -sfn "$VENV/bin/party-button" "$link"
+        # man party-button: the command-line reference (docs/party-button.1, made by make docs)
+        install -D -m 0644 "$SRC/docs/party-button.1" "$ROOT/usr/local/share/man/man1/party-button.1"
     fi
 fi
 

@@ -56,6 +56,7 @@ def source(tmp_path: Path, song_folder: Path) -> Path:
     for name in ("pyproject.toml", "README.md"):
         if (REPO / name).exists():
             shutil.copy(REPO / name, tree / name)
+    shutil.copytree(REPO / "docs", tree / "docs", ignore=shutil.ignore_patterns("_build"))
     for folder in ("party_button", "systemd"):
         shutil.copytree(REPO / folder, tree / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(song_folder, tree / "songs")
@@ -172,6 +173,8 @@ def test_install_with_a_virtual_environment_that_really_works(source, tmp_path):
     root = tmp_path / "root"
     run_script(source, "install.sh", f"DESTDIR={root}", f"PYTHON={sys.executable}")
     venv_cli = root / "opt/party-button/venv/bin/party-button"
+    man_page = root / "usr/local/share/man/man1/party-button.1"
+    assert man_page.read_text() == (source / "docs/party-button.1").read_text()
     unit = (root / "etc/systemd/system/party-button.service").read_text()
     assert "ExecStart=/opt/party-button/venv/bin/party-button run " in unit
     config = installed_config(root)
