@@ -12,7 +12,7 @@ from party_button import __version__  # noqa: E402
 
 project = "party-button"
 author = "the party-button authors"
-copyright = "the party-button authors, MIT licence"  # noqa: A001
+copyright = "the party-button authors, MIT licence"
 release = version = __version__
 
 extensions = ["myst_parser"]

@@ -22,15 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-os.environ["COLUMNS"] = "100"  # argparse wraps usage lines to the terminal: make it fixed
+from party_button.cli.main import build_parser
+from party_button.config import schema
+from party_button.config.mqtt import MqttConfig
+from party_button.config.walker import Rule
+from party_button.config.web import WebConfig
+from party_button.mqtt.entities import Topics, discovery_configs, state_payloads
 
-from party_button.cli.main import build_parser  # noqa: E402
-from party_button.config import schema  # noqa: E402
-from party_button.config.mqtt import MqttConfig  # noqa: E402
-from party_button.config.walker import Rule  # noqa: E402
-from party_button.config.web import WebConfig  # noqa: E402
-from party_button.mqtt.entities import Topics, discovery_configs, state_payloads  # noqa: E402
-
+os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal's width: make it fixed
 DOCS = Path(__file__).resolve().parent
 REFERENCE = DOCS / "reference"
 MAN_PAGE = DOCS / "party-button.1"
@@ -111,7 +110,9 @@ def cli_page() -> str:
         "|---|---|",
     ]
     commands = _subcommands(parser)
-    lines += [f"| [`{name}`](#{name}) | {_cell(sub.description)} |" for name, sub in commands.items()]
+    lines += [
+        f"| [`{name}`](#{name}) | {_cell(sub.description)} |" for name, sub in commands.items()
+    ]
     for name, sub in commands.items():
         lines += [
             "",
@@ -208,8 +209,7 @@ def config_page() -> str:
             kind = "pin" if item.name == "pin" else _type_name(hints[item.name])
             where = f"{key}[].{item.name}" if key == "relays" else f"{key}.{item.name}"
             lines.append(
-                f"| `{where}` | {kind} | {default} "
-                f"| {_bounds(rule)} | {_cell(rule.doc)} |"
+                f"| `{where}` | {kind} | {default} | {_bounds(rule)} | {_cell(rule.doc)} |"
             )
     if missing:
         raise SystemExit(f"settings without doc= in their setting(): {', '.join(missing)}")
