@@ -43,7 +43,7 @@ bench: test-debs $(BIN)/.test
 	@set -e; for module in $(sort $(basename $(notdir $(wildcard benchmarks/[a-z]*.py)))); do \
 		echo "== benchmarks.$$module"; $(BIN)/python -m benchmarks.$$module; done
 
-# On the Raspberry Pi: the service, its user, config and songs (see README). DESTDIR works.
+# On the Raspberry Pi: the service, its user, config and songs (docs/tutorials/install-on-the-pi.md).
 install:
 	$(SUDO) DESTDIR=$(DESTDIR) systemd/install.sh
 

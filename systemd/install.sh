@@ -241,7 +241,7 @@ esac
 chip_group=$(stat -c %G /dev/gpiochip0 2>/dev/null || true)
 if [ -n "$chip_group" ] && [ "$chip_group" != gpio ]; then
     echo "  note: the GPIO chips belong to group '$chip_group' here, not to gpio: see the"
-    echo "  README (Install) for the udev rule that gives them to gpio"
+    echo "  docs/tutorials/install-on-the-pi.md for the udev rule that gives them to gpio"
 fi
 if [ "$NO_VENV" != 1 ]; then
     "$VENV/bin/party-button" check-config "$CONFDIR/config.yaml"

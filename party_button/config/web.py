@@ -132,7 +132,11 @@ class WebConfig:
         24.0, minimum=0.1, maximum=24 * 365, doc="hours a login on the page lasts"
     )
     login_attempts: int = setting(
-        5, minimum=1, maximum=100, integer=True, doc="wrong PINs one address may try a minute"
+        5,
+        minimum=1,
+        maximum=100,
+        integer=True,
+        doc="wrong PINs or tokens a minute from one address (four times that from all) before 429",
     )
 
 
