@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from party_button import __version__
 from party_button.cli import (
     analyze,
+    audio,
     boot_config,
     check_config,
     control,
@@ -34,6 +35,7 @@ GROUPS = (
     run,
     check_config,
     songs,
+    audio,
     relays,
     analyze,
     preview,
