@@ -169,6 +169,7 @@ def test_installer_refuses_unknown_arguments(source):
 
 
 @needs_systemctl
+@pytest.mark.slow  # a real pip install: make check leaves it out
 def test_install_with_a_virtual_environment_that_really_works(source, tmp_path):
     root = tmp_path / "root"
     run_script(source, "install.sh", f"DESTDIR={root}", f"PYTHON={sys.executable}")
@@ -309,6 +310,7 @@ def set_enabled(root: Path, name: str, enabled: bool) -> None:
 
 
 @needs_systemctl
+@pytest.mark.slow  # four installs with adapters, 10 s each: make check leaves it out
 @pytest.mark.parametrize("mqtt", [False, True], ids=["mqtt-off", "mqtt-on"])
 @pytest.mark.parametrize("web", [False, True], ids=["web-off", "web-on"])
 def test_each_adapter_is_installed_when_enabled_and_removed_when_not(source, tmp_path, web, mqtt):
