@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from party_button.beats.grid import MAX_ANALYSIS_SECONDS
+from party_button.config import yaml_guard
 from party_button.control import server
 from party_button.media import scan
 from party_button.media.song_file import MAX_SONG_BYTES
 from tests.docs.markdown_pages import DOCS
 
 PAGE = DOCS / "reference" / "limits.md"
+RULES = DOCS / "reference" / "config-file-rules.md"
 
 # The first cell of a row of the page, and the value the code gives it.
 EXPECTED = {
@@ -49,3 +51,11 @@ def rows() -> dict[str, str]:
 @pytest.mark.parametrize("limit", EXPECTED)
 def test_each_limit_on_the_page_is_the_codes(limit: str) -> None:
     assert rows().get(limit) == EXPECTED[limit]
+
+
+def test_the_config_file_rules_are_the_readers() -> None:
+    rules = [line.split("|")[1].strip() for line in RULES.read_text().splitlines() if "|" in line]
+    assert f"a regular file of at most {yaml_guard.MAX_BYTES // 1024} KiB, UTF-8 text" in rules
+    assert f"at most {yaml_guard.MAX_DEPTH} levels of nesting" in rules
+    values = f"at most {yaml_guard.MAX_VALUES:,} values"
+    assert any(rule.startswith(values) for rule in rules), rules
