@@ -25,9 +25,10 @@ if not SHIPPED.is_file():
 
 
 def pages() -> list[Path]:
-    """README.md, every page of docs/ (not the built site) and the hardware guide."""
+    """README.md, CONTRIBUTING.md, every page of docs/ (not the built site), the hardware guide."""
     docs = [page for page in sorted(DOCS.rglob("*.md")) if "_build" not in page.parts]
-    return [REPO / "README.md", *docs, *sorted((REPO / "hardware").glob("*.md"))]
+    hardware = sorted((REPO / "hardware").glob("*.md"))
+    return [REPO / "README.md", REPO / "CONTRIBUTING.md", *docs, *hardware]
 
 
 @dataclass(frozen=True)
