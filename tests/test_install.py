@@ -205,6 +205,9 @@ def test_install_with_a_virtual_environment_that_really_works(source, tmp_path):
     )
     path, found = shipped.stdout.split()
     assert found == "True" and "site-packages" in path
+    # The uninstaller takes the command and its man page with the virtual environment.
+    run_script(source, "uninstall.sh", f"DESTDIR={root}")
+    assert not man_page.exists() and not (root / "usr/local/bin/party-button").is_symlink()
 
 
 def unit_for_verify(tmp_path: Path, unit: Path = UNIT) -> Path:
