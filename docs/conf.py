@@ -21,6 +21,7 @@ root_doc = "index"
 exclude_patterns = ["_build", "README.md"]
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 4
+smartquotes = False  # options stay --simulate, not an en dash
 # Everything is built offline: no intersphinx, no remote images.
 intersphinx_mapping: dict = {}
 
