@@ -27,7 +27,7 @@ from party_button.config import schema
 from party_button.config.mqtt import MqttConfig
 from party_button.config.walker import Rule
 from party_button.config.web import WebConfig
-from party_button.mqtt.entities import Topics, discovery_configs, state_payloads
+from party_button.mqtt.entities import Topics, discovery_configs, event_payload, state_payloads
 
 os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal's width: make it fixed
 DOCS = Path(__file__).resolve().parent
@@ -277,6 +277,7 @@ def mqtt_page() -> str:
     configs = discovery_configs(topics, ["lights"])
     state = {"phase": "party", "playing": "lift-off.ogg", "position": 12.4}
     state["relays"] = {"lights": True}
+    event = event_payload({"event": "press", "source": "button"})
     lines = [
         "# MQTT topics and Home Assistant entities",
         "",
@@ -296,7 +297,7 @@ def mqtt_page() -> str:
         "`offline` |",
         f"| `{topics.command('start')}` | no | `PRESS` from Home Assistant: a press |",
         f"| `{topics.command('stop')}` | no | `PRESS` from Home Assistant: stop the party |",
-        f"| `{topics.button_event}` | no | a press or hold of the button (JSON) |",
+        f"| `{topics.button_event}` | no | a press or hold, e.g. `{_cell(event)}` |",
         f"| `{topics.birth}` | | Home Assistant's own status: on `online` the bridge sends its "
         "discovery configs again |",
     ]
