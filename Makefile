@@ -2,7 +2,9 @@
 #
 #   make simulate   set up and run the party in simulation (mock pins, keyboard button)
 #   make test       set up and run the whole test suite
-#   make bench      run every benchmark (see README, Benchmarks)
+#   make check      the fast test loop: no root, no system tests, no slow tests
+#   make docs       build the documentation into docs/_build/html (and the man page)
+#   make bench      run every benchmark (see docs/development/benchmarks.md)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,13 +17,22 @@ DAEMON_DEBS := python3-venv python3-dev gcc pkg-config libsystemd-dev
 TEST_DEBS := $(DAEMON_DEBS) mpv libasound2 openscad systemd chromium mosquitto \
 	debootstrap systemd-container qemu-user-static binfmt-support
 
-.PHONY: simulate test lint bench install uninstall daemon-debs test-debs
+.PHONY: simulate test check lint docs bench install uninstall daemon-debs test-debs
 
 simulate: daemon-debs $(BIN)/.daemon
 	$(BIN)/party-button run --simulate --config config/config.yaml
 
 test: test-debs $(BIN)/.test
 	$(BIN)/python -m pytest -q
+
+# The fast loop: tests that need neither root nor minutes (see docs/development/testing.md).
+check: $(BIN)/.test
+	$(BIN)/python -m pytest -q -m "not slow" --ignore=tests/system
+
+# The documentation: warnings are errors (-W), every reference must resolve (-n), offline.
+docs: $(BIN)/.test
+	$(BIN)/python -m sphinx -q -W -n --keep-going -b html docs docs/_build/html
+	$(BIN)/python -m sphinx -q -W -n --keep-going -b man docs docs/_build/man
 
 lint: $(BIN)/.test
 	$(BIN)/ruff check .
@@ -32,7 +43,7 @@ bench: test-debs $(BIN)/.test
 	@set -e; for module in $(sort $(basename $(notdir $(wildcard benchmarks/[a-z]*.py)))); do \
 		echo "== benchmarks.$$module"; $(BIN)/python -m benchmarks.$$module; done
 
-# On the Raspberry Pi: the service, its user, config and songs (see README). DESTDIR works.
+# On the Raspberry Pi: the service, its user, config and songs (docs/tutorials/install-on-the-pi.md).
 install:
 	$(SUDO) DESTDIR=$(DESTDIR) systemd/install.sh
 
@@ -65,5 +76,5 @@ $(BIN)/.daemon: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(BIN)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,beats,render,cluster,web]'
+	$(BIN)/pip install -q -e '.[dev,beats,render,cluster,web,docs]'
 	touch $@ $(BIN)/.daemon

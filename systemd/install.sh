@@ -120,6 +120,8 @@ if [ "$NO_VENV" != 1 ]; then
         step "command $link"
         install -d -m 0755 "$ROOT/usr/local/bin"
         ln -sfn "$VENV/bin/party-button" "$link"
+        # man party-button: the command-line reference (docs/party-button.1, made by make docs)
+        install -D -m 0644 "$SRC/docs/party-button.1" "$ROOT/usr/local/share/man/man1/party-button.1"
     fi
 fi
 
@@ -239,7 +241,7 @@ esac
 chip_group=$(stat -c %G /dev/gpiochip0 2>/dev/null || true)
 if [ -n "$chip_group" ] && [ "$chip_group" != gpio ]; then
     echo "  note: the GPIO chips belong to group '$chip_group' here, not to gpio: see the"
-    echo "  README (Install) for the udev rule that gives them to gpio"
+    echo "  docs/tutorials/install-on-the-pi.md for the udev rule that gives them to gpio"
 fi
 if [ "$NO_VENV" != 1 ]; then
     "$VENV/bin/party-button" check-config "$CONFDIR/config.yaml"

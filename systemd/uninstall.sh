@@ -52,7 +52,7 @@ for name in $ADAPTERS; do
     rm -f "$ROOT$UNITDIR/party-button-$name.service" "$ROOT$SYSUSERSDIR/party-button-$name.conf"
 done
 if [ "$(readlink "$ROOT/usr/local/bin/party-button" || true)" = "$PREFIX/venv/bin/party-button" ]; then
-    rm -f "$ROOT/usr/local/bin/party-button"
+    rm -f "$ROOT/usr/local/bin/party-button" "$ROOT/usr/local/share/man/man1/party-button.1"
 fi
 rm -rf "$ROOT$PREFIX"
 if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then

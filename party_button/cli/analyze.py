@@ -23,7 +23,8 @@ NEEDS_EXTRA = "party-button analyze needs the beats extra: pip install 'party-bu
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``analyze`` to the main command."""
-    add_arguments(add_command(subparsers, "analyze", run, "compute the songs' beat grids"))
+    text = "compute the songs' beat grids (needs the beats extra)"
+    add_arguments(add_command(subparsers, "analyze", run, text, example="songs/lift-off.ogg"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ from party_button.cli.common import EXIT_OK, add_command, config_of
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``boot-config`` to the main command."""
     text = "print config.txt lines that hold the relays off at boot"
-    add_command(subparsers, "boot-config", run, text)
+    add_command(subparsers, "boot-config", run, text, example="--config config/config.yaml")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,17 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 Run = Callable[[argparse.Namespace], int]
 
+# What a command's help says about where its config and the daemon's socket come from.
+CONFIG_ORDER = (
+    "config: --config PATH, else $PARTY_BUTTON_CONFIG, else /etc/party-button/config.yaml,\n"
+    "  else the example config shipped with party-button"
+)
+SOCKET_ORDER = (
+    "socket: --socket PATH, else $PARTY_BUTTON_SOCKET, else the service's\n"
+    "  /run/party-button/control.sock, else $XDG_RUNTIME_DIR/party-button/control.sock"
+)
+EXIT_CODES = "exit codes: 0 ok, 1 bad input, bad config or failed, 2 usage, 130 interrupted"
+
 
 def add_command(
     subparsers: argparse._SubParsersAction,
@@ -30,14 +42,47 @@ def add_command(
     run: Run,
     help_text: str,
     *,
+    example: str,
     config: bool = True,
+    socket: bool = False,
+    warning: str | None = None,
 ) -> argparse.ArgumentParser:
-    """Add the subcommand ``name``, run by ``run``; with ``config``, its ``--config`` option."""
-    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    """Add the subcommand ``name``, run by ``run``, whose help stands alone: ``example`` (the
+    arguments after ``party-button NAME``), ``warning`` (what it switches, what it needs), and
+    where its config (with ``config``, its ``--config`` option) and socket come from.
+
+    ``socket`` adds the ``--socket`` option: the daemon's control socket.
+    """
+    epilog = [f"example:\n  party-button {name} {example}".rstrip()]
+    if warning:
+        epilog.insert(0, textwrap.fill(f"warning: {warning}", 78, subsequent_indent="  "))
+    if config:
+        epilog.append(CONFIG_ORDER)
+    if socket:
+        epilog.append(SOCKET_ORDER)
+    epilog.append(EXIT_CODES)
+    parser = subparsers.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog="\n\n".join(epilog),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     if config:
         parser.add_argument("--config", metavar="PATH", help="config file to use")
+    if socket:
+        parser.add_argument("--socket", metavar="PATH", help="the daemon's control socket")
+    add_verbose(parser)
     parser.set_defaults(run=run)
     return parser
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    """``-v``: debug messages. On a subcommand it only ever sets it (the main one's stays)."""
+    default = False if parser.prog == "party-button" else argparse.SUPPRESS
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="log debug messages"
+    )
 
 
 def add_is_enabled(parser: argparse.ArgumentParser, section: str) -> None:

@@ -18,8 +18,10 @@ COMMANDS = tuple((name, text) for name, text in COMMAND_HELP.items() if name != 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the commands that talk to the daemon to the main command."""
     for name, help_text in COMMANDS:
-        client = add_command(subparsers, name, run, help_text, config=False)
-        client.add_argument("--socket", metavar="PATH", help="the daemon's control socket")
+        example = "--watch" if name == "status" else ""
+        client = add_command(
+            subparsers, name, run, help_text, example=example, config=False, socket=True
+        )
         client.add_argument("--json", action="store_true", help="print the full JSON answer")
         if name == "status":
             client.add_argument(

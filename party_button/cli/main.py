@@ -11,8 +11,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from party_button import __version__
 from party_button.cli import (
     analyze,
+    audio,
     boot_config,
     check_config,
     control,
@@ -25,7 +27,7 @@ from party_button.cli import (
     web,
     wiring,
 )
-from party_button.cli.common import call
+from party_button.cli.common import CONFIG_ORDER, EXIT_CODES, SOCKET_ORDER, add_verbose, call
 from party_button.systemd import setup_logging
 
 # The command groups, in the order ``party-button --help`` lists them.
@@ -33,6 +35,7 @@ GROUPS = (
     run,
     check_config,
     songs,
+    audio,
     relays,
     analyze,
     preview,
@@ -47,8 +50,15 @@ GROUPS = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="party-button", description="The emergency party button.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser = argparse.ArgumentParser(
+        prog="party-button",
+        description="The emergency party button.",
+        epilog=f"{CONFIG_ORDER}\n\n{SOCKET_ORDER}\n\n{EXIT_CODES}\n\n"
+        "example:\n  party-button check-config\n  party-button run --simulate",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_verbose(parser)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         group.register(subparsers)

@@ -19,8 +19,10 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``mqtt`` to the main command."""
     text = "bridge the daemon to an MQTT broker, with Home Assistant discovery"
-    parser = add_command(subparsers, "mqtt", run, text)
-    parser.add_argument("--socket", metavar="PATH", help="the daemon's control socket")
+    warning = "needs mqtt.enabled: true in the config (else it exits with code 1)"
+    parser = add_command(
+        subparsers, "mqtt", run, text, example="--is-enabled", socket=True, warning=warning
+    )
     add_is_enabled(parser, "mqtt")
 
 

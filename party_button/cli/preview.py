@@ -28,7 +28,9 @@ _NARROWEST = 10
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``preview`` to the main command."""
-    add_arguments(add_command(subparsers, "preview", run, "draw a light show's timeline"))
+    text = "draw a light show's timeline"
+    example = "party --song songs/lift-off.ogg --width 60"
+    add_arguments(add_command(subparsers, "preview", run, text, example=example))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

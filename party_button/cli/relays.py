@@ -10,11 +10,23 @@ from party_button.cli.common import EXIT_OK, add_command, config_of
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``test-relays`` and ``relays-off`` to the main command."""
-    test = add_command(subparsers, "test-relays", run, "click each relay in turn")
+    switches = (
+        "this switches the real relays and whatever they drive, mains loads included; "
+        "stop the service first (systemctl stop party-button), which owns the pins"
+    )
+    test = add_command(
+        subparsers,
+        "test-relays",
+        run,
+        "click each relay in turn",
+        example="--seconds 2",
+        warning=switches,
+    )
     test.add_argument(
         "--seconds", type=float, default=1.0, help="how long each relay stays on (default 1)"
     )
-    add_command(subparsers, "relays-off", run, "drive every relay to its off level")
+    text = "drive every relay to its off level"
+    add_command(subparsers, "relays-off", run, text, example="", warning=switches)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -235,7 +235,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``render`` to the main command."""
     text = "outline the people in music videos; the clips go to the songs library"
-    add_arguments(add_command(subparsers, "render", run, text))
+    example = "videos/ --output-dir clips/"
+    add_arguments(add_command(subparsers, "render", run, text, example=example))
 
 
 def options_from(args: argparse.Namespace, video: Path, output: Path) -> RenderOptions:

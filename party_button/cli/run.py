@@ -11,11 +11,15 @@ from party_button.control.protocol import daemon_socket_path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``run`` to the main command."""
-    parser = add_command(subparsers, "run", run, "run the party button daemon")
+    text = "run the party button daemon"
+    warning = "without --simulate it drives the real relays, which may switch mains loads"
+    example = "--simulate --config config/config.yaml"
+    parser = add_command(
+        subparsers, "run", run, text, example=example, socket=True, warning=warning
+    )
     parser.add_argument(
         "--simulate", action="store_true", help="mock pins, the keyboard is the button"
     )
-    parser.add_argument("--socket", metavar="PATH", help="control socket to listen on")
 
 
 def run(args: argparse.Namespace) -> int:

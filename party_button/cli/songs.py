@@ -9,7 +9,8 @@ from party_button.cli.common import EXIT_OK, add_command, config_of
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``songs`` to the main command."""
-    parser = add_command(subparsers, "songs", run, "list the songs in the order they would play")
+    text = "list the songs in the order they would play"
+    parser = add_command(subparsers, "songs", run, text, example="--seed 7 --count 5")
     parser.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
     parser.add_argument("--count", type=int, default=0, help="how many picks (default: a round)")
 

@@ -31,11 +31,14 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``web`` to the main command."""
     text = "serve the web page and HTTP API (needs the web extra)"
-    parser = add_command(subparsers, "web", run, text)
+    warning = "needs web.pin or web.token; the service runs only with web.enabled: true"
+    example = "--listen 127.0.0.1:8080"
+    parser = add_command(
+        subparsers, "web", run, text, example=example, socket=True, warning=warning
+    )
     parser.add_argument(
         "--listen", metavar="HOST:PORT", help="address to serve on (default: web.listen)"
     )
-    parser.add_argument("--socket", metavar="PATH", help="the daemon's control socket")
     add_is_enabled(parser, "web")
 
 

@@ -13,7 +13,8 @@ from party_button.errors import CommandError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``wiring`` to the main command."""
-    add_arguments(add_command(subparsers, "wiring", run, "print the wiring table and diagram"))
+    text = "print the wiring table and diagram"
+    add_arguments(add_command(subparsers, "wiring", run, text, example="--svg wiring.svg"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -105,20 +105,60 @@ class MqttConfig:
     Fields are read in this order: a reader may look at the ones above it.
     """
 
-    enabled: bool = setting(False)
-    host: str = setting("localhost", read=_checked(_host_problem))
-    port: int | None = setting(  # None: 1883, or 8883 with TLS
-        None, minimum=1, maximum=65535, integer=True, optional=True
+    enabled: bool = setting(
+        False, doc="run the bridge: the installer enables party-button-mqtt when true"
     )
-    protocol: str = setting("3.1.1", choices=PROTOCOLS)
-    username: str | None = setting(None)
-    password_file: Path | None = setting(None, read=_password_file)
-    tls: bool = setting(False)
-    ca_file: Path | None = setting(None, read=_ca_file)  # None with tls: the system's CAs
-    client_id: str | None = setting(None, read=_checked(_client_id_problem))  # None: from NODE
-    base_topic: str | None = setting(None, read=_checked(topic_problem))  # party-button/NODE
-    discovery_prefix: str = setting("homeassistant", read=_checked(topic_problem))
-    keepalive: int = setting(30, minimum=5, maximum=600, integer=True)
+    host: str = setting(
+        "localhost", read=_checked(_host_problem), doc="the broker's host name or address"
+    )
+    port: int | None = setting(
+        None,
+        minimum=1,
+        maximum=65535,
+        integer=True,
+        optional=True,
+        doc="the broker's port (null: 1883, or 8883 with tls)",
+    )
+    protocol: str = setting(
+        "3.1.1", choices=PROTOCOLS, doc='the MQTT protocol version: "3.1.1" or "5"'
+    )
+    username: str | None = setting(None, doc="the user name at the broker (null: none)")
+    password_file: Path | None = setting(
+        None,
+        read=_password_file,
+        doc=(
+            "a file whose first line is the password, not readable by others (never the password "
+            "itself)"
+        ),
+    )
+    tls: bool = setting(
+        False, doc="connect with TLS, checking the broker against the system's CAs or ca_file"
+    )
+    ca_file: Path | None = setting(
+        None,
+        read=_ca_file,
+        doc="the CA certificate to check the broker with (needs tls: true; null: the system's CAs)",
+    )
+    client_id: str | None = setting(
+        None,
+        read=_checked(_client_id_problem),
+        doc="the MQTT client id (null: party-button-NODE, NODE being the host name)",
+    )
+    base_topic: str | None = setting(
+        None,
+        read=_checked(topic_problem),
+        doc="the prefix of every topic of this node (null: party-button/NODE)",
+    )
+    discovery_prefix: str = setting(
+        "homeassistant", read=_checked(topic_problem), doc="Home Assistant's discovery prefix"
+    )
+    keepalive: int = setting(
+        30,
+        minimum=5,
+        maximum=600,
+        integer=True,
+        doc="seconds; the broker declares the bridge gone after 1.5 times this",
+    )
 
     @property
     def broker_port(self) -> int:

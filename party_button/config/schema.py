@@ -174,93 +174,224 @@ def _audio_hat(section: MapReader, key: str, _default: Any, _ctx: _Context, _v: 
 class GpioConfig:
     """Which gpiozero pin factory drives the pins."""
 
-    pin_factory: str = setting("auto", choices=PIN_FACTORIES)
+    pin_factory: str = setting(
+        "auto",
+        choices=PIN_FACTORIES,
+        doc=(
+            "auto: lgpio on a Raspberry Pi 5, RPi.GPIO on older boards ($GPIOZERO_PIN_FACTORY "
+            "overrides it); lgpio or rpigpio force one; mock drives simulated pins (run --simulate "
+            "uses it)"
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class BoardConfig:
     """What else uses the header: enabled interfaces and an audio HAT, so pins do not clash."""
 
-    interfaces: tuple[str, ...] = setting((), read=_interfaces)
-    audio_hat: str | None = setting(None, read=_audio_hat)
+    interfaces: tuple[str, ...] = setting(
+        (),
+        read=_interfaces,
+        doc="the interfaces enabled on this Pi (i2c, spi, uart), whose pins nothing else may use",
+    )
+    audio_hat: str | None = setting(
+        None,
+        read=_audio_hat,
+        doc=(
+            "an audio HAT on the header (none, or one of the known boards), whose pins "
+            "nothing else may use"
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class ButtonConfig:
     """The big button: a momentary switch from ``pin`` to ground (or 3V3 without pull-up)."""
 
-    pin: int = setting(read=_pin("button"), stand_in=-1)
-    pull_up: bool = setting(True)
-    bounce_time: float = setting(0.05, minimum=0.0, maximum=1.0)
-    hold_time: float = setting(2.0, minimum=0.2, maximum=30.0)
+    pin: int = setting(
+        read=_pin("button"),
+        stand_in=-1,
+        doc="the pin the switch is wired to (GPIO17, BOARD11 or 17); its other leg goes to ground",
+    )
+    pull_up: bool = setting(
+        True, doc="true: pressing pulls the pin to ground; false: pressing connects it to 3V3"
+    )
+    bounce_time: float = setting(
+        0.05, minimum=0.0, maximum=1.0, doc="seconds of contact chatter to ignore after a press"
+    )
+    hold_time: float = setting(
+        2.0,
+        minimum=0.2,
+        maximum=30.0,
+        doc="seconds of holding the button that make a panic stop: relays off and silence at once",
+    )
 
 
 @dataclass(frozen=True)
 class StatusLedConfig:
     """The LED built into the button, optional."""
 
-    pin: int = setting(read=_pin("status LED"), stand_in=-1)
-    active_high: bool = setting(True)
+    pin: int = setting(
+        read=_pin("status LED"),
+        stand_in=-1,
+        doc="the pin of the LED in the dome button (through a transistor driver for a 12 V LED)",
+    )
+    active_high: bool = setting(True, doc="true: the LED is on when the pin is high")
 
 
 @dataclass(frozen=True)
 class RelayConfig:
     """One relay channel and the safety limits of its contacts."""
 
-    name: str = setting(read=_relay_name, stand_in="")
-    pin: int = setting(read=_pin(), stand_in=-1)
-    active_high: bool = setting(False)
-    drives: str = setting("", allow_empty=True)
-    min_interval: float = setting(0.25, minimum=0.02, maximum=60.0)
-    max_on_time: float | None = setting(None, minimum=1.0, maximum=LONGEST, optional=True)
-    rest_time: float = setting(30.0, minimum=0.0, maximum=3600.0)
+    name: str = setting(
+        read=_relay_name,
+        stand_in="",
+        doc="the relay's name, used by shows, groups, logs and the web page; unique",
+    )
+    pin: int = setting(
+        read=_pin(), stand_in=-1, doc="the pin wired to the relay board's input (IN1, IN2...)"
+    )
+    active_high: bool = setting(
+        False, doc="false for the usual active-low relay boards (a low pin switches the relay on)"
+    )
+    drives: str = setting(
+        "",
+        allow_empty=True,
+        doc="what the relay switches, for people: shown by test-relays, wiring and the web page",
+    )
+    min_interval: float = setting(
+        0.25,
+        minimum=0.02,
+        maximum=60.0,
+        doc=(
+            "seconds that must pass between two switchings of this channel; faster patterns are "
+            "refused"
+        ),
+    )
+    max_on_time: float | None = setting(
+        None,
+        minimum=1.0,
+        maximum=LONGEST,
+        optional=True,
+        doc="seconds the relay may stay on at a stretch before it must rest (null: no limit)",
+    )
+    rest_time: float = setting(
+        30.0,
+        minimum=0.0,
+        maximum=3600.0,
+        doc="seconds the relay stays off after reaching max_on_time",
+    )
 
 
 @dataclass(frozen=True)
 class SongsConfig:
     """The songs library (by default the folder ``songs`` beside the config file)."""
 
-    folders: tuple[Path, ...] = setting(read=_songs_folders)
-    extensions: tuple[str, ...] = setting(
-        SONG_EXTENSIONS, read=_extensions(SONG_EXTENSIONS, "a format the mixer plays")
+    folders: tuple[Path, ...] = setting(
+        read=_songs_folders,
+        doc=(
+            "folders searched (with their subfolders) for songs and clips; default: songs beside "
+            "the config file"
+        ),
     )
-    no_repeat: bool = setting(True)
+    extensions: tuple[str, ...] = setting(
+        SONG_EXTENSIONS,
+        read=_extensions(SONG_EXTENSIONS, "a format the mixer plays"),
+        doc="the song formats to pick up (of ogg, mp3, wav, flac)",
+    )
+    no_repeat: bool = setting(True, doc="a song never plays twice in a row, even across reshuffles")
 
 
 @dataclass(frozen=True)
 class AudioConfig:
     """The mixer's output settings."""
 
-    device: str | None = setting(None)
-    sample_rate: int = setting(44100, minimum=8000, maximum=192000, integer=True)
-    buffer_size: int = setting(1024, minimum=64, maximum=16384, integer=True)
-    volume: float = setting(0.8, minimum=0.0, maximum=1.0)
-    fade_out: float = setting(1.0, minimum=0.0, maximum=30.0)
-    retry_interval: float = setting(5.0, minimum=0.5, maximum=600.0)
+    device: str | None = setting(
+        None,
+        doc=(
+            "the SDL output device name (null: the system's default output); see the audio how-to "
+            "for listing names"
+        ),
+    )
+    sample_rate: int = setting(
+        44100, minimum=8000, maximum=192000, integer=True, doc="samples per second of the mixer"
+    )
+    buffer_size: int = setting(
+        1024,
+        minimum=64,
+        maximum=16384,
+        integer=True,
+        doc="samples of the mixer's buffer; smaller starts faster, too small crackles",
+    )
+    volume: float = setting(0.8, minimum=0.0, maximum=1.0, doc="the songs' volume, 0.0 to 1.0")
+    fade_out: float = setting(
+        1.0, minimum=0.0, maximum=30.0, doc="seconds of fade when a party ends"
+    )
+    retry_interval: float = setting(
+        5.0,
+        minimum=0.5,
+        maximum=600.0,
+        doc="seconds between attempts to reopen a missing audio device",
+    )
 
 
 @dataclass(frozen=True)
 class PartyConfig:
     """The rules of a party."""
 
-    on_press: str = setting("next", choices=PRESS_ACTIONS)
-    cooldown: float = setting(3.0, minimum=0.0, maximum=600.0)
-    max_duration: float | None = setting(None, minimum=1.0, maximum=LONGEST, optional=True)
-    intro_sound: Path | None = setting(None, read=existing_file)
-    fallback_sound: Path | None = setting(None, read=existing_file)
+    on_press: str = setting(
+        "next",
+        choices=PRESS_ACTIONS,
+        doc="what a press during a party does: next, stop, ignore or restart",
+    )
+    cooldown: float = setting(
+        3.0,
+        minimum=0.0,
+        maximum=600.0,
+        doc="seconds after a party during which presses are ignored",
+    )
+    max_duration: float | None = setting(
+        None,
+        minimum=1.0,
+        maximum=LONGEST,
+        optional=True,
+        doc="seconds a party lasts at most (null: the song decides)",
+    )
+    intro_sound: Path | None = setting(
+        None,
+        read=existing_file,
+        doc="a sound played at the start of every party, before the song (null: none)",
+    )
+    fallback_sound: Path | None = setting(
+        None, read=existing_file, doc="the sound played when no song can be played (null: none)"
+    )
 
 
 @dataclass(frozen=True)
 class ClipsConfig:
     """Rendered clips in the party playlist, shown by mpv."""
 
-    enabled: bool = setting(True)
-    chance: float = setting(0.3, minimum=0.0, maximum=1.0)
-    extensions: tuple[str, ...] = setting(
-        CLIP_EXTENSIONS, read=_extensions(VIDEO_EXTENSIONS, "a video format")
+    enabled: bool = setting(True, doc="false: songs only, mpv is never started")
+    chance: float = setting(
+        0.3,
+        minimum=0.0,
+        maximum=1.0,
+        doc="how likely a press picks a clip rather than a song (0.0 to 1.0)",
     )
-    mpv: str = setting("mpv")
-    mpv_options: tuple[str, ...] = setting(PI_MPV_OPTIONS, read=_mpv_options)
+    extensions: tuple[str, ...] = setting(
+        CLIP_EXTENSIONS,
+        read=_extensions(VIDEO_EXTENSIONS, "a video format"),
+        doc="the clip formats to pick up (of mp4, mkv, webm, mov, m4v)",
+    )
+    mpv: str = setting("mpv", doc="the mpv program: a name on PATH or a full path")
+    mpv_options: tuple[str, ...] = setting(
+        PI_MPV_OPTIONS,
+        read=_mpv_options,
+        doc=(
+            "mpv options: by default full screen on HDMI without a desktop, hardware "
+            "decoding where it works"
+        ),
+    )
 
 
 @dataclass(frozen=True)

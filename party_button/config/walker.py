@@ -38,10 +38,12 @@ class Rule:
     allow_empty: bool = False
     read: Reader | None = None
     stand_in: Any = None  # the value of a required setting that is wrong or missing
+    doc: str = ""  # what the setting does, for people: the configuration reference shows it
 
 
 def setting(default: Any = MISSING, **rule: Any) -> Any:
-    """A dataclass field read from the config file by :func:`read_into` (see :class:`Rule`)."""
+    """A dataclass field read from the config file by :func:`read_into` (see :class:`Rule`);
+    ``doc=`` says what it does, once, beside its default."""
     return field(default=default, metadata={"rule": Rule(**rule)})
 
 

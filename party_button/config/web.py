@@ -109,13 +109,35 @@ def _token(section: MapReader, key: str, _default: Any, _ctx: Any, _values: dict
 class WebConfig:
     """The web page and API (``party-button web``)."""
 
-    enabled: bool = setting(False)
-    listen: Listen = setting(Listen(None, 8080), read=_listen)
-    pin: str | None = setting(None, read=_pin)
-    token: str | None = setting(None, read=_token)
-    max_upload_mb: int = setting(200, minimum=1, maximum=4096, integer=True)
-    session_hours: float = setting(24.0, minimum=0.1, maximum=24 * 365)
-    login_attempts: int = setting(5, minimum=1, maximum=100, integer=True)  # a minute, an address
+    enabled: bool = setting(
+        False, doc="serve the page: the installer enables party-button-web when true"
+    )
+    listen: Listen = setting(
+        Listen(None, 8080),
+        read=_listen,
+        doc='HOST:PORT to serve on; ":8080" is every interface, "[::1]:8080" IPv6',
+    )
+    pin: str | None = setting(
+        None, read=_pin, doc="the PIN the page asks for: 4 to 12 digits, in quotes"
+    )
+    token: str | None = setting(
+        None,
+        read=_token,
+        doc="a bearer token for scripts (Authorization: Bearer TOKEN): 16 to 256 characters",
+    )
+    max_upload_mb: int = setting(
+        200, minimum=1, maximum=4096, integer=True, doc="megabytes one upload may have at most"
+    )
+    session_hours: float = setting(
+        24.0, minimum=0.1, maximum=24 * 365, doc="hours a login on the page lasts"
+    )
+    login_attempts: int = setting(
+        5,
+        minimum=1,
+        maximum=100,
+        integer=True,
+        doc="wrong PINs or tokens a minute from one address (four times that from all) before 429",
+    )
 
 
 def read_web(section: MapReader) -> WebConfig:

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 SOCKET_MODE = 0o660
 
-# The limits of the server (see the README's "Control socket" section).
+# The limits of the server (see docs/reference/limits.md).
 MAX_REQUEST = 256  # bytes of a command line, newline included
 REQUEST_TIMEOUT = 5.0  # seconds from connecting to a complete command line
 ANSWER_TIMEOUT = 5.0  # seconds a client may take to read its answer

@@ -152,7 +152,7 @@ class PygamePlayer:
         driver = os.environ.get("SDL_AUDIODRIVER", "default driver")
         device = self.device
         if device is None:
-            names = _output_devices()
+            names = output_devices()
             device = f"default ({names[0]})" if names else "default"
         return f"{device} via SDL {driver}, {frequency} Hz, {channels} channels"
 
@@ -209,7 +209,7 @@ class PygamePlayer:
         """Whether the mixer is open and SDL still lists its output device."""
         if not self.is_open:
             return False
-        names = _output_devices()
+        names = output_devices()
         if names is None:
             return True  # SDL cannot list devices: nothing says the device is gone
         return self.device in names if self.device else bool(names)
@@ -303,7 +303,7 @@ def _descriptors_left(song: Path, descriptor: int) -> None:
             raise SongUnavailable(f"{printable(song)}: {exc.strerror}") from None
 
 
-def _output_devices() -> list[str] | None:
+def output_devices() -> list[str] | None:
     """The names of the output devices SDL knows now, or None when it cannot list them."""
     try:
         from pygame._sdl2 import audio as sdl_audio

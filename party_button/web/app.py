@@ -1,7 +1,7 @@
 """The web application: the page, the JSON API and the live stream, on one port.
 
-Every route passes the one check of :mod:`.auth`. The API is documented in the README
-(section "The web page and API") and described in ``openapi.json``, served as
+Every route passes the one check of :mod:`.auth`. The API is documented in
+``docs/howto/web-page.md`` and described in ``openapi.json``, served as
 ``/api/openapi.json`` (a test holds it to the routes registered here). Errors are
 ``{"ok": false, "error": "..."}``, and 503 when the daemon cannot be reached.
 """

@@ -78,6 +78,7 @@ def song(tmp_path: Path) -> Path:
     return Path(shutil.copy(SONGS_DIR / SHORTEST, tmp_path / "new-song.ogg"))
 
 
+@pytest.mark.slow  # numba compiles for half a minute: make check leaves it out
 def test_a_song_is_analysed_by_the_unit_and_its_grid_stored(beats_unit, song):
     events: queue.Queue = queue.Queue()
     with BeatWorker(lambda s, g: events.put((s, g)), socket_path=beats_unit.path) as worker:
@@ -90,6 +91,7 @@ def test_a_song_is_analysed_by_the_unit_and_its_grid_stored(beats_unit, song):
     assert beats_unit.processes[0].wait(timeout=30) == 0
 
 
+@pytest.mark.slow  # numba compiles for half a minute: make check leaves it out
 def test_the_socket_path_comes_from_the_environment(beats_unit, song, monkeypatch):
     monkeypatch.setenv("PARTY_BUTTON_BEATS_SOCKET", str(beats_unit.path))
     events: queue.Queue = queue.Queue()

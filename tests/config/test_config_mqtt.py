@@ -194,12 +194,12 @@ def test_discovery_payloads_stay_small_and_names_do_not_repeat_the_device() -> N
     }
 
 
-def readme_automations() -> list[dict]:
-    """The Home Assistant automations of the README, parsed."""
-    text = (REPO / "README.md").read_text()
-    section = text.split("### Home Assistant automations", 1)[1].split("\n## ", 1)[0]
+def docs_automations() -> list[dict]:
+    """The Home Assistant automations of the Home Assistant how-to, parsed."""
+    text = (REPO / "docs" / "howto" / "home-assistant.md").read_text()
+    section = text.split("## Home Assistant automations", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
-    assert blocks, "no YAML in the README's automations section"
+    assert blocks, "no YAML in the how-to's automations section"
     return [item for block in blocks for item in yaml.safe_load(block)]
 
 
@@ -214,8 +214,8 @@ def entity_ids(relays: list[str]) -> set[str]:
     return found
 
 
-def test_the_readme_automations_use_entities_that_exist() -> None:
-    automations = readme_automations()
+def test_the_documented_automations_use_entities_that_exist() -> None:
+    automations = docs_automations()
     assert len(automations) >= 2
     text = json.dumps(automations)
     used = set(

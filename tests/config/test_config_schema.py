@@ -135,7 +135,7 @@ def test_check_config_command(tmp_path: Path, song_folder: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(GOOD)
     result = run_cli("check-config", str(good))
-    assert (result.returncode, result.stdout) == (0, f"{good}: OK (1 relays)\n")
+    assert (result.returncode, result.stdout) == (0, f"{good}: OK (1 relay)\n")
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("pin: 5", "pin: 17") + "extra: 1\n")
     result = run_cli("check-config", str(bad))

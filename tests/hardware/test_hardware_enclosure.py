@@ -12,9 +12,12 @@ import trimesh
 SCAD = Path(__file__).resolve().parents[2] / "hardware" / "enclosure.scad"
 OPENSCAD = shutil.which("openscad")
 
-pytestmark = pytest.mark.skipif(
-    OPENSCAD is None, reason="openscad is not installed (Debian: apt-get install openscad)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        OPENSCAD is None, reason="openscad is not installed (Debian: apt-get install openscad)"
+    ),
+    pytest.mark.slow,  # openscad renders for a minute in all: make check leaves it out
+]
 
 
 def render(tmp_path: Path, **parameters: object) -> trimesh.Trimesh:

@@ -73,6 +73,7 @@ def big_library(folder: Path) -> None:
         grid_path(song).write_text(document)
 
 
+@pytest.mark.slow  # over a minute: make check leaves it out
 def test_twenty_thousand_songs(
     make_config: Callable[..., Config],
     mock_factory: MockFactory,

@@ -70,7 +70,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 
 
 def installed_root(architecture: str, *install_args: str) -> Iterator[WorkRoot]:
-    """A throw-away root of ``architecture`` with party-button installed as the README says:
+    """A throw-away root of ``architecture`` with party-button installed as the docs say:
     from a checkout, ``systemd/install.sh`` as root (with the host's network, for apt and pip).
     """
     if architecture != native_architecture():

@@ -1,7 +1,7 @@
 """The installed service under a real systemd: a Debian 12 root booted with systemd-nspawn -b.
 
 party-button is installed with ``systemd/install.sh EXTRAS=beats`` from a checkout, as the
-README says, into a fresh Debian; the admin then switches the config to mock pins (the
+docs say, into a fresh Debian; the admin then switches the config to mock pins (the
 container is not a Pi) and the machine boots with a private network. Everything else is
 real: the hardened unit as shipped, systemd as PID 1, journald, the control socket's
 permissions, pygame, mpv and the beat analysis's own unit.
@@ -82,7 +82,7 @@ def journal(machine: Machine, *, after: str, unit: str = UNIT) -> str:
 
 
 def field_journal(machine: Machine, match: str) -> list[str]:
-    """What the README's ``journalctl -u party-button FIELD=value`` shows, one entry a line."""
+    """What the docs' ``journalctl -u party-button FIELD=value`` shows, one entry a line."""
     command = ["journalctl", "--no-pager", "--output=cat", "--unit=party-button", match]
     return machine.run(command, check=False).stdout.splitlines()
 
@@ -145,7 +145,7 @@ def test_presses_are_in_the_journal_with_their_event_and_source_fields(machine):
         "a new EVENT=press journal entry",
     )
     # Who pressed, as the kernel tells it; under the unit's PrivateUsers=yes every user but
-    # root and party-button is nobody (65534) inside the service, as the README says.
+    # root and party-button is nobody (65534) inside the service, as the docs say.
     assert re.fullmatch(r"press \(control, uid 65534 pid \d+\) during idle", entry), entry
     assert entry in field_journal(machine, "SOURCE=control")
     control(machine, "stop")
@@ -267,7 +267,7 @@ def test_a_hung_main_loop_is_killed_by_the_watchdog_and_restarted(machine):
 
 def test_a_clip_without_a_display_plays_as_sound_only(machine, tmp_path):
     wait_idle(machine)
-    # Copied in from the workstation, as the README shows with rsync.
+    # Copied in from the workstation, as the docs show with rsync.
     clip = machine.root / str(SONGS / "clips/dance.mp4").lstrip("/")
     write_clip(tmp_path / "dance.mp4", 20.0)
     clip.parent.mkdir()

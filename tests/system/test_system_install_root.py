@@ -56,6 +56,7 @@ def source(tmp_path: Path, song_folder: Path) -> Path:
     for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
         if (REPO / name).exists():
             shutil.copy(REPO / name, tree / name)
+    shutil.copytree(REPO / "docs", tree / "docs", ignore=shutil.ignore_patterns("_build"))
     for folder in ("party_button", "config", "systemd"):
         shutil.copytree(REPO / folder, tree / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(song_folder, tree / "songs")
@@ -168,10 +169,13 @@ def test_installer_refuses_unknown_arguments(source):
 
 
 @needs_systemctl
+@pytest.mark.slow  # a real pip install: make check leaves it out
 def test_install_with_a_virtual_environment_that_really_works(source, tmp_path):
     root = tmp_path / "root"
     run_script(source, "install.sh", f"DESTDIR={root}", f"PYTHON={sys.executable}")
     venv_cli = root / "opt/party-button/venv/bin/party-button"
+    man_page = root / "usr/local/share/man/man1/party-button.1"
+    assert man_page.read_text() == (source / "docs/party-button.1").read_text()
     unit = (root / "etc/systemd/system/party-button.service").read_text()
     assert "ExecStart=/opt/party-button/venv/bin/party-button run " in unit
     config = installed_config(root)
@@ -201,6 +205,9 @@ def test_install_with_a_virtual_environment_that_really_works(source, tmp_path):
     )
     path, found = shipped.stdout.split()
     assert found == "True" and "site-packages" in path
+    # The uninstaller takes the command and its man page with the virtual environment.
+    run_script(source, "uninstall.sh", f"DESTDIR={root}")
+    assert not man_page.exists() and not (root / "usr/local/bin/party-button").is_symlink()
 
 
 def unit_for_verify(tmp_path: Path, unit: Path = UNIT) -> Path:
@@ -306,6 +313,7 @@ def set_enabled(root: Path, name: str, enabled: bool) -> None:
 
 
 @needs_systemctl
+@pytest.mark.slow  # four installs with adapters, 10 s each: make check leaves it out
 @pytest.mark.parametrize("mqtt", [False, True], ids=["mqtt-off", "mqtt-on"])
 @pytest.mark.parametrize("web", [False, True], ids=["web-off", "web-on"])
 def test_each_adapter_is_installed_when_enabled_and_removed_when_not(source, tmp_path, web, mqtt):
