@@ -8,7 +8,6 @@ import argparse
 import yaml
 
 from party_button.cli.common import EXIT_OK, add_command, config_of
-from party_button.config.effective import effective
 from party_button.config.location import find_config
 
 
@@ -33,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
 def show(args: argparse.Namespace) -> int:
     """Print the config in use as YAML, after defaults, with the web page's secrets masked."""
+    from party_button.config.effective import effective  # the whole schema only here
+
     config = config_of(args)
     print(f"# {config.path}, with every default filled in")
     print(yaml.safe_dump(effective(config), sort_keys=False, allow_unicode=True), end="")

@@ -11,8 +11,6 @@ import pytest
 
 from tests.docs.markdown_pages import (
     REPO,
-    SHIPPED,
-    SHIPPED_NAME,
     anchors,
     inline_code,
     links,
@@ -39,11 +37,6 @@ def page_anchors(page: Path) -> frozenset[str]:
     return anchors((page.parent / included.group(1)).resolve()) if included else anchors(page)
 
 
-def exists(path: Path) -> bool:
-    """Whether ``path`` is there (the shipped config also where it was before its move)."""
-    return path.exists() or (path == REPO / SHIPPED_NAME and SHIPPED.exists())
-
-
 def broken_links(page: Path) -> list[str]:
     problems = []
     for line, target in links(page):
@@ -52,7 +45,7 @@ def broken_links(page: Path) -> list[str]:
             continue  # a web address: not checked offline
         path = (page.parent / unquote(parts.path)).resolve() if parts.path else page
         where = f"{page.name}:{line}: {target}"
-        if not exists(path):
+        if not path.exists():
             problems.append(f"{where}: {path} does not exist")
         elif parts.fragment and parts.fragment not in page_anchors(path):
             problems.append(f"{where}: no heading #{parts.fragment} in {path.name}")
@@ -84,7 +77,7 @@ def test_every_repository_path_in_backticks_exists(page: Path) -> None:
     missing = [
         f"{page.relative_to(REPO)}:{line}: {path}"
         for line, path in repo_paths(page)
-        if not exists(REPO / path)
+        if not (REPO / path).exists()
     ]
     assert missing == []
 
