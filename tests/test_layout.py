@@ -44,6 +44,17 @@ def test_the_daemon_and_its_command_line_never_import_torch() -> None:
     assert sorted({"torch", "torchvision", "av", "librosa"} & loaded) == []
 
 
+def test_the_daemon_leaves_numpy_out_yet_numpy_and_pygames_arrays_still_import() -> None:
+    """pygame imports numpy for its array modules: some 16 MB the daemon never uses."""
+    loaded = imported_after(
+        "import party_button.cli.main, party_button.daemon.daemon; "
+        "party_button.cli.main.build_parser()"
+    )
+    assert "pygame.mixer" in loaded and "numpy" not in loaded
+    later = imported_after("import party_button.daemon.daemon, numpy, pygame.sndarray")
+    assert {"numpy", "pygame.sndarray"} <= later
+
+
 def test_the_daemon_class_is_short_and_no_method_of_the_daemon_package_is_long() -> None:
     long_functions = []
     for module in sorted(DAEMON.glob("*.py")):
