@@ -239,7 +239,7 @@ class AudioConfig:
 
     device: str | None = setting(None)
     sample_rate: int = setting(44100, minimum=8000, maximum=192000, integer=True)
-    buffer_size: int = setting(1024, minimum=64, maximum=16384, integer=True)
+    buffer_size: int = setting(512, minimum=64, maximum=16384, integer=True)
     volume: float = setting(0.8, minimum=0.0, maximum=1.0)
     fade_out: float = setting(1.0, minimum=0.0, maximum=30.0)
     retry_interval: float = setting(5.0, minimum=0.5, maximum=600.0)
