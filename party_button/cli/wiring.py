@@ -9,7 +9,6 @@ from typing import Any
 
 from party_button.cli.common import EXIT_OK, add_command, config_of
 from party_button.errors import CommandError
-from party_button.maker.wiring import clash_warnings, render_markdown, render_svg
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,6 +37,10 @@ def show(args: argparse.Namespace, config: Any) -> int:
 
     A pin off the header or an unwritable FILE raises :class:`CommandError`.
     """
+    # Imported here: its SVG drawing pulls in urllib, http and ssl, which the other commands
+    # (the daemon's among them) do without.
+    from party_button.maker.wiring import clash_warnings, render_markdown, render_svg
+
     try:
         markdown = render_markdown(config)
         svg = render_svg(config) if args.svg is not None else None
