@@ -213,11 +213,12 @@ def measure_threads(config_path: Path, seconds: float) -> dict[str, float]:
     }
 
 
-def thread_cpu_seconds() -> dict[int, tuple[str, float]]:
-    """This process's threads: id to (the kernel's name for it, CPU seconds used so far)."""
+def thread_cpu_seconds(pid: int | None = None) -> dict[int, tuple[str, float]]:
+    """Process ``pid``'s threads (this process's by default): id to (the kernel's name for it,
+    CPU seconds used so far, as the scheduler counts them in nanoseconds)."""
     used = {}
-    for task in Path("/proc/self/task").iterdir():
-        with contextlib.suppress(OSError):
+    for task in Path(f"/proc/{pid or 'self'}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that has just ended
             name = (task / "comm").read_text().strip()
             nanoseconds = int((task / "schedstat").read_text().split()[0])
             used[int(task.name)] = (name, nanoseconds / 1e9)
@@ -236,13 +237,14 @@ def measure_process(config_path: Path, idle_seconds: float) -> dict[str, float]:
         env=env,
     )
     assert proc.stderr is not None
-    ready = None
-    for line in proc.stderr:
-        if " songs in " in line and ready is None:  # looking for songs in ...
+    ready, scanned = None, False
+    for line in proc.stderr:  # the scan (in its thread) may end before the start is logged
+        if " songs in " in line:  # looking for songs in ...
             ready = time.monotonic() - started
-        if " clips in " in line:  # N songs and M clips in ...: the scan is over
+        scanned |= " clips in " in line  # N songs and M clips in ...
+        if ready is not None and scanned:
             break
-    assert ready is not None
+    assert ready is not None and scanned, "the daemon stopped before it had scanned its songs"
     threading.Thread(target=proc.stderr.read, daemon=True).start()
     time.sleep(1.0)
     cpu = idle_cpu_percent(proc.pid, idle_seconds)
@@ -262,9 +264,8 @@ def large_library_rss_mb(folder: Path, idle_seconds: float) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user and system) process ``pid`` has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time process ``pid``'s threads have used so far."""
+    return sum(used for _name, used in thread_cpu_seconds(pid).values())
 
 
 def idle_cpu_percent(pid: int, seconds: float) -> float:
