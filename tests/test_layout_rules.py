@@ -225,6 +225,19 @@ def test_the_mqtt_command_loads_neither_the_schema_nor_gpiozero() -> None:
     )
 
 
+def test_the_daemons_command_line_leaves_out_what_only_other_commands_use() -> None:
+    """Memory the daemon never uses: numpy, which pygame imports for its array modules (some
+    16 MB), asyncio for the web command, urllib with ssl for the wiring page (some 4 MB)."""
+    loaded = imported_after(
+        "import party_button.cli.main, party_button.daemon.daemon; "
+        "party_button.cli.main.build_parser()"
+    )
+    assert "pygame.mixer" in loaded
+    assert sorted({"numpy", "asyncio", "ssl", "urllib.request"} & loaded) == []
+    later = imported_after("import party_button.daemon.daemon, numpy, pygame.sndarray")
+    assert {"numpy", "pygame.sndarray"} <= later
+
+
 def test_the_daemon_imports_neither_the_makers_tools_nor_the_render_job_nor_torch() -> None:
     loaded = imported_after("import party_button.daemon.daemon")
     assert (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import gc
 import logging
@@ -65,10 +64,14 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ConfigError([f"the web extra is not installed ({exc.name} is missing)"]) from None
     link = DaemonLink(Path(args.socket) if args.socket else client_socket_path())
+    import asyncio  # here: every other command, the daemon's among them, does without it
+
     return asyncio.run(_main(config, link, serve))
 
 
 async def _main(config, link, serve) -> int:
+    import asyncio
+
     notifier = Notifier()
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()

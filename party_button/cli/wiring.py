@@ -38,7 +38,9 @@ def show(args: argparse.Namespace, config: Any) -> int:
 
     A pin off the header or an unwritable FILE raises :class:`CommandError`.
     """
-    from party_button.maker.wiring import clash_warnings, render_markdown, render_svg  # gpiozero
+    # Imported here: its SVG drawing pulls in urllib, http and ssl, which the other commands
+    # (the daemon's among them) do without.
+    from party_button.maker.wiring import clash_warnings, render_markdown, render_svg
 
     try:
         markdown = render_markdown(config)

@@ -317,7 +317,7 @@ class AudioConfig:
         44100, minimum=8000, maximum=192000, integer=True, doc="samples per second of the mixer"
     )
     buffer_size: int = setting(
-        1024,
+        512,
         minimum=64,
         maximum=16384,
         integer=True,

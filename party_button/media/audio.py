@@ -6,9 +6,12 @@ before the button is pressed, so :meth:`Player.start` only flips the mixer on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -22,8 +25,28 @@ from party_button.song_file import (
     open_song,
 )
 
+
+@contextlib.contextmanager
+def _numpy_unavailable() -> Iterator[None]:
+    """Hide numpy from the imports made inside, unless it is loaded already.
+
+    pygame imports its array modules (``surfarray``, ``sndarray``) at start, and they import
+    numpy: some 16 MB of the daemon's memory for modules it never calls. Hidden, pygame leaves
+    placeholders for them; numpy stays importable afterwards for whoever needs it.
+    """
+    if "numpy" in sys.modules:
+        yield
+        return
+    sys.modules["numpy"] = None  # type: ignore[assignment]  # makes ``import numpy`` fail
+    try:
+        yield
+    finally:
+        del sys.modules["numpy"]
+
+
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-import pygame
+with _numpy_unavailable():
+    import pygame
 
 log = logging.getLogger(__name__)
 

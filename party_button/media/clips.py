@@ -5,6 +5,11 @@ the clip. A reader thread follows mpv's events (the playback position, the end o
 clip that cannot be played, mpv going away) and keeps what it saw; the daemon's loop reads
 that state and never waits on mpv. A screen that cannot be opened (no display, no DRM
 device) is said once in the log, and clips then play as sound only.
+
+mpv hands its queued events out before its log messages, so a busy machine can hear that a
+clip ended in an error before hearing why. A clip that fails before it plays is therefore
+judged only once mpv has answered a request sent after the failure: by then every message
+logged before it has arrived.
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ class ClipPlayer:
         self._prepared: Path | None = None
         self._clip: Path | None = None
         self._load_request: int | None = None
+        self._verdict_request: int | None = None
+        self._file_error = ""
         self._entry: int | None = None
         self._entry_started = False
         self._state = "idle"  # idle, loading, playing, ended
@@ -326,6 +333,9 @@ class ClipPlayer:
         if waiter is not None:
             waiter[1] = message.get("data") if ok else None
             waiter[0].set()
+        elif rid == self._verdict_request:
+            self._verdict_request = None
+            self._judge_failed_load()
         elif rid == self._load_request:
             data = message.get("data")
             if ok and isinstance(data, dict):
@@ -344,7 +354,18 @@ class ClipPlayer:
         elif self._state == "playing":
             self._state = "ended"
             log.warning("clip %s stopped early: mpv: %s", clip.name, self._reason(file_error))
-        elif self._video_failed and not self._sound_only:
+        else:
+            # Why it failed may still be on its way (see the module's docstring): ask mpv
+            # something and judge when it answers.
+            self._file_error = file_error
+            self._verdict_request = self._send(["get_property", "mpv-version"])
+
+    def _judge_failed_load(self) -> None:
+        """The clip failed before playing: the screen's fault (play it as sound only) or its own."""
+        clip = self._clip
+        if clip is None or self._state != "loading":
+            return  # stopped, or mpv went away, meanwhile
+        if self._video_failed and not self._sound_only:
             log.warning(
                 "mpv cannot show video (%s): clips play as sound only",
                 self._reason("no video output"),
@@ -353,7 +374,7 @@ class ClipPlayer:
             self._send(["set_property", "vid", "no"])
             self._load(clip)
         else:
-            self._fail(file_error, clip_at_fault=True)
+            self._fail(self._file_error, clip_at_fault=True)
 
     def _reason(self, fallback: str) -> str:
         return " / ".join(self._errors) or fallback
@@ -417,6 +438,7 @@ class ClipPlayer:
 
     def _load(self, clip: Path) -> None:
         self._entry = None
+        self._verdict_request = None
         self._entry_started = False
         self._video_failed = False
         self._errors.clear()
@@ -466,6 +488,7 @@ class ClipPlayer:
                 self._send(["stop"])
             self._state = "idle"
             self._entry = None
+            self._verdict_request = None
             self._anchor = (0.0, time.monotonic())
             if self._fading:
                 self._send(["af", "remove", FADE_FILTER])

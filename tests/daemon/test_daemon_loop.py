@@ -58,7 +58,7 @@ def test_the_led_shines_during_a_party(
         history(daemon).wait(lambda s: s.phase == "party")
         changes = len(led.states)
         assert led.state == 1
-        wait_for(lambda: daemon.player.position() > 0.5, timeout=10)  # 2.5 breathing steps
+        wait_for(lambda: daemon.player.position() > 1.0, timeout=10)  # two breathing steps
         assert len(led.states) == changes and led.state == 1  # on, steadily
         daemon.events.put(Request(Input.STOP))
         history(daemon).wait(lambda s: s.phase in ("ending", "cooldown"))
@@ -100,7 +100,7 @@ def test_led_pulses_when_idle(
 ) -> None:
     led = mock_factory.pin(LED)
     with running_daemon(make_config(), mock_factory):
-        # Five brightness steps a second: a fading brightness, not on/off.
+        # Two brightness steps a second: a fading brightness, not on/off.
         wait_for(lambda: len({round(state.state, 2) for state in led.states}) > 3)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,8 @@ from party_button.testing import MPV_UNRECOGNISED, wait_for, write_clip
 NULL_OUTPUTS = ("--vo=null", "--ao=null")
 # The Pi's DRM output on a machine where that device does not exist: no display.
 NO_DISPLAY = ("--vo=drm", "--drm-device=/nonexistent/card0", "--ao=null")
+# Requests whose answers (mpv's property list, some 17 kB each) overfill a Unix socket.
+FLOOD_REQUESTS = 200
 
 
 @pytest.fixture
@@ -126,6 +130,43 @@ def test_no_display_plays_clips_as_sound_only_with_one_log_line(
     # mpv's own words (which lines arrive before the clip's end-file varies), not the fallback
     reason = warnings[0][len(prefix) : -len(suffix)]
     assert reason and reason != "no video output"
+
+
+def end_file_events(address: Path) -> Iterator[dict[str, object]]:
+    """mpv's ``end-file`` events, read on a connection of the test's own."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.connect(str(address))
+        connection.settimeout(5)
+        for line in connection.makefile("rb"):
+            message = json.loads(line)
+            if message.get("event") == "end-file":
+                yield message
+
+
+def test_a_busy_machine_still_plays_clips_as_sound_only_without_a_display(
+    clip: Path, caplog: pytest.LogCaptureFixture, no_leaked_threads: None
+) -> None:
+    """mpv hands out a clip's end-file before the log lines saying the screen failed when its
+    connection's thread falls behind, as on a busy machine: the clip still plays as sound only.
+
+    The test holds that thread back: while the reader is locked out, mpv answers a flood of
+    requests until the socket is full, and the clip fails meanwhile.
+    """
+    with ClipPlayer("mpv", NO_DISPLAY) as player:
+        player.prepare(clip)
+        assert player._folder is not None
+        ended = end_file_events(player._folder / "ipc")
+        with player._lock:  # the reader thread waits: mpv's writes fill the socket
+            player.start()
+            for _ in range(FLOOD_REQUESTS):
+                player._send(["get_property", "property-list"])
+            assert next(ended)["reason"] == "error"  # the display failed, mpv is held back
+        ended.close()
+        wait_for(lambda: player.position() > 0.2, timeout=10)
+        wait_for(lambda: not player.is_playing(), timeout=5)
+        assert player.take_failure() is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].endswith("): clips play as sound only")
 
 
 def test_killed_mpv_ends_the_clip_and_a_new_one_starts(
