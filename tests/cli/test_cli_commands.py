@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,8 +101,11 @@ def test_auto_pin_factory_off_a_pi_is_a_clear_error(tmp_path: Path, song_folder:
     )
 
 
-def simulate(config: Config, keys: list[tuple[float, str]], env: dict[str, str]) -> str:
-    """Run the simulation, typing ``keys`` at the given delays; returns its output.
+def simulate(
+    config: Config, keys: list[tuple[Callable[[str], bool], str]], env: dict[str, str]
+) -> str:
+    """Run the simulation, typing each key of ``keys`` once its condition holds of the output
+    so far (never after a fixed delay); returns its output.
 
     Its control socket goes next to the config, away from any daemon of this machine.
     """
@@ -113,24 +115,42 @@ def simulate(config: Config, keys: list[tuple[float, str]], env: dict[str, str])
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
         env={**os.environ, **env},
     )
-    assert proc.stdin is not None
-    for delay, key in keys:
-        time.sleep(delay)
-        proc.stdin.write(key)
-        proc.stdin.flush()
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out
-    return out
+    assert proc.stdin is not None and proc.stdout is not None
+    pieces: list[bytes] = []
+    reader = threading.Thread(
+        target=lambda: pieces.extend(iter(lambda: proc.stdout.read1(4096), b"")), daemon=True
+    )
+    reader.start()
+    shown = lambda: b"".join(pieces).decode(errors="replace")  # noqa: E731
+    try:
+        for ready, key in keys:
+            wait_for(lambda ready=ready: ready(shown()), timeout=30)
+            proc.stdin.write(key.encode())
+            proc.stdin.flush()
+        assert proc.wait(timeout=30) == 0, shown()
+        reader.join(timeout=10)
+    finally:
+        proc.kill()
+    return shown()
+
+
+def idle(out: str) -> bool:
+    """Whether the simulation shows its lamps, ready for a key."""
+    return "[  idle  ]" in out
+
+
+def cooled_down(out: str) -> bool:
+    """Whether the simulation has shown a party end by itself (the test songs are short)."""
+    return "[cooldown]" in out
 
 
 def test_simulation_shows_lamps_and_song(
     make_config: Callable[..., Config], tmp_path: Path
 ) -> None:
     config = make_config()
-    out = simulate(config, [(1.5, " "), (1.5, "q")], {"SDL_AUDIODRIVER": "dummy"})
+    out = simulate(config, [(idle, " "), (cooled_down, "q")], {"SDL_AUDIODRIVER": "dummy"})
     assert "[  idle  ] ○ lights  ○ beacon" in out
     assert "[ party  ] ● lights  ● beacon  ♪ song" in out
     assert "[cooldown] ○ lights  ○ beacon" in out
@@ -181,11 +201,17 @@ def test_simulation_without_a_sound_device_says_it_runs_silent(
     make_config: Callable[..., Config],
 ) -> None:
     config = make_config({"audio": {"device": "a speaker that is not there"}})
-    out = simulate(config, [(1.5, "q")], {"SDL_AUDIODRIVER": "no-such-driver"})
+    out = simulate(config, [(idle, "q")], {"SDL_AUDIODRIVER": "no-such-driver"})
     # The configured device is missing, and (with an SDL driver that does not exist) so
     # is the default one, on any machine.
     assert "No sound device (cannot open the default audio device: " in out
     assert "the simulation runs SILENT." in out
+
+
+def loud(samples: bytes) -> bool:
+    """Whether 16-bit ``samples`` hold the test songs' sine tones (0.4 of full scale)."""
+    data = np.frombuffer(samples[: len(samples) // 2 * 2], dtype=np.int16)
+    return data.size > 0 and int(np.abs(data).max()) > 5000
 
 
 def test_a_press_produces_real_audio_samples(
@@ -193,22 +219,23 @@ def test_a_press_produces_real_audio_samples(
 ) -> None:
     config = make_config()
     before, after = tmp_path / "before.raw", tmp_path / "after.raw"
-    simulate(config, [(1.5, "q")], {"SDL_AUDIODRIVER": "disk", "SDL_DISKAUDIOFILE": str(before)})
+    simulate(config, [(idle, "q")], {"SDL_AUDIODRIVER": "disk", "SDL_DISKAUDIOFILE": str(before)})
+    heard = lambda _out: after.exists() and loud(after.read_bytes())  # noqa: E731
     simulate(
         config,
-        [(1.5, " "), (1.0, "q")],
+        [(idle, " "), (heard, "q")],
         {"SDL_AUDIODRIVER": "disk", "SDL_DISKAUDIOFILE": str(after)},
     )
     silent = np.frombuffer(before.read_bytes(), dtype=np.int16)
     sound = np.frombuffer(after.read_bytes(), dtype=np.int16)
     assert silent.size > 0 and np.abs(silent).max() == 0
-    assert np.abs(sound).max() > 5000  # the test songs are sine tones at 0.4 of full scale
+    assert loud(sound.tobytes())
 
 
 def test_simulation_uses_the_default_device_when_the_configured_one_is_missing(
     make_config: Callable[..., Config],
 ) -> None:
     config = make_config({"audio": {"device": "usb speaker"}})
-    out = simulate(config, [(1.5, "q")], {"SDL_AUDIODRIVER": "dummy"})
+    out = simulate(config, [(idle, "q")], {"SDL_AUDIODRIVER": "dummy"})
     assert "(the configured device 'usb speaker' is not here)" in out
     assert "SILENT" not in out
