@@ -19,8 +19,8 @@ from gpiozero.exc import PinInvalidPin
 from gpiozero.pins.pi import PiBoardInfo
 
 from party_button.config.mqtt import MqttConfig
-from party_button.config.sync import SyncConfig
 from party_button.config.paths import PathContext, existing_file, resolve
+from party_button.config.sync import SyncConfig
 from party_button.config.walker import read_into, setting
 from party_button.config.web import WebConfig, read_web
 from party_button.config.yaml_reader import MapReader, Problems, describe, did_you_mean
