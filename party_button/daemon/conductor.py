@@ -21,6 +21,7 @@ from party_button.media.audio import Player, PygamePlayer
 from party_button.media.clips import ClipPlayer, clip_player_from
 from party_button.media.picker import Pick, SongPicker
 from party_button.media.playback import MediaPlayer
+from party_button.media.snapcast import SnapcastPlayer
 from party_button.media.song_file import SongUnavailable, printable
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,15 @@ PREPARE_ATTEMPTS = 8
 CUT_SHORT_SECONDS = 1.0
 # How long a party lasts when no sound at all can be played.
 SILENT_PARTY_SECONDS = 30.0
+
+
+def audio_player_from(config: Config) -> Player:
+    """Songs into the Snapcast stream on the leader of several rooms, else through pygame."""
+    if config.sync.enabled and config.sync.role == "leader":
+        return SnapcastPlayer(
+            config.sync.pipe, buffer=config.sync.buffer_ms / 1000, volume=config.audio.volume
+        )
+    return player_from(config)
 
 
 def player_from(config: Config) -> PygamePlayer:
@@ -72,7 +82,7 @@ class Conductor:
         self.config = config
         self.clips: ClipPlayer | None = clip_player_from(config)
         self.player: Player = MediaPlayer(
-            audio or player_from(config), self.clips, lambda item: self.library.is_clip(item)
+            audio or audio_player_from(config), self.clips, lambda item: self.library.is_clip(item)
         )
 
     @property

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from party_button.control.watch import StateFeed, event_message
+from party_button.media.snapcast import SnapcastPlayer
 from party_button.media.song_file import printable
 from party_button.phase import Phase
 
@@ -93,7 +94,13 @@ class StatusBoard:
             "reload_error": self.daemon.reloader.error,
             "length": playing.length if (playing := self.daemon.conductor.now_playing) else None,
             "next_phase": self._next_phase(),
+            "stream": self._stream(),
         }
+
+    def _stream(self) -> dict[str, Any] | None:
+        """The Snapcast stream the songs go into (a sync leader's), or None."""
+        audio = getattr(self.daemon.conductor.player, "audio", None)
+        return audio.stream_status() if isinstance(audio, SnapcastPlayer) else None
 
     def _next_phase(self) -> dict[str, Any] | None:
         """The phase that comes next and in how many seconds (None: when a sound ends)."""

@@ -1,0 +1,231 @@
+"""Real snapserver and snapclients for tests and benchmarks, and what each room hears.
+
+A snapclient started with ``--player file:filename=FIFO`` writes what it would play into a
+FIFO, 50 ms at a time, each block as its first sample is due 10 ms later (0.26's file
+player). :class:`HeardOutput` reads that FIFO in a thread and timestamps each block as it
+arrives, so every sample gets the time it would be heard, on this machine's monotonic clock:
+the same :class:`~party_button.media.stream_clock.StreamClock` estimate as the feeder's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from party_button.config.sync import SyncConfig
+from party_button.media.snapcast import BYTE_RATE, FRAME_BYTES, SAMPLE_RATE
+from party_button.media.stream_clock import StreamClock
+from party_button.sync.snapserver import SnapcastPorts, snapserver_conf
+
+FILE_PLAYER_BLOCK = 0.050  # seconds the file player writes at a time
+FILE_PLAYER_LEAD = 0.010  # how long after the write the block's first sample is heard
+LOUD = 3000  # a sample this loud (of 32767) is sound, not silence
+
+
+def missing_programs() -> str | None:
+    """Why the real Snapcast tests cannot run here, or ``None``."""
+    for program in ("snapserver", "snapclient", "sox"):
+        if shutil.which(program) is None:
+            return f"{program} is not installed (apt-get install snapserver snapclient sox)"
+    return None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def click_track(path: Path, seconds: float, bpm: float, *, first: float = 0.5) -> list[float]:
+    """Write a WAV of silence with a 5 ms click on every beat from ``first``; the beats' times."""
+    import numpy as np
+    import soundfile
+
+    period = 60.0 / bpm
+    beats = [first + k * period for k in range(int((seconds - first) / period))]
+    samples = np.zeros(int(seconds * SAMPLE_RATE), dtype="float32")
+    click = 0.6 * np.sin(2 * np.pi * 1000.0 * np.arange(int(0.005 * SAMPLE_RATE)) / SAMPLE_RATE)
+    for beat in beats:
+        start = round(beat * SAMPLE_RATE)
+        samples[start : start + len(click)] = click[: len(samples) - start]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, np.column_stack([samples, samples]), SAMPLE_RATE, subtype="PCM_16")
+    return beats
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def snapserver(
+    folder: Path,
+    sync: SyncConfig,
+    ports: SnapcastPorts,
+    *,
+    prefix: Sequence[str] = (),
+) -> Iterator[subprocess.Popen[bytes]]:
+    """snapserver with party-button's config for ``sync``, run as ``prefix + command``;
+    entered once its pipe exists and its JSON-RPC answers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "snapserver.conf"
+    conf.write_text(snapserver_conf(sync, ports))
+    log = (folder / "snapserver.log").open("wb")
+    process = subprocess.Popen(
+        [*prefix, "snapserver", "-c", str(conf), f"--server.datadir={folder}",
+         "--logging.sink=stderr"],
+        stdout=log, stderr=log,
+    )  # fmt: skip
+    try:
+        _wait(lambda: sync.pipe.exists() and rpc_answers(ports), process, "snapserver")
+        yield process
+    finally:
+        _stop(process)
+        log.close()
+
+
+def rpc(host: str, port: int, method: str, params: dict | None = None) -> dict:
+    """One JSON-RPC call to snapserver (TCP, newline-delimited); its ``result``."""
+    request = {"id": 1, "jsonrpc": "2.0", "method": method, "params": params or {}}
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(json.dumps(request).encode() + b"\r\n")
+        with sock.makefile("rb") as lines:
+            for line in lines:
+                answer = json.loads(line)
+                if answer.get("id") == 1:
+                    return answer["result"]
+    raise ConnectionError("snapserver hung up")
+
+
+def rpc_answers(ports: SnapcastPorts, host: str = "127.0.0.1") -> bool:
+    """Whether snapserver's JSON-RPC answers."""
+    try:
+        rpc(host, ports.control, "Server.GetRPCVersion")
+    except OSError:
+        return False
+    return True
+
+
+def _wait(condition: object, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 20.0
+    while not condition():  # type: ignore[operator]
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not come up within 20 s")
+        time.sleep(0.02)
+
+
+class HeardOutput:
+    """What one snapclient plays, each sample with the time it is heard."""
+
+    def __init__(self, fifo: Path) -> None:
+        self.fifo = fifo
+        os.mkfifo(fifo)
+        self.clock = StreamClock(BYTE_RATE)
+        self.data = bytearray()
+        self._fd = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)  # never an end of file
+        self._closed = False
+        self._thread = threading.Thread(target=self._read, name="heard-output", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                block = os.read(self._fd, 1 << 16)
+            except OSError:
+                return
+            now = time.monotonic()
+            if self._closed or not block:
+                return
+            self.data += block
+            self.clock.saw(len(self.data), now)
+
+    def heard_at(self, offset: int) -> float:
+        """When the byte at ``offset`` of the output is heard (monotonic seconds)."""
+        return self.clock.stream_time(offset) + FILE_PLAYER_BLOCK + FILE_PLAYER_LEAD
+
+    def seconds(self) -> float:
+        """Seconds of output so far."""
+        return len(self.data) / BYTE_RATE
+
+    def sounds(self, after: int = 0) -> list[float]:
+        """When each sound (a sample at least :data:`LOUD`, 20 ms after the last) after
+        byte ``after`` is heard."""
+        import numpy as np
+
+        start = after - after % FRAME_BYTES
+        end = len(self.data) - len(self.data) % FRAME_BYTES
+        samples = np.frombuffer(bytes(self.data[start:end]), dtype="<i2")[0::2]
+        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) >= LOUD)
+        times: list[float] = []
+        last = -(10**9)
+        for index in loud:
+            if index - last > 0.020 * SAMPLE_RATE:
+                times.append(self.heard_at(start + int(index) * FRAME_BYTES))
+            last = int(index)
+        return times
+
+    def heard_until(self) -> float:
+        """When the last sample written so far is heard."""
+        return self.heard_at(len(self.data)) if self.clock.known else 0.0
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):  # wakes the reader
+            fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.write(fd, b"\0")
+            os.close(fd)
+        self._thread.join(timeout=5)
+        os.close(self._fd)
+
+
+@contextlib.contextmanager
+def snapclient(
+    folder: Path,
+    host: str,
+    ports: SnapcastPorts,
+    name: str,
+    *,
+    prefix: Sequence[str] = (),
+) -> Iterator[tuple[subprocess.Popen[bytes], HeardOutput]]:
+    """A snapclient called ``name`` playing into a :class:`HeardOutput`; entered once it
+    plays (its output grows)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    heard = HeardOutput(folder / f"{name}.pcm")
+    log = (folder / f"{name}.log").open("wb")
+    process = subprocess.Popen(
+        [*prefix, "snapclient", "-h", host, "-p", str(ports.stream), "--hostID", name,
+         "--player", f"file:filename={heard.fifo}", "--logsink", "stderr"],
+        stdout=log, stderr=log,
+    )  # fmt: skip
+    try:
+        _wait(lambda: heard.seconds() > 0.5, process, f"snapclient {name}")
+        yield process, heard
+    finally:
+        _stop(process)
+        heard.close()
+        log.close()
+
+
+def errors_ms(heard: Sequence[float], expected: Sequence[float]) -> list[float]:
+    """Each sound heard less the expected time nearest to it, in milliseconds."""
+    if not expected:
+        return []
+    return [1000 * (h - min(expected, key=lambda e: abs(h - e))) for h in heard]
