@@ -22,6 +22,7 @@ from party_button.cli import (
     render,
     run,
     songs,
+    sync,
     web,
     wiring,
 )
@@ -40,6 +41,7 @@ GROUPS = (
     render,
     web,
     mqtt,
+    sync,
     boot_config,
     control,
 )

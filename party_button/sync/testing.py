@@ -16,9 +16,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from party_button.config.sync import SyncConfig
@@ -93,7 +95,8 @@ def snapserver(
         stdout=log, stderr=log,
     )  # fmt: skip
     try:
-        _wait(lambda: sync.pipe.exists() and rpc_answers(ports), process, "snapserver")
+        ready = (lambda: sync.pipe.exists()) if prefix else (lambda: rpc_answers(ports))
+        _wait(lambda: sync.pipe.exists() and ready(), process, "snapserver")
         yield process
     finally:
         _stop(process)
@@ -229,3 +232,111 @@ def errors_ms(heard: Sequence[float], expected: Sequence[float]) -> list[float]:
     if not expected:
         return []
     return [1000 * (h - min(expected, key=lambda e: abs(h - e))) for h in heard]
+
+
+def missing_namespaces() -> str | None:
+    """Why rooms cannot run in network namespaces here, or ``None``."""
+    if os.geteuid() != 0:
+        return "network namespaces need root (CI runs the tests as root)"
+    if shutil.which("ip") is None:
+        return "the ip program (iproute2) is not installed"
+    return None
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+
+
+@dataclass(frozen=True)
+class Host:
+    """One machine of a :class:`Lan`: a network namespace with one address."""
+
+    namespace: str
+    address: str
+
+    @property
+    def prefix(self) -> list[str]:
+        """What runs a command on this host."""
+        return ["ip", "netns", "exec", self.namespace]
+
+
+class Lan:
+    """Hosts in network namespaces of their own on one bridge (itself in a namespace of its
+    own, so nothing of this machine's network changes): ``10.231.0.N/24``, as separate
+    Pis on one network would be. Every namespace is deleted on exit, processes first."""
+
+    SUBNET = "10.231.0"
+
+    def __init__(self, tag: str | None = None) -> None:
+        self.tag = tag or f"pb{os.getpid() % 100000}"
+        self.bridge = f"{self.tag}-lan"
+        self.hosts: list[Host] = []
+
+    def __enter__(self) -> Lan:
+        _ip("netns", "add", self.bridge)
+        try:
+            _ip("-n", self.bridge, "link", "add", "br0", "type", "bridge")
+            _ip("-n", self.bridge, "link", "set", "br0", "up")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def host(self, name: str) -> Host:
+        """A new host called ``name``."""
+        number = len(self.hosts) + 2
+        host = Host(f"{self.tag}-{name}", f"{self.SUBNET}.{number}")
+        _ip("netns", "add", host.namespace)
+        self.hosts.append(host)
+        outside, inside = f"v{number}b", f"v{number}h"
+        _ip("link", "add", outside, "netns", self.bridge, "type", "veth",
+            "peer", "name", inside, "netns", host.namespace)  # fmt: skip
+        _ip("-n", self.bridge, "link", "set", outside, "master", "br0", "up")
+        _ip("-n", host.namespace, "addr", "add", f"{host.address}/24", "dev", inside)
+        _ip("-n", host.namespace, "link", "set", inside, "up")
+        _ip("-n", host.namespace, "link", "set", "lo", "up")
+        return host
+
+    def close(self) -> None:
+        """Delete every namespace (their links go with them)."""
+        for namespace in [host.namespace for host in self.hosts] + [self.bridge]:
+            subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=30)
+        self.hosts.clear()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def background(
+    command: Sequence[str], log: Path, *, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``command`` running with its output in ``log``; ended (TERM, then KILL) on exit."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            list(command), stdout=output, stderr=output, env={**os.environ, **(env or {})}
+        )
+        try:
+            yield process
+        finally:
+            _stop(process)
+
+
+def party_button(*args: str) -> list[str]:
+    """The command line of ``party-button ARGS`` with this Python."""
+    return [sys.executable, "-m", "party_button", *args]
+
+
+_ASK = (
+    "import json, sys; from party_button.sync.messages import ask_status; "
+    "print(json.dumps(ask_status(sys.argv[1], int(sys.argv[2]))))"
+)
+
+
+def sync_status(host: Host, port: int) -> dict:
+    """The status of the sync service of ``host``, asked from inside its namespace."""
+    result = subprocess.run(
+        [*host.prefix, sys.executable, "-c", _ASK, host.address, str(port)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    return json.loads(result.stdout) if result.returncode == 0 else {"error": result.stderr}
