@@ -41,7 +41,7 @@ from party_button.sync.messages import (
     read_message,
 )
 from party_button.sync.offset import OffsetEstimator
-from party_button.sync.snapserver import SnapcastPorts, client_latency
+from party_button.sync.snapserver import SnapcastPorts, room_client
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +204,7 @@ class RoomService:
         self.ports = ports
         self.estimator = OffsetEstimator()
         self.latency: float | None = None  # seconds, this room's snapclient's
+        self.speaker = False  # whether this room's snapclient plays the stream
         self.leader_party: dict[str, Any] = {"phase": None}
         self.connected = False
         self.why: str | None = None  # why this room's party ended, when the leader did not say
@@ -313,7 +314,8 @@ class RoomService:
     async def _follow_party(self) -> None:
         phase = self.leader_party.get("phase")
         song_start = self.leader_party.get("song_start")
-        if phase in PARTY_PHASES and song_start is not None and song_start != self._started_song:
+        wanted = phase in PARTY_PHASES and song_start is not None and self.speaker
+        if wanted and song_start != self._started_song:
             heard = self.shared_start()
             if heard is None:
                 return  # no clock estimate yet: the next party message comes soon
@@ -346,23 +348,38 @@ class RoomService:
     async def _leader_gone(self, why: str) -> None:
         """End this room's party safely (relays off), once, and say why."""
         self.connected = False
+        self.leader_party = {"phase": None}
+        await self._end_here(why)
+
+    async def _end_here(self, why: str) -> None:
+        """End this room's party (relays off) and say why, once."""
         if self._started_song is None and self.why is not None:
             return
         self._started_song = None
-        self.leader_party = {"phase": None}
         await self._end_party()
         if self.why != why:
             log.error("sync room %s: %s: the party here is over", self.sync.room_name(), why)
         self.why = why
 
     async def _follow_latency(self, stop: asyncio.Event) -> None:
+        """Read this room's snapclient's latency; end the party here while it is gone."""
         while not stop.is_set():
-            with contextlib.suppress(OSError, ValueError, asyncio.TimeoutError):
-                latency = await client_latency(
+            client = None
+            with contextlib.suppress(OSError, ValueError, KeyError, asyncio.TimeoutError):
+                client = await room_client(
                     self.sync.leader_host(), self.ports.control, self.sync.room_name()
                 )
-                if latency is not None:
-                    self.latency = latency
+            if client is not None:
+                self.latency = client.latency
+            speaker = client is not None and client.connected
+            if speaker != self.speaker:
+                self.speaker = speaker
+                if speaker:
+                    log.info("sync room: this room's snapclient plays the stream")
+                    self._started_song = None  # the party here starts again
+                    await self._follow_party()
+                elif self._started_song is not None:
+                    await self._end_here("this room's snapclient does not play the stream")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), LATENCY_EVERY)
 
@@ -404,6 +421,7 @@ class RoomService:
             "offset": self.estimator.offset if known else None,
             "offset_error": self.estimator.error_bound if known else None,
             "latency": self.latency,
+            "speaker": self.speaker,
             "heard_start": self.heard_start,
             "why": self.why,
             **self.leader_party,

@@ -47,9 +47,17 @@ def snapserver_conf(sync: SyncConfig, ports: SnapcastPorts = SnapcastPorts()) ->
     )
 
 
-async def client_latency(host: str, port: int, room: str) -> float | None:
-    """The latency (seconds) snapserver holds for the client of ``room`` (its host id or
-    name), from its JSON-RPC ``Server.GetStatus``; ``None`` when no such client is there."""
+@dataclass(frozen=True)
+class RoomClient:
+    """What snapserver knows of one room's snapclient."""
+
+    connected: bool
+    latency: float  # seconds
+
+
+async def room_client(host: str, port: int, room: str) -> RoomClient | None:
+    """The snapclient of ``room`` (its host id or name) as snapserver's JSON-RPC
+    ``Server.GetStatus`` tells it; ``None`` when snapserver has never seen it."""
     reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=2.0)
     try:
         request = {"id": 1, "jsonrpc": "2.0", "method": "Server.GetStatus"}
@@ -66,5 +74,6 @@ async def client_latency(host: str, port: int, room: str) -> float | None:
     for group in answer["result"]["server"]["groups"]:
         for client in group["clients"]:
             if room in (client.get("id"), client.get("host", {}).get("name")):
-                return float(client["config"]["latency"]) / 1000
+                latency = float(client["config"]["latency"]) / 1000
+                return RoomClient(bool(client.get("connected")), latency)
     return None

@@ -4,6 +4,7 @@ plays, a daemon on mock pins and a sync service whose clock is seconds off the l
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -53,6 +54,7 @@ class Room:
     socket: Path
     heard: HeardOutput
     offset: float
+    client: subprocess.Popen[bytes]  # its snapclient
 
     def status(self) -> dict:
         return send_command(self.socket, "status")
@@ -90,7 +92,7 @@ def _daemon_up(socket: Path) -> bool:
 @pytest.fixture
 def house(tmp_path: Path) -> Iterator[House]:
     leader_songs = tmp_path / "leader-songs"
-    beats = click_track(leader_songs / "clicks.wav", 8.0, 120)
+    beats = click_track(leader_songs / "clicks.wav", 20.0, 120)  # outlasts every check
     room_songs = tmp_path / "room-songs"
     write_tone(room_songs / "long.ogg", 20.0)
     with Lan() as lan, ExitStack() as stack:
@@ -122,7 +124,7 @@ def _room(
     config = _config(folder, {"role": "room", "leader": leader.address, "room": name}, songs)
     socket = folder / "control.sock"
     env = {"PARTY_BUTTON_SOCKET": str(socket), "SDL_AUDIODRIVER": "dummy"}
-    _, heard = stack.enter_context(
+    client, heard = stack.enter_context(
         snapclient(folder, leader.address, SnapcastPorts(), name, prefix=host.prefix)
     )
     run = [*host.prefix, *party_button("run", "--config", str(config))]
@@ -133,7 +135,7 @@ def _room(
     stack.enter_context(
         background([*host.prefix, *party_button(*serve)], folder / "sync.log", env=env)
     )
-    return Room(name, host, socket, heard, offset)
+    return Room(name, host, socket, heard, offset, client)
 
 
 def _relays_on(status: dict) -> bool:
@@ -146,7 +148,9 @@ def _wait_following(room: Room) -> dict:
     def following() -> bool:
         nonlocal status
         status = room.sync()
-        return bool(status.get("connected")) and status.get("offset") is not None
+        return bool(status.get("connected") and status.get("speaker")) and (
+            status.get("offset") is not None
+        )
 
     wait_for(following, timeout=60, every=0.5)
     return status
@@ -202,3 +206,19 @@ def test_every_room_ends_its_party_when_the_leader_is_gone(house: House) -> None
         wait_for(lambda room=room: not _relays_on(room.status()), timeout=30, every=0.05)
         assert time.monotonic() - gone < LEADER_TIMEOUT + 10
         assert "lost the leader" in str(room.sync().get("why")), room.sync()
+
+
+def test_a_room_whose_snapclient_dies_stops_its_lights_and_the_others_go_on(
+    house: House,
+) -> None:
+    for room in house.rooms:
+        _wait_following(room)
+    send_command(house.leader_socket, "press")
+    for room in house.rooms:
+        wait_for(lambda room=room: _relays_on(room.status()), timeout=30, every=0.05)
+    silent, other = house.rooms
+    silent.client.kill()
+    wait_for(lambda: not _relays_on(silent.status()), timeout=30, every=0.05)
+    assert "snapclient does not play" in str(silent.sync().get("why"))
+    assert _relays_on(other.status())
+    assert send_command(house.leader_socket, "status")["phase"] == "party"
