@@ -43,7 +43,7 @@ SAMPLE_RATE = 44100  # the stream's format: snapserver.conf says the same (44100
 FRAME_BYTES = 4  # 16-bit stereo
 BYTE_RATE = SAMPLE_RATE * FRAME_BYTES
 BACKLOG = 0.2  # seconds of sound kept queued in the pipe
-KEEP = 0.04  # seconds left queued when a start takes back the silence: two server chunks
+KEEP = 0.03  # seconds left queued when a start takes back the silence: 1.5 server chunks
 TICK = 0.005  # seconds between two looks at the pipe
 BLOCK = 4096  # bytes decoded at a time
 MAX_EFFECT_SECONDS = 60.0
@@ -358,6 +358,17 @@ class SnapcastPlayer:
             offset = round(at * SAMPLE_RATE) * FRAME_BYTES
             return self._stream_time(self._heard.start + offset)
 
+    def _song_start_now(self) -> float | None:
+        """When the song started last would have entered the stream with the server's
+        timestamps as they are now: what its beats follow from here on, even after the
+        server restarted its timestamps mid-song."""
+        with self._lock:
+            if self._heard is None:
+                return None
+            if not self.clock.known:
+                return self._stream_time(self._heard.start)
+            return self.clock.origin() + self._heard.start / BYTE_RATE
+
     @property
     def resyncs(self) -> int:
         """Times snapserver restarted its timestamps (it fell behind: starved of CPU)."""
@@ -458,8 +469,9 @@ class SnapcastPlayer:
         return {
             "pipe": str(self.pipe),
             "buffer": self.buffer,
-            "song_start": self.song_stream_time(),
+            "song_start": self._song_start_now(),
             "song": self._heard.path.name if self._heard else None,
+            "song_offset": self._heard.start if self._heard else None,
             "server_reading": self.server_reading(),
             "underruns": self.underruns,
             "resyncs": self.resyncs,

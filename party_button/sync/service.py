@@ -160,6 +160,7 @@ def _party_of(status: dict[str, Any]) -> dict[str, Any]:
         "phase": status["phase"],
         "song": stream.get("song"),
         "song_start": stream.get("song_start"),
+        "song_offset": stream.get("song_offset"),
         "buffer": stream.get("buffer"),
         "server_reading": stream.get("server_reading"),
     }
@@ -211,7 +212,7 @@ class RoomService:
         self.heard_start: float | None = None  # this room's clock
         self._last_word = 0.0
         self._writer: asyncio.StreamWriter | None = None
-        self._started_song: float | None = None  # the song_start this room's party follows
+        self._started_song: int | None = None  # the song (its stream offset) followed here
         self._start_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -313,13 +314,17 @@ class RoomService:
 
     async def _follow_party(self) -> None:
         phase = self.leader_party.get("phase")
-        song_start = self.leader_party.get("song_start")
-        wanted = phase in PARTY_PHASES and song_start is not None and self.speaker
-        if wanted and song_start != self._started_song:
+        song = self.leader_party.get("song_offset")  # where the song starts in the stream
+        wanted = phase in PARTY_PHASES and song is not None and self.speaker
+        if wanted and song == self._started_song:
+            heard = self.shared_start()  # the same song: follow the stream's timestamps
+            if heard is not None:
+                self.heard_start = heard
+        elif wanted:
             heard = self.shared_start()
             if heard is None:
                 return  # no clock estimate yet: the next party message comes soon
-            self._started_song = song_start
+            self._started_song = song
             self.heard_start = heard
             self.why = None
             if self._start_task is not None:
@@ -331,8 +336,8 @@ class RoomService:
 
     async def _start_at(self, heard: float) -> None:
         """Start this room's party (relays on) when the first sample is heard here."""
-        await asyncio.sleep(max(0.0, heard - self.clock()))
         status = await self.daemon.command("status")
+        await asyncio.sleep(max(0.0, heard - self.clock()))
         if status.get("phase") not in PARTY_PHASES:
             answer = await self.daemon.command("press")
             log.info("sync room: party started as the first sample is heard: %s", answer)

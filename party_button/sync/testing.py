@@ -20,13 +20,19 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from party_button.config.sync import SyncConfig
+import yaml
+
+from party_button.config.sync import DEFAULT_PORT, SyncConfig
+from party_button.control.client import send_command
+from party_button.errors import ControlError
 from party_button.media.snapcast import BYTE_RATE, FRAME_BYTES, SAMPLE_RATE
 from party_button.media.stream_clock import StreamClock
 from party_button.sync.snapserver import SnapcastPorts, snapserver_conf
+from party_button.testing import MOCK_CONFIG
 
 FILE_PLAYER_BLOCK = 0.050  # seconds the file player writes at a time
 FILE_PLAYER_LEAD = 0.010  # how long after the write the block's first sample is heard
@@ -126,12 +132,12 @@ def rpc_answers(ports: SnapcastPorts, host: str = "127.0.0.1") -> bool:
 
 
 def _wait(condition: object, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 20.0
+    deadline = time.monotonic() + 60.0
     while not condition():  # type: ignore[operator]
         if process.poll() is not None:
             raise RuntimeError(f"{what} exited with {process.returncode}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not come up within 20 s")
+            raise TimeoutError(f"{what} did not come up within 60 s")
         time.sleep(0.02)
 
 
@@ -333,6 +339,38 @@ _ASK = (
 )
 
 
+_FEED = (
+    "import json, sys, time; from party_button.sync.messages import ask_status\n"
+    "while True:\n"
+    "    print(json.dumps(ask_status(sys.argv[1], int(sys.argv[2]))), flush=True)\n"
+    "    time.sleep(float(sys.argv[3]))\n"
+)
+
+
+@contextlib.contextmanager
+def status_feed(host: Host, port: int, every: float) -> Iterator[list[tuple[float, dict]]]:
+    """The status of the sync service of ``host`` every ``every`` seconds, each with when it
+    arrived (monotonic), asked by one process inside its namespace."""
+    process = subprocess.Popen(
+        [*host.prefix, sys.executable, "-c", _FEED, host.address, str(port), str(every)],
+        stdout=subprocess.PIPE,
+    )
+    feed: list[tuple[float, dict]] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            feed.append((time.monotonic(), json.loads(line)))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield feed
+    finally:
+        _stop(process)
+        reader.join(timeout=5)
+
+
 def sync_status(host: Host, port: int) -> dict:
     """The status of the sync service of ``host``, asked from inside its namespace."""
     result = subprocess.run(
@@ -340,3 +378,120 @@ def sync_status(host: Host, port: int) -> dict:
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     return json.loads(result.stdout) if result.returncode == 0 else {"error": result.stderr}
+
+
+@dataclass
+class Room:
+    """One room of a :func:`running_house`."""
+
+    name: str
+    host: Host
+    socket: Path
+    heard: HeardOutput
+    offset: float
+    client: subprocess.Popen[bytes]  # its snapclient
+    service: subprocess.Popen[bytes]  # its sync service
+
+    def status(self) -> dict:
+        """Its daemon's status."""
+        return send_command(self.socket, "status")
+
+    def sync(self) -> dict:
+        """Its sync service's status."""
+        return sync_status(self.host, DEFAULT_PORT)
+
+
+@dataclass
+class House:
+    """A :func:`running_house`: the leader and its rooms."""
+
+    leader: Host
+    leader_socket: Path
+    rooms: list[Room]
+    beats: list[float]
+    leader_sync: subprocess.Popen[bytes]  # the leader's sync service
+    leader_daemon: subprocess.Popen[bytes]
+
+
+def _config(folder: Path, sync: dict, songs: Path) -> Path:
+    """A daemon's config on mock pins with the ``sync`` section ``sync``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {**MOCK_CONFIG, "songs": {"folders": [str(songs)], "extensions": ["wav", "ogg"]}}
+    config["party"] = {"cooldown": 0.3}
+    config["sync"] = {"enabled": True, **sync}
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def _daemon_up(socket: Path) -> bool:
+    try:
+        return bool(send_command(socket, "status").get("phase"))
+    except ControlError:
+        return False
+
+
+@contextlib.contextmanager
+def running_house(
+    folder: Path,
+    offsets: dict[str, float],
+    leader_songs: Path,
+    room_songs: Path,
+    buffer_ms: int,
+) -> Iterator[House]:
+    """A leader (snapserver, daemon on mock pins, sync service) and a room for each of
+    ``offsets`` (snapclient, daemon, sync service whose clock is that many seconds off the
+    leader's), each in a network namespace of its own on one :class:`Lan`; all ended on exit."""
+    with Lan() as lan, ExitStack() as stack:
+        leader = lan.host("leader")
+        leader_folder = folder / "leader"
+        pipe = leader_folder / "stream"
+        sync = SyncConfig(enabled=True, buffer_ms=buffer_ms, pipe=pipe)
+        settings = {"role": "leader", "pipe": str(pipe), "buffer_ms": buffer_ms}
+        config = _config(leader_folder, settings, leader_songs)
+        socket = leader_folder / "control.sock"
+        env = {"PARTY_BUTTON_SOCKET": str(socket), "SDL_AUDIODRIVER": "dummy"}
+        stack.enter_context(snapserver(leader_folder, sync, SnapcastPorts(), prefix=leader.prefix))
+        run = [*leader.prefix, *party_button("run", "--config", str(config))]
+        daemon = stack.enter_context(background(run, leader_folder / "daemon.log", env=env))
+        _wait(lambda: _daemon_up(socket), daemon, "the leader's daemon")
+        serve = ["sync", "--config", str(config), "--listen", leader.address]
+        leader_sync = stack.enter_context(
+            background([*leader.prefix, *party_button(*serve)], leader_folder / "sync.log", env=env)
+        )
+        rooms = [
+            _room(stack, lan, folder, leader, room_songs, name, offset, buffer_ms)
+            for name, offset in offsets.items()
+        ]
+        yield House(leader, socket, rooms, [], leader_sync, daemon)
+
+
+def _room(
+    stack: ExitStack,
+    lan: Lan,
+    folder: Path,
+    leader: Host,
+    songs: Path,
+    name: str,
+    offset: float,
+    buffer_ms: int,
+) -> Room:
+    """A room's snapclient, daemon and sync service, ended with ``stack``."""
+    host = lan.host(name)
+    folder = folder / name
+    settings = {"role": "room", "leader": leader.address, "room": name, "buffer_ms": buffer_ms}
+    config = _config(folder, settings, songs)
+    socket = folder / "control.sock"
+    env = {"PARTY_BUTTON_SOCKET": str(socket), "SDL_AUDIODRIVER": "dummy"}
+    client, heard = stack.enter_context(
+        snapclient(folder, leader.address, SnapcastPorts(), name, prefix=host.prefix)
+    )
+    run = [*host.prefix, *party_button("run", "--config", str(config))]
+    daemon = stack.enter_context(background(run, folder / "daemon.log", env=env))
+    _wait(lambda: _daemon_up(socket), daemon, f"the daemon of {name}")
+    serve = ["sync", "--config", str(config), "--listen", host.address]
+    serve += ["--clock-offset", str(offset)]
+    service = stack.enter_context(
+        background([*host.prefix, *party_button(*serve)], folder / "sync.log", env=env)
+    )
+    return Room(name, host, socket, heard, offset, client, service)

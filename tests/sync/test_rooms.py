@@ -4,35 +4,23 @@ plays, a daemon on mock pins and a sync service whose clock is seconds off the l
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-from party_button.config.sync import DEFAULT_PORT, SyncConfig
 from party_button.control.client import send_command
-from party_button.errors import ControlError
 from party_button.sync.messages import LEADER_TIMEOUT
-from party_button.sync.snapserver import SnapcastPorts
 from party_button.sync.testing import (
-    HeardOutput,
-    Host,
-    Lan,
-    background,
+    House,
+    Room,
     click_track,
     errors_ms,
     missing_namespaces,
-    party_button,
-    snapclient,
-    snapserver,
-    sync_status,
+    running_house,
 )
-from party_button.testing import MOCK_CONFIG, wait_for, write_tone
+from party_button.testing import wait_for, write_tone
 
 pytestmark = pytest.mark.usefixtures("snapcast_programs")
 
@@ -47,95 +35,15 @@ def _namespaces() -> None:
         pytest.skip(reason)
 
 
-@dataclass
-class Room:
-    name: str
-    host: Host
-    socket: Path
-    heard: HeardOutput
-    offset: float
-    client: subprocess.Popen[bytes]  # its snapclient
-
-    def status(self) -> dict:
-        return send_command(self.socket, "status")
-
-    def sync(self) -> dict:
-        return sync_status(self.host, DEFAULT_PORT)
-
-
-@dataclass
-class House:
-    leader: Host
-    leader_socket: Path
-    rooms: list[Room]
-    beats: list[float]
-    leader_sync: object  # the leader's sync service (a process)
-
-
-def _config(folder: Path, sync: dict, songs: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    config = {**MOCK_CONFIG, "songs": {"folders": [str(songs)], "extensions": ["wav", "ogg"]}}
-    config["party"] = {"cooldown": 0.3}
-    config["sync"] = {"enabled": True, "buffer_ms": BUFFER_MS, **sync}
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
-
-
-def _daemon_up(socket: Path) -> bool:
-    try:
-        return bool(send_command(socket, "status").get("phase"))
-    except ControlError:
-        return False
-
-
 @pytest.fixture
 def house(tmp_path: Path) -> Iterator[House]:
     leader_songs = tmp_path / "leader-songs"
     beats = click_track(leader_songs / "clicks.wav", 20.0, 120)  # outlasts every check
     room_songs = tmp_path / "room-songs"
     write_tone(room_songs / "long.ogg", 20.0)
-    with Lan() as lan, ExitStack() as stack:
-        leader = lan.host("leader")
-        folder = tmp_path / "leader"
-        pipe = folder / "stream"
-        sync = SyncConfig(enabled=True, buffer_ms=BUFFER_MS, pipe=pipe)
-        config = _config(folder, {"role": "leader", "pipe": str(pipe)}, leader_songs)
-        socket = folder / "control.sock"
-        env = {"PARTY_BUTTON_SOCKET": str(socket), "SDL_AUDIODRIVER": "dummy"}
-        stack.enter_context(snapserver(folder, sync, SnapcastPorts(), prefix=leader.prefix))
-        run = [*leader.prefix, *party_button("run", "--config", str(config))]
-        stack.enter_context(background(run, folder / "daemon.log", env=env))
-        wait_for(lambda: _daemon_up(socket), timeout=60)
-        serve = ["sync", "--config", str(config), "--listen", leader.address]
-        leader_sync = stack.enter_context(
-            background([*leader.prefix, *party_button(*serve)], folder / "sync.log", env=env)
-        )
-        rooms = [_room(stack, lan, tmp_path, leader, room_songs, *item) for item in OFFSETS.items()]
-        yield House(leader, socket, rooms, beats, leader_sync)
-
-
-def _room(
-    stack: ExitStack, lan: Lan, folder: Path, leader: Host, songs: Path, name: str, offset: float
-) -> Room:
-    """A room's snapclient, daemon and sync service, ended with ``stack``."""
-    host = lan.host(name)
-    folder = folder / name
-    config = _config(folder, {"role": "room", "leader": leader.address, "room": name}, songs)
-    socket = folder / "control.sock"
-    env = {"PARTY_BUTTON_SOCKET": str(socket), "SDL_AUDIODRIVER": "dummy"}
-    client, heard = stack.enter_context(
-        snapclient(folder, leader.address, SnapcastPorts(), name, prefix=host.prefix)
-    )
-    run = [*host.prefix, *party_button("run", "--config", str(config))]
-    stack.enter_context(background(run, folder / "daemon.log", env=env))
-    wait_for(lambda: _daemon_up(socket), timeout=60)
-    serve = ["sync", "--config", str(config), "--listen", host.address]
-    serve += ["--clock-offset", str(offset)]
-    stack.enter_context(
-        background([*host.prefix, *party_button(*serve)], folder / "sync.log", env=env)
-    )
-    return Room(name, host, socket, heard, offset, client)
+    with running_house(tmp_path, OFFSETS, leader_songs, room_songs, BUFFER_MS) as built:
+        built.beats = beats
+        yield built
 
 
 def _relays_on(status: dict) -> bool:
