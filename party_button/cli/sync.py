@@ -14,7 +14,12 @@ from party_button.config.schema import find_config
 from party_button.config.sync import load_sync_config
 from party_button.control.protocol import client_socket_path
 from party_button.daemon.systemd import Notifier
-from party_button.sync.snapserver import SnapcastPorts, snapserver_conf
+from party_button.sync.snapserver import (
+    SnapcastPorts,
+    snapcast_files,
+    snapcast_packages,
+    snapserver_conf,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,6 +43,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="print the leader's snapserver.conf made from the sync section, and exit",
     )
     parser.add_argument(
+        "--snapcast-packages",
+        action="store_true",
+        help="print the Debian packages of Snapcast this Pi needs, and exit",
+    )
+    parser.add_argument(
+        "--snapcast-files",
+        metavar="ROOT",
+        help="write snapclient's (and the leader's snapserver's) settings under ROOT, and exit",
+    )
+    parser.add_argument(
         "--clock-offset",
         metavar="SECONDS",
         type=float,
@@ -55,6 +70,16 @@ def run(args: argparse.Namespace) -> int:
         return say_enabled(path, "sync", config.enabled)
     if args.snapserver_conf:
         print(snapserver_conf(config), end="")
+        return EXIT_OK
+    if args.snapcast_packages:
+        print(" ".join(snapcast_packages(config)))
+        return EXIT_OK
+    if args.snapcast_files:
+        for name, text in snapcast_files(config).items():
+            target = Path(args.snapcast_files) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+            print(target)
         return EXIT_OK
     if not config.enabled:
         print(f"{path}: sync.enabled is not true: no rooms to play in")

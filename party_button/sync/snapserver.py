@@ -55,6 +55,38 @@ class RoomClient:
     latency: float  # seconds
 
 
+# snapserver creates the stream's FIFO: in a runtime folder of its own, writable by the
+# party-button group (the daemon feeds it), by no one else.
+SNAPSERVER_DROP_IN = """\
+# Made by party-button's installer: the stream's FIFO for the party-button daemon.
+[Service]
+RuntimeDirectory=snapserver
+Group=party-button
+UMask=0007
+"""
+
+
+def snapcast_files(sync: SyncConfig) -> dict[str, str]:
+    """The files that set up Debian's Snapcast for ``sync`` (paths from the root): every room
+    plays through its snapclient, named after the room; the leader runs snapserver too."""
+    host = sync.leader_host()
+    files = {
+        "etc/default/snapclient": (
+            "# Made by party-button's installer from the sync section of its config.\n"
+            f'SNAPCLIENT_OPTS="--host {host} --hostID {sync.room_name()}"\n'
+        )
+    }
+    if sync.role == "leader":
+        files["etc/snapserver.conf"] = snapserver_conf(sync)
+        files["etc/systemd/system/snapserver.service.d/party-button.conf"] = SNAPSERVER_DROP_IN
+    return files
+
+
+def snapcast_packages(sync: SyncConfig) -> list[str]:
+    """The Debian packages ``sync`` needs."""
+    return ["snapserver", "snapclient"] if sync.role == "leader" else ["snapclient"]
+
+
 async def room_client(host: str, port: int, room: str) -> RoomClient | None:
     """The snapclient of ``room`` (its host id or name) as snapserver's JSON-RPC
     ``Server.GetStatus`` tells it; ``None`` when snapserver has never seen it."""
