@@ -21,6 +21,7 @@ from party_button.media.audio import Player, PygamePlayer
 from party_button.media.clips import ClipPlayer, clip_player_from
 from party_button.media.picker import Pick, SongPicker
 from party_button.media.playback import MediaPlayer
+from party_button.media.room_player import RoomPlayer
 from party_button.media.snapcast import SnapcastPlayer
 from party_button.media.song_file import SongUnavailable, printable
 
@@ -36,11 +37,14 @@ SILENT_PARTY_SECONDS = 30.0
 
 
 def audio_player_from(config: Config) -> Player:
-    """Songs into the Snapcast stream on the leader of several rooms, else through pygame."""
+    """Songs into the Snapcast stream on the leader of several rooms, no sound of its own in
+    a room that follows one (its snapclient plays), else through pygame."""
     if config.sync.enabled and config.sync.role == "leader":
         return SnapcastPlayer(
             config.sync.pipe, buffer=config.sync.buffer_ms / 1000, volume=config.audio.volume
         )
+    if config.sync.enabled:
+        return RoomPlayer()
     return player_from(config)
 
 
