@@ -13,7 +13,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # tests (tests/system) make Debian roots and boot them, natively and for arm64 under qemu.
 DAEMON_DEBS := python3-venv python3-dev gcc pkg-config libsystemd-dev
 TEST_DEBS := $(DAEMON_DEBS) mpv libasound2 openscad systemd chromium mosquitto \
-	debootstrap systemd-container qemu-user-static binfmt-support
+	debootstrap systemd-container qemu-user-static binfmt-support \
+	snapserver snapclient sox iproute2
 
 .PHONY: simulate test lint bench install uninstall daemon-debs test-debs
 

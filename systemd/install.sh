@@ -228,7 +228,9 @@ case " $ADAPTERS " in
         fi
         step "rooms sync: the settings of $snapcast"
         $sync_cli sync --config "$ROOT$CONFDIR/config.yaml" --snapcast-files "$ROOT/" >/dev/null
-        SNAPCAST_UNITS=$(echo " $snapcast" | sed 's/ \([a-z]*\)/ \1.service/g')
+        for deb in $snapcast; do
+            case $deb in snap*) SNAPCAST_UNITS="$SNAPCAST_UNITS $deb.service" ;; esac
+        done
         [ -n "$ROOT" ] || ENABLE="$ENABLE$SNAPCAST_UNITS"
         ;;
 esac

@@ -83,8 +83,10 @@ def snapcast_files(sync: SyncConfig) -> dict[str, str]:
 
 
 def snapcast_packages(sync: SyncConfig) -> list[str]:
-    """The Debian packages ``sync`` needs."""
-    return ["snapserver", "snapclient"] if sync.role == "leader" else ["snapclient"]
+    """The Debian packages ``sync`` needs: the leader decodes the songs with sox."""
+    if sync.role == "leader":
+        return ["snapserver", "snapclient", "sox", "libsox-fmt-mp3"]
+    return ["snapclient"]
 
 
 async def room_client(host: str, port: int, room: str) -> RoomClient | None:
