@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import collections
 
-WINDOW = 50  # reads whose smallest bound is the origin: 1 s of 20 ms chunks
+WINDOW = 250  # reads whose smallest bound is the origin: 5 s of 20 ms chunks
 SETTLE = 10  # reads that must all be late to tell a restart of the server's timestamps
 JUMP = 0.005  # seconds later than the origin that counts as late
 MAX_SEGMENTS = 16
