@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import threading
@@ -287,20 +288,27 @@ class RoomService:
             writer.close()
 
     async def _ping(self, writer: asyncio.StreamWriter) -> None:
-        for count in range(10**12):
+        for count in itertools.count():
             writer.write(encode("time", sent=self.clock()))
             await writer.drain()
             await asyncio.sleep(0.05 if count < FIRST_PINGS else PING)
 
     async def _handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
-        if kind == "time" and isinstance(message.get("sent"), float | int):
-            self.estimator.add(float(message["sent"]), float(message["leader"]), self.clock())
-        elif kind == "party":
-            self.leader_party = {k: v for k, v in message.items() if k != "type"}
-            await self._follow_party()
-        elif kind == "answer" and not message.get("ok"):
-            log.warning("sync room: the leader refused: %s", message.get("error"))
+        try:
+            if kind == "time" and isinstance(message.get("sent"), float | int):
+                self.estimator.add(float(message["sent"]), float(message["leader"]), self.clock())
+            elif kind == "party":
+                party = {k: v for k, v in message.items() if k != "type"}
+                for key in ("song_start", "buffer"):
+                    if party.get(key) is not None:
+                        party[key] = float(party[key])
+                self.leader_party = party
+                await self._follow_party()
+            elif kind == "answer" and not message.get("ok"):
+                log.warning("sync room: the leader refused: %s", message.get("error"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MessageError(f"a {kind} message the room cannot read: {exc!r}") from None
 
     # -- the party in this room --------------------------------------------------------------
 
