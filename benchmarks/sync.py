@@ -18,7 +18,7 @@ every beat, and prints a table, or one JSON object with ``--json``:
   room, less the configured buffer.
 - ``offset_error_ms``: each room's estimate of the leader's clock less the true offset.
 - ``underruns``, ``resyncs``: the feeder found the pipe empty; snapserver restarted its
-  timestamps (its log's ``onResync`` lines).
+  timestamps (its log's ``onResync`` lines), from the press on.
 - ``feeder_cpu_percent``: the leader's daemon (which runs the feeder) during the music;
   ``room_sync_cpu_percent``: one room's sync service.
 """
@@ -83,7 +83,9 @@ def _relays_on_at(room: Room, seen: dict[str, float], stop: threading.Event) -> 
 
 def measure(folder: Path, rooms: int, seconds: float, settle: float, buffer_ms: int) -> dict:
     beats = click_track(folder / "leader-songs" / "clicks.wav", seconds, 120)
-    write_tone(folder / "room-songs" / "long.ogg", seconds + 10)
+    write_tone(
+        folder / "room-songs" / "long.wav", seconds + 10
+    )  # libsndfile crashes writing a long Ogg
     offsets = {f"room{index + 1}": OFFSETS[index % len(OFFSETS)] for index in range(rooms)}
     with running_house(
         folder, offsets, folder / "leader-songs", folder / "room-songs", buffer_ms
@@ -122,6 +124,8 @@ def _play(
             room.name: stack.enter_context(status_feed(room.host, DEFAULT_PORT, 0.25))
             for room in house.rooms
         }
+        server_log = folder / "leader" / "snapserver.log"
+        resyncs_before = server_log.read_text().count("onResync")
         feeder_cpu = cpu_seconds(house.leader_daemon.pid)
         sync_cpu = cpu_seconds(house.rooms[0].service.pid)
         started = time.monotonic()
@@ -161,7 +165,7 @@ def _play(
     reference = [t for t in heard[first_room.name] if t > pressed + settle]
     for other in others:
         room_to_room += errors_ms(reference, heard[other.name])
-    resyncs = (folder / "leader" / "snapserver.log").read_text().count("onResync")
+    resyncs = server_log.read_text().count("onResync") - resyncs_before
     return {
         "rooms": len(house.rooms),
         "seconds": seconds,

@@ -48,7 +48,7 @@ def house(tmp_path: Path) -> Iterator[House]:
     leader_songs = tmp_path / "leader-songs"
     beats = click_track(leader_songs / "clicks.wav", 20.0, 120)  # outlasts every check
     room_songs = tmp_path / "room-songs"
-    write_tone(room_songs / "long.ogg", 20.0)
+    write_tone(room_songs / "long.wav", 20.0)
     with running_house(tmp_path, OFFSETS, leader_songs, room_songs, BUFFER_MS) as built:
         built.beats = beats
         yield built
