@@ -371,20 +371,6 @@ def status_feed(host: Host, port: int, every: float) -> Iterator[list[tuple[floa
         reader.join(timeout=5)
 
 
-_SET_LATENCY = (
-    "import sys; from party_button.sync.testing import rpc; "
-    "rpc('127.0.0.1', 1705, 'Client.SetLatency', {'id': sys.argv[1], 'latency': int(sys.argv[2])})"
-)
-
-
-def set_latency(leader: Host, room: str, milliseconds: int) -> None:
-    """Set the latency of ``room``'s snapclient with the leader's snapserver JSON-RPC."""
-    subprocess.run(
-        [*leader.prefix, sys.executable, "-c", _SET_LATENCY, room, str(milliseconds)],
-        check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
-
-
 def sync_status(host: Host, port: int) -> dict:
     """The status of the sync service of ``host``, asked from inside its namespace."""
     result = subprocess.run(

@@ -44,3 +44,15 @@ def test_a_message_the_room_cannot_read_drops_the_leader_not_the_service(tmp_pat
     asyncio.run(scenario())
     assert [hello["room"] for hello in hellos[:2]] == ["kitchen", "kitchen"]
     assert "a party message the room cannot read" in str(service.why)
+
+
+def test_the_shared_time_is_the_first_sample_plus_the_buffer_less_latency_and_offset(
+    tmp_path: Path,
+) -> None:
+    sync = SyncConfig(enabled=True, role="room", leader="10.0.0.2", room="kitchen")
+    service = RoomService(sync, tmp_path / "no-daemon.sock")
+    service.leader_party = {"phase": "party", "song_start": 100.0, "buffer": 1.0}
+    assert service.shared_start() is None  # no estimate of the leader's clock yet
+    service.estimator.add(sent=50.0, leader=57.5, received=50.0)  # the leader is 7.5 s ahead
+    service.latency = 0.15
+    assert service.shared_start() == 100.0 + 1.0 - 0.15 - 7.5

@@ -3,6 +3,7 @@ when the feeder says, and is heard one buffer later."""
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import statistics
@@ -15,8 +16,8 @@ import pytest
 from party_button.config.sync import SyncConfig
 from party_button.errors import AudioError, SongError
 from party_button.media.snapcast import BACKLOG, BYTE_RATE, FRAME_BYTES, KEEP, SnapcastPlayer
-from party_button.sync.snapserver import SnapcastPorts
-from party_button.sync.testing import click_track, errors_ms, snapclient, snapserver
+from party_button.sync.snapserver import SnapcastPorts, room_client
+from party_button.sync.testing import click_track, errors_ms, rpc, snapclient, snapserver
 from party_button.testing import wait_for
 
 pytestmark = pytest.mark.usefixtures("snapcast_programs")
@@ -108,3 +109,36 @@ def test_a_song_sox_cannot_decode_is_refused(
         with pytest.raises(SongError, match=r"broken\.ogg: cannot be played"):
             player.prepare(broken)
         assert player.prepared is None
+
+
+def test_a_rooms_latency_set_over_json_rpc_plays_that_much_earlier(
+    tmp_path: Path, leader_sync: SyncConfig, loopback_ports: SnapcastPorts
+) -> None:
+    """What a room's shared time subtracts: the client latency snapserver holds for it (set
+    with ``Client.SetLatency``, read back with ``room_client``) makes it play that early."""
+    song = tmp_path / "clicks.wav"
+    beats = click_track(song, 30.0, 120)
+    buffer = leader_sync.buffer_ms / 1000
+    with (
+        snapserver(tmp_path / "server", leader_sync, loopback_ports),
+        SnapcastPlayer(leader_sync.pipe, buffer=buffer) as player,
+    ):
+        player.open()
+        with snapclient(tmp_path / "a", "127.0.0.1", loopback_ports, "room-a") as (_, heard):
+            params = {"id": "room-a", "latency": 150}
+            rpc("127.0.0.1", loopback_ports.control, "Client.SetLatency", params)
+            client = asyncio.run(room_client("127.0.0.1", loopback_ports.control, "room-a"))
+            assert client is not None and client.connected and client.latency == 0.150
+            before = len(heard.data)
+            player.prepare(song)
+            player.start()
+
+            def three_clicks_in_place() -> bool:
+                """The last three clicks heard where the shared time says (the client
+                converges on a new latency within seconds)."""
+                expected = [player.song_stream_time(b) + buffer - client.latency for b in beats]  # type: ignore[operator]
+                recent = heard.sounds(before)[-3:]
+                errors = errors_ms(recent, expected)
+                return len(errors) == 3 and all(abs(error) < 10.0 for error in errors)
+
+            wait_for(three_clicks_in_place, timeout=25, every=0.25)
