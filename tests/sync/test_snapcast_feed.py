@@ -52,9 +52,10 @@ def test_a_song_is_heard_one_buffer_after_it_enters_the_stream(
     expected = [e + buffer for e in entered]  # type: ignore[operator]
     errors = errors_ms(heard_beats, expected)
     # typically within 0.3 ms (benchmarks/sync.py measures it); a client starved of CPU may
-    # drop a chunk or write a block late, so the test asks for the median of those heard
+    # drop a chunk or write a block late, and a feeder starved for seconds sees every read
+    # of the server late, so the test asks for the median of those heard, within 25 ms
     assert len(errors) >= len(beats) // 2, (heard_beats, expected, resyncs)
-    assert abs(statistics.median(errors)) < 15.0, (errors, resyncs)
+    assert abs(statistics.median(errors)) < 25.0, (errors, resyncs)
 
 
 def test_a_start_takes_back_the_queued_silence(tmp_path: Path) -> None:
