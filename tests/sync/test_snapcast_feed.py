@@ -9,6 +9,7 @@ import os
 import statistics
 import sys
 import termios
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +18,24 @@ from party_button.config.sync import SyncConfig
 from party_button.errors import AudioError, SongError
 from party_button.media.snapcast import BACKLOG, BYTE_RATE, FRAME_BYTES, KEEP, SnapcastPlayer
 from party_button.sync.snapserver import SnapcastPorts, room_client
-from party_button.sync.testing import click_track, errors_ms, rpc, snapclient, snapserver
+from party_button.sync.testing import (
+    HeardOutput,
+    click_track,
+    errors_ms,
+    rpc,
+    snapclient,
+    snapserver,
+)
 from party_button.testing import wait_for
 
 pytestmark = pytest.mark.usefixtures("snapcast_programs")
 
 
-def test_a_song_is_heard_one_buffer_after_it_enters_the_stream(
+@pytest.fixture
+def room_a(
     tmp_path: Path, leader_sync: SyncConfig, loopback_ports: SnapcastPorts
-) -> None:
-    song = tmp_path / "clicks.wav"
-    beats = click_track(song, 4.0, 120)
+) -> Iterator[tuple[SnapcastPlayer, HeardOutput]]:
+    """The leader's feeder into a real snapserver, and one room's real snapclient."""
     buffer = leader_sync.buffer_ms / 1000
     with (
         snapserver(tmp_path / "server", leader_sync, loopback_ports),
@@ -35,18 +43,28 @@ def test_a_song_is_heard_one_buffer_after_it_enters_the_stream(
     ):
         player.open()
         with snapclient(tmp_path / "a", "127.0.0.1", loopback_ports, "room-a") as (_, heard):
-            wait_for(lambda: heard.seconds() > 3.0, timeout=30)  # the client has settled
-            before = len(heard.data)
-            assert heard.sounds(before) == []  # silence between songs
-            player.prepare(song)
-            player.start()
-            wait_for(lambda: not player.is_playing(), timeout=30)
-            end = player.song_stream_time(4.0)
-            assert end is not None
-            wait_for(lambda: heard.heard_until() > end + buffer + 0.2, timeout=30)
-            # each beat as the feeder says it entered the stream, with its estimate settled
-            entered = [player.song_stream_time(beat) for beat in beats]
-            resyncs = (player.resyncs, heard.clock.resyncs)
+            yield player, heard
+
+
+def test_a_song_is_heard_one_buffer_after_it_enters_the_stream(
+    tmp_path: Path, room_a: tuple[SnapcastPlayer, HeardOutput]
+) -> None:
+    player, heard = room_a
+    song = tmp_path / "clicks.wav"
+    beats = click_track(song, 4.0, 120)
+    buffer = player.buffer
+    wait_for(lambda: heard.seconds() > 3.0, timeout=30)  # the client has settled
+    before = len(heard.data)
+    assert heard.sounds(before) == []  # silence between songs
+    player.prepare(song)
+    player.start()
+    wait_for(lambda: not player.is_playing(), timeout=30)
+    end = player.song_stream_time(4.0)
+    assert end is not None
+    wait_for(lambda: heard.heard_until() > end + buffer + 0.2, timeout=30)
+    # each beat as the feeder says it entered the stream, with its estimate settled
+    entered = [player.song_stream_time(beat) for beat in beats]
+    resyncs = (player.resyncs, heard.clock.resyncs)
     heard_beats = heard.sounds(before)
     assert None not in entered
     expected = [e + buffer for e in entered]  # type: ignore[operator]
@@ -113,33 +131,26 @@ def test_a_song_sox_cannot_decode_is_refused(
 
 
 def test_a_rooms_latency_set_over_json_rpc_plays_that_much_earlier(
-    tmp_path: Path, leader_sync: SyncConfig, loopback_ports: SnapcastPorts
+    tmp_path: Path, loopback_ports: SnapcastPorts, room_a: tuple[SnapcastPlayer, HeardOutput]
 ) -> None:
     """What a room's shared time subtracts: the client latency snapserver holds for it (set
     with ``Client.SetLatency``, read back with ``room_client``) makes it play that early."""
+    player, heard = room_a
     song = tmp_path / "clicks.wav"
     beats = click_track(song, 30.0, 120)
-    buffer = leader_sync.buffer_ms / 1000
-    with (
-        snapserver(tmp_path / "server", leader_sync, loopback_ports),
-        SnapcastPlayer(leader_sync.pipe, buffer=buffer) as player,
-    ):
-        player.open()
-        with snapclient(tmp_path / "a", "127.0.0.1", loopback_ports, "room-a") as (_, heard):
-            params = {"id": "room-a", "latency": 150}
-            rpc("127.0.0.1", loopback_ports.control, "Client.SetLatency", params)
-            client = asyncio.run(room_client("127.0.0.1", loopback_ports.control, "room-a"))
-            assert client is not None and client.connected and client.latency == 0.150
-            before = len(heard.data)
-            player.prepare(song)
-            player.start()
+    rpc("127.0.0.1", loopback_ports.control, "Client.SetLatency", {"id": "room-a", "latency": 150})
+    client = asyncio.run(room_client("127.0.0.1", loopback_ports.control, "room-a"))
+    assert client is not None and client.connected and client.latency == 0.150
+    before = len(heard.data)
+    player.prepare(song)
+    player.start()
 
-            def three_clicks_in_place() -> bool:
-                """The last three clicks heard where the shared time says (the client
-                converges on a new latency within seconds)."""
-                expected = [player.song_stream_time(b) + buffer - client.latency for b in beats]  # type: ignore[operator]
-                recent = heard.sounds(before)[-3:]
-                errors = errors_ms(recent, expected)
-                return len(errors) == 3 and all(abs(error) < 10.0 for error in errors)
+    def three_clicks_in_place() -> bool:
+        """The last three clicks heard where the shared time says (the client converges on
+        a new latency within seconds)."""
+        starts = [player.song_stream_time(beat) for beat in beats]
+        expected = [at + player.buffer - client.latency for at in starts if at is not None]
+        errors = errors_ms(heard.sounds(before)[-3:], expected)
+        return len(errors) == 3 and all(abs(error) < 10.0 for error in errors)
 
-            wait_for(three_clicks_in_place, timeout=25, every=0.25)
+    wait_for(three_clicks_in_place, timeout=25, every=0.25)
