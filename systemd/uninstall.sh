@@ -3,7 +3,8 @@
 #
 #   sudo systemd/uninstall.sh [DESTDIR=DIR] [PREFIX=DIR]
 #
-# Removes the units (the daemon's, beat analysis's, the web page's and the MQTT bridge's),
+# Removes the units (the daemon's, beat analysis's, the web page's, the MQTT bridge's and the
+# rooms sync's, with its snapserver drop-in),
 # the sysusers files and the virtual environment. Kept:
 # /etc/party-button/config.yaml and /var/lib/party-button (songs and clips), and the
 # party-button users (removing users is left to the admin: userdel party-button-web,
@@ -23,7 +24,7 @@ done
 ROOT=${DESTDIR%/}
 UNITDIR=/etc/systemd/system
 SYSUSERSDIR=/etc/sysusers.d
-ADAPTERS="web mqtt"  # party-button-NAME.service and party-button-NAME.conf, as install.sh
+ADAPTERS="web mqtt sync"  # party-button-NAME.service and party-button-NAME.conf, as install.sh
 ENABLED="party-button.service party-button-beats.socket"
 for name in $ADAPTERS; do ENABLED="party-button-$name.service $ENABLED"; done
 
@@ -47,7 +48,8 @@ if [ -e "$ROOT$UNITDIR/party-button.service" ]; then
 fi
 rm -f "$ROOT$UNITDIR/party-button.service" "$ROOT$UNITDIR/party-button-beats.socket" \
     "$ROOT$UNITDIR/party-button-beats@.service" "$ROOT$SYSUSERSDIR/party-button.conf" \
-    "$ROOT/etc/party-button/config.yaml.dist"
+    "$ROOT/etc/party-button/config.yaml.dist" \
+    "$ROOT$UNITDIR/snapserver.service.d/party-button.conf"
 for name in $ADAPTERS; do
     rm -f "$ROOT$UNITDIR/party-button-$name.service" "$ROOT$SYSUSERSDIR/party-button-$name.conf"
 done

@@ -42,3 +42,18 @@ def test_sync_installs_its_unit_and_snapcasts_settings(source: Path, tmp_path: P
     assert drop_in.read_text() == SNAPSERVER_DROP_IN
     options = (root / "etc/default/snapclient").read_text()
     assert f'SNAPCLIENT_OPTS="--host 127.0.0.1 --hostID {leader.room_name()}"' in options
+
+
+@needs_systemctl
+def test_uninstall_removes_the_sync_unit_and_snapservers_drop_in(
+    source: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    set_enabled(root, "sync", True)
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    run_script(source, "uninstall.sh", f"DESTDIR={root}")
+    left = files_under(root)
+    assert not left & adapter_files("sync")
+    assert "/etc/systemd/system/snapserver.service.d/party-button.conf" not in left
