@@ -3,10 +3,11 @@
 #
 #   sudo systemd/uninstall.sh [DESTDIR=DIR] [PREFIX=DIR]
 #
-# Removes the units (the daemon's, beat analysis's, the web page's, the MQTT bridge's and the
-# rooms sync's with its snapserver drop-in), the sysusers files and the virtual environment.
-# Kept: /etc/party-button/config.yaml, /var/lib/party-button (songs and clips), the party-button
-# users (removing them is left to the admin: userdel party-button-web, party-button-mqtt...).
+# Removes the units (the daemon's, beat analysis's, the web page's and the MQTT bridge's),
+# the sysusers files and the virtual environment. Kept:
+# /etc/party-button/config.yaml and /var/lib/party-button (songs and clips), and the
+# party-button users (removing users is left to the admin: userdel party-button-web,
+# userdel party-button-mqtt, userdel party-button).
 set -eu
 
 DESTDIR=${DESTDIR:-}
