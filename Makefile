@@ -15,7 +15,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # tests (tests/system) make Debian roots and boot them, natively and for arm64 under qemu.
 DAEMON_DEBS := python3-venv python3-dev gcc pkg-config libsystemd-dev
 TEST_DEBS := $(DAEMON_DEBS) mpv libasound2 openscad systemd chromium mosquitto \
-	debootstrap systemd-container qemu-user-static binfmt-support pulseaudio
+	debootstrap systemd-container qemu-user-static binfmt-support pulseaudio \
+	snapserver snapclient sox iproute2
 
 .PHONY: simulate test check lint docs bench install uninstall daemon-debs test-debs
 

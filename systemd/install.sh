@@ -214,7 +214,28 @@ adapter() {
 # The services that talk to the daemon (started after it).
 adapter web "web page" web
 adapter mqtt "MQTT bridge"
+adapter sync "rooms sync"
 ENABLE="party-button.service party-button-beats.socket$ADAPTERS"
+SNAPCAST_UNITS=
+# Rooms sync: Debian's snapclient in every room, snapserver on the leader, set from the config.
+case " $ADAPTERS " in
+    *" party-button-sync.service "*)
+        sync_cli="$ROOT$VENV/bin/party-button"
+        [ "$NO_VENV" != 1 ] || sync_cli="$PYTHON -m party_button"
+        snapcast=$($sync_cli sync --config "$ROOT$CONFDIR/config.yaml" --snapcast-packages)
+        if [ -z "$ROOT" ] && [ "$NO_APT" != 1 ]; then
+            step "rooms sync: Debian packages $snapcast"
+            # shellcheck disable=SC2086  # a list of packages
+            apt-get install -y -q --no-install-recommends $snapcast
+        fi
+        step "rooms sync: the settings of $snapcast"
+        $sync_cli sync --config "$ROOT$CONFDIR/config.yaml" --snapcast-files "$ROOT/" >/dev/null
+        for deb in $snapcast; do
+            case $deb in snap*) SNAPCAST_UNITS="$SNAPCAST_UNITS $deb.service" ;; esac
+        done
+        [ -n "$ROOT" ] || ENABLE="$ENABLE$SNAPCAST_UNITS"
+        ;;
+esac
 
 if [ -n "$ROOT" ]; then
     step "enable $ENABLE in $ROOT"
@@ -258,7 +279,7 @@ systemctl daemon-reload
 # shellcheck disable=SC2086  # a list of units
 systemctl enable $ENABLE
 # shellcheck disable=SC2086
-systemctl restart party-button-beats.socket party-button.service $ADAPTERS
+systemctl restart party-button-beats.socket party-button.service $ADAPTERS$SNAPCAST_UNITS
 cat <<DONE
 Installed. Next steps:
   edit $CONFDIR/config.yaml, then: systemctl reload party-button

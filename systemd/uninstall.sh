@@ -23,7 +23,7 @@ done
 ROOT=${DESTDIR%/}
 UNITDIR=/etc/systemd/system
 SYSUSERSDIR=/etc/sysusers.d
-ADAPTERS="web mqtt"  # party-button-NAME.service and party-button-NAME.conf, as install.sh
+ADAPTERS="web mqtt sync"  # party-button-NAME.service and party-button-NAME.conf, as install.sh
 ENABLED="party-button.service party-button-beats.socket"
 for name in $ADAPTERS; do ENABLED="party-button-$name.service $ENABLED"; done
 
@@ -47,7 +47,8 @@ if [ -e "$ROOT$UNITDIR/party-button.service" ]; then
 fi
 rm -f "$ROOT$UNITDIR/party-button.service" "$ROOT$UNITDIR/party-button-beats.socket" \
     "$ROOT$UNITDIR/party-button-beats@.service" "$ROOT$SYSUSERSDIR/party-button.conf" \
-    "$ROOT/etc/party-button/config.yaml.dist"
+    "$ROOT/etc/party-button/config.yaml.dist" \
+    "$ROOT$UNITDIR/snapserver.service.d/party-button.conf"
 for name in $ADAPTERS; do
     rm -f "$ROOT$UNITDIR/party-button-$name.service" "$ROOT$SYSUSERSDIR/party-button-$name.conf"
 done

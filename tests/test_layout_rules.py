@@ -30,7 +30,7 @@ LAYERS = (
     ("control", "gpio", "lights", "beats", "render"),
     ("config",),
     ("media", "maker"),
-    ("daemon", "mqtt"),
+    ("daemon", "mqtt", "sync"),
     ("web",),
     ("testing",),
     ("cli",),

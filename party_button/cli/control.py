@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command
+from party_button.config.sync import DEFAULT_PORT
 from party_button.control.client import send_command, watch
 from party_button.control.protocol import COMMAND_HELP, client_socket_path
 
@@ -27,6 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             client.add_argument(
                 "--watch", action="store_true", help="print a line for every change, until stopped"
             )
+            client.add_argument(
+                "--sync",
+                metavar="HOST:PORT",
+                nargs="?",
+                const=f"127.0.0.1:{DEFAULT_PORT}",
+                help="also ask the sync service (the role, the rooms; default %(const)s)",
+            )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "watch", False):
         return _watch(path, raw=args.json)
     answer = send_command(path, args.command)
+    if getattr(args, "sync", None):
+        from party_button.sync.messages import ask_status  # asyncio only when asked
+
+        host, _, port = args.sync.rpartition(":")
+        answer["sync"] = ask_status(host or "127.0.0.1", int(port) if port.isdigit() else 0)
     if args.command == "status" or args.json:
         print(json.dumps(answer, indent=2))
     elif args.command == "reload" and not answer.get("ok"):

@@ -24,6 +24,7 @@ from party_button.cli import (
     render,
     run,
     songs,
+    sync,
     web,
     wiring,
 )
@@ -43,6 +44,7 @@ GROUPS = (
     render,
     web,
     mqtt,
+    sync,
     boot_config,
     control,
 )

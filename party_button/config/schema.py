@@ -20,6 +20,7 @@ from gpiozero.pins.pi import PiBoardInfo
 from party_button.config.lights import LONGEST, parse_lights
 from party_button.config.mqtt import MqttConfig
 from party_button.config.paths import PathContext, existing_file, resolve
+from party_button.config.sync import SyncConfig
 from party_button.config.walker import read_into, setting
 from party_button.config.web import WebConfig, read_web
 from party_button.config.yaml_reader import MapReader, Problems, describe, did_you_mean
@@ -411,6 +412,7 @@ class Config:
     clips: ClipsConfig = field(default_factory=ClipsConfig)
     web: WebConfig = field(default_factory=WebConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
 
     @property
     def effect_sounds(self) -> tuple[Path, ...]:
@@ -454,6 +456,7 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
     clips = read_into(ClipsConfig, root.map("clips"), context)
     web = read_web(root.map("web"))
     mqtt = read_into(MqttConfig, root.map("mqtt"), context)
+    sync = read_into(SyncConfig, root.map("sync"), context)
     root.finish()
     problems.raise_if_any()
     return Config(
@@ -470,4 +473,5 @@ def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = Non
         clips=clips,
         web=web,
         mqtt=mqtt,
+        sync=sync,
     )

@@ -21,6 +21,8 @@ from party_button.media.audio import Player, PygamePlayer
 from party_button.media.clips import ClipPlayer, clip_player_from
 from party_button.media.picker import Pick, SongPicker
 from party_button.media.playback import MediaPlayer
+from party_button.media.room_player import RoomPlayer
+from party_button.media.snapcast import SnapcastPlayer
 from party_button.names import printable
 from party_button.song_file import SongUnavailable
 
@@ -33,6 +35,18 @@ PREPARE_ATTEMPTS = 8
 CUT_SHORT_SECONDS = 1.0
 # How long a party lasts when no sound at all can be played.
 SILENT_PARTY_SECONDS = 30.0
+
+
+def audio_player_from(config: Config) -> Player:
+    """Songs into the Snapcast stream on the leader of several rooms, no sound of its own in
+    a room that follows one (its snapclient plays), else through pygame."""
+    if config.sync.enabled and config.sync.role == "leader":
+        return SnapcastPlayer(
+            config.sync.pipe, buffer=config.sync.buffer_ms / 1000, volume=config.audio.volume
+        )
+    if config.sync.enabled:
+        return RoomPlayer()
+    return player_from(config)
 
 
 def player_from(config: Config) -> PygamePlayer:
@@ -77,7 +91,7 @@ class Conductor:
         self.config = config
         self.clips: ClipPlayer | None = clip_player_from(config)
         self.player: Player = MediaPlayer(
-            audio or player_from(config), self.clips, lambda item: self.library.is_clip(item)
+            audio or audio_player_from(config), self.clips, lambda item: self.library.is_clip(item)
         )
 
     @property

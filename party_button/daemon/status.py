@@ -19,6 +19,7 @@ from party_button.daemon.conductor import Conductor
 from party_button.daemon.party import PartyMachine
 from party_button.daemon.reload import Reloader
 from party_button.gpio.devices import PartyHardware
+from party_button.media.snapcast import SnapcastPlayer
 from party_button.names import printable
 from party_button.phase import Phase
 from party_button.systemd import Notifier
@@ -115,7 +116,13 @@ class StatusBoard:
             "reload_error": self.reloader.error,
             "length": playing.length if (playing := self.conductor.now_playing) else None,
             "next_phase": self._next_phase(),
+            "stream": self._stream(),
         }
+
+    def _stream(self) -> dict[str, Any] | None:
+        """The Snapcast stream the songs go into (a sync leader's), or None."""
+        audio = getattr(self.conductor.player, "audio", None)
+        return audio.stream_status() if isinstance(audio, SnapcastPlayer) else None
 
     def _next_phase(self) -> dict[str, Any] | None:
         """The phase that comes next and in how many seconds (None: when a sound ends)."""

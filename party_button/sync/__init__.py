@@ -1,0 +1,1 @@
+"""Several rooms as one party: the sync service (an adapter) and its Snapcast pieces."""

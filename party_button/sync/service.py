@@ -1,0 +1,441 @@
+"""``party-button sync``: one party in every room, as a service of its own.
+
+The daemon keeps its sandbox (no network): this service talks to it only through the control
+socket, and to the other rooms over TCP (:mod:`party_button.sync.messages`).
+
+The **leader**'s service reads its daemon's status (the phase, the song, and when the song's
+first sample entered the Snapcast stream, in the leader's clock), sends it to every room, and
+hands the rooms' commands to its daemon. A **room**'s service learns the leader's clock
+(:mod:`party_button.sync.offset`) and its own snapclient's latency (snapserver's JSON-RPC),
+hands its daemon's presses, stops, skips and panic stops to the leader, and starts its
+daemon's party at the moment the song's first sample is heard in this room::
+
+    heard = song_start + buffer - latency - offset     (this room's clock)
+
+It ends its daemon's party when the leader's ends, and at once, saying why, when the leader
+has not been heard for :data:`~party_button.sync.messages.LEADER_TIMEOUT` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from party_button.config.sync import SnapcastPorts, SyncConfig
+from party_button.control.client import WatchConnection, send_command
+from party_button.errors import ControlError
+from party_button.sync.messages import (
+    COMMANDS,
+    HEARTBEAT,
+    LEADER_TIMEOUT,
+    MAX_LINE,
+    MessageError,
+    encode,
+    read_message,
+)
+from party_button.sync.offset import OffsetEstimator
+from party_button.sync.snapserver import room_client
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+POLL = 0.1  # seconds between two looks at the local daemon's status
+PING = 0.5  # seconds between two time requests of a room
+FIRST_PINGS = 20  # quick requests after connecting, 50 ms apart
+LATENCY_EVERY = 2.0  # seconds between two looks at this room's client latency
+RETRY = 1.0  # seconds between two attempts to reach the leader
+PARTY_PHASES = ("intro", "party")
+DEFAULT_PORTS = SnapcastPorts()
+
+
+class _Daemon:
+    """The local daemon, through its control socket (blocking calls run in threads)."""
+
+    def __init__(self, socket_path: Path) -> None:
+        self.socket_path = socket_path
+
+    async def command(self, command: str) -> dict[str, Any]:
+        try:
+            return await asyncio.to_thread(send_command, self.socket_path, command)
+        except ControlError as exc:
+            return {"ok": False, "error": str(exc)}
+
+
+class LeaderService:
+    """The leader's side: its daemon's party to every room, the rooms' commands to it."""
+
+    def __init__(
+        self, sync: SyncConfig, socket_path: Path, *, clock: Clock = time.monotonic, host: str = ""
+    ) -> None:
+        self.sync = sync
+        self.daemon = _Daemon(socket_path)
+        self.clock = clock
+        self.host = host
+        self.party: dict[str, Any] = {"phase": None}
+        self.rooms: dict[str, dict[str, Any]] = {}
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set."""
+        server = await asyncio.start_server(
+            self._serve, self.host or None, self.sync.port, limit=MAX_LINE
+        )
+        log.info("sync leader: rooms connect on port %d", self.sync.port)
+        async with server:
+            watcher = asyncio.create_task(self._follow_daemon(stop))
+            await stop.wait()
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            for writer in list(self._writers):
+                writer.close()
+
+    async def _follow_daemon(self, stop: asyncio.Event) -> None:
+        sent_at = 0.0
+        while not stop.is_set():
+            status = await self.daemon.command("status")
+            party = _party_of(status)
+            if party != self.party or time.monotonic() - sent_at >= HEARTBEAT:
+                self.party = party
+                self._broadcast(encode("party", **party))
+                sent_at = time.monotonic()
+            await asyncio.sleep(POLL)
+
+    def _broadcast(self, line: bytes) -> None:
+        for writer in list(self._writers):
+            if writer.transport.get_write_buffer_size() > MAX_LINE:
+                writer.close()  # a room that does not read: it reconnects
+                continue
+            writer.write(line)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        name: str | None = None
+        try:
+            while (message := await read_message(reader)) is not None:
+                kind = message["type"]
+                if kind == "time":
+                    writer.write(encode("time", sent=message.get("sent"), leader=self.clock()))
+                elif kind == "hello":
+                    name = str(message.get("room"))[:40]
+                    self.rooms[name] = {"address": writer.get_extra_info("peername")[0]}
+                    self._writers.add(writer)
+                    writer.write(encode("party", **self.party))
+                    log.info("sync leader: room %s joined", name)
+                elif kind == "command" and message.get("command") in COMMANDS:
+                    log.info("sync leader: %s from room %s", message["command"], name)
+                    answer = await self.daemon.command(message["command"])
+                    writer.write(encode("answer", **answer))
+                elif kind == "status":
+                    writer.write(encode("status", **self.status()))
+                else:
+                    writer.write(encode("error", error=f"unknown message {kind!r}"))
+                await writer.drain()
+        except (MessageError, ConnectionError) as exc:
+            log.warning("sync leader: room %s dropped: %s", name, exc)
+        finally:
+            self._writers.discard(writer)
+            if name is not None:
+                self.rooms.pop(name, None)
+                log.info("sync leader: room %s left", name)
+            writer.close()
+
+    def status(self) -> dict[str, Any]:
+        """The role, the rooms and the party, for ``party-button status``."""
+        return {"role": "leader", "room": self.sync.room_name(), "rooms": self.rooms, **self.party}
+
+
+def _party_of(status: dict[str, Any]) -> dict[str, Any]:
+    """What the rooms need of the leader daemon's status."""
+    if not status.get("ok", True) or "phase" not in status:
+        return {"phase": None, "error": status.get("error")}
+    stream = status.get("stream") or {}
+    return {
+        "phase": status["phase"],
+        "song": stream.get("song"),
+        "song_start": stream.get("song_start"),
+        "song_offset": stream.get("song_offset"),
+        "buffer": stream.get("buffer"),
+        "server_reading": stream.get("server_reading"),
+    }
+
+
+async def answer_status(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    status: Callable[[], dict[str, Any]],
+) -> None:
+    """Answer ``status`` requests on a connection (a room's own port: nothing else)."""
+    try:
+        while (message := await read_message(reader)) is not None:
+            if message["type"] == "status":
+                writer.write(encode("status", **status()))
+            else:
+                writer.write(encode("error", error="a room answers status only"))
+            await writer.drain()
+    except (MessageError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+class RoomService:
+    """A room's side: the leader's party in this room, at the time this room hears it."""
+
+    def __init__(
+        self,
+        sync: SyncConfig,
+        socket_path: Path,
+        *,
+        clock: Clock = time.monotonic,
+        ports: SnapcastPorts = DEFAULT_PORTS,
+        listen: str = "",
+    ) -> None:
+        self.sync = sync
+        self.listen = listen
+        self.daemon = _Daemon(socket_path)
+        self.socket_path = socket_path
+        self.clock = clock
+        self.ports = ports
+        self.estimator = OffsetEstimator()
+        self.latency: float | None = None  # seconds, this room's snapclient's
+        self.speaker = False  # whether this room's snapclient plays the stream
+        self.leader_party: dict[str, Any] = {"phase": None}
+        self.connected = False
+        self.why: str | None = None  # why this room's party ended, when the leader did not say
+        self.heard_start: float | None = None  # this room's clock
+        self._last_word = 0.0
+        self._writer: asyncio.StreamWriter | None = None
+        self._started_song: int | None = None  # the song (its stream offset) followed here
+        self._start_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow the leader until ``stop`` is set; reconnect whenever it is gone."""
+        self._loop = asyncio.get_running_loop()
+        server = await asyncio.start_server(
+            lambda reader, writer: answer_status(reader, writer, self.status),
+            self.listen or None,
+            self.sync.port,
+            limit=MAX_LINE,
+        )
+        async with server:
+            await self._run(stop)
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        watch = threading.Thread(target=self._watch_daemon, args=(stop,), daemon=True)
+        watch.start()
+        latency = asyncio.create_task(self._follow_latency(stop))
+        try:
+            while not stop.is_set():
+                try:
+                    await self._follow_leader(stop)
+                except (TimeoutError, OSError, MessageError) as exc:
+                    if not stop.is_set():
+                        host = self.sync.leader_host()
+                        await self._leader_gone(f"lost the leader {host}: {exc or 'timed out'}")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), RETRY)
+        finally:
+            latency.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await latency
+
+    async def _follow_leader(self, stop: asyncio.Event) -> None:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.sync.leader_host(), self.sync.port, limit=MAX_LINE),
+            timeout=2.0,
+        )
+        self._writer = writer
+        self.connected = True
+        self.estimator.clear()
+        self._last_word = time.monotonic()
+        writer.write(encode("hello", room=self.sync.room_name()))
+        pinger = asyncio.create_task(self._ping(writer))
+        log.info("sync room %s: following the leader %s", self.sync.room_name(), self.sync.leader)
+        try:
+            while not stop.is_set():
+                left = LEADER_TIMEOUT - (time.monotonic() - self._last_word)
+                if left <= 0:
+                    raise TimeoutError(f"no word for {LEADER_TIMEOUT:g} s")
+                stopping = asyncio.create_task(stop.wait())
+                reading = asyncio.create_task(read_message(reader))
+                done, _ = await asyncio.wait(
+                    {stopping, reading}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+                stopping.cancel()
+                if reading not in done:
+                    reading.cancel()
+                    continue
+                message = reading.result()
+                if message is None:
+                    raise ConnectionError("the leader hung up")
+                self._last_word = time.monotonic()
+                await self._handle(message)
+        finally:
+            pinger.cancel()
+            self.connected = False
+            self._writer = None
+            writer.close()
+
+    async def _ping(self, writer: asyncio.StreamWriter) -> None:
+        for count in itertools.count():
+            writer.write(encode("time", sent=self.clock()))
+            await writer.drain()
+            await asyncio.sleep(0.05 if count < FIRST_PINGS else PING)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        try:
+            if kind == "time" and isinstance(message.get("sent"), float | int):
+                self.estimator.add(float(message["sent"]), float(message["leader"]), self.clock())
+            elif kind == "party":
+                party = {k: v for k, v in message.items() if k != "type"}
+                for key in ("song_start", "buffer"):
+                    if party.get(key) is not None:
+                        party[key] = float(party[key])
+                self.leader_party = party
+                await self._follow_party()
+            elif kind == "answer" and not message.get("ok"):
+                log.warning("sync room: the leader refused: %s", message.get("error"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MessageError(f"a {kind} message the room cannot read: {exc!r}") from None
+
+    # -- the party in this room --------------------------------------------------------------
+
+    def shared_start(self) -> float | None:
+        """When this room hears the first sample of the leader's song (this room's clock)."""
+        party = self.leader_party
+        song_start, buffer = party.get("song_start"), party.get("buffer")
+        if song_start is None or buffer is None or not self.estimator.known:
+            return None
+        return song_start + buffer - (self.latency or 0.0) - self.estimator.offset
+
+    async def _follow_party(self) -> None:
+        phase = self.leader_party.get("phase")
+        song = self.leader_party.get("song_offset")  # where the song starts in the stream
+        wanted = phase in PARTY_PHASES and song is not None and self.speaker
+        if wanted and song == self._started_song:
+            heard = self.shared_start()  # the same song: follow the stream's timestamps
+            if heard is not None:
+                self.heard_start = heard
+        elif wanted:
+            heard = self.shared_start()
+            if heard is None:
+                return  # no clock estimate yet: the next party message comes soon
+            self._started_song = song
+            self.heard_start = heard
+            self.why = None
+            if self._start_task is not None:
+                self._start_task.cancel()
+            self._start_task = asyncio.create_task(self._start_at(heard))
+        elif phase not in PARTY_PHASES and self._started_song is not None:
+            self._started_song = None
+            await self._end_party()
+
+    async def _start_at(self, heard: float) -> None:
+        """Start this room's party (relays on) when the first sample is heard here."""
+        status = await self.daemon.command("status")
+        await asyncio.sleep(max(0.0, heard - self.clock()))
+        if status.get("phase") not in PARTY_PHASES:
+            answer = await self.daemon.command("press")
+            log.info("sync room: party started as the first sample is heard: %s", answer)
+
+    async def _end_party(self) -> None:
+        if self._start_task is not None:
+            self._start_task.cancel()
+            self._start_task = None
+        status = await self.daemon.command("status")
+        if status.get("phase") in PARTY_PHASES:
+            await self.daemon.command("stop")
+
+    async def _leader_gone(self, why: str) -> None:
+        """End this room's party safely (relays off), once, and say why."""
+        self.connected = False
+        self.leader_party = {"phase": None}
+        await self._end_here(why)
+
+    async def _end_here(self, why: str) -> None:
+        """End this room's party (relays off) and say why, once."""
+        if self._started_song is None and self.why is not None:
+            return
+        self._started_song = None
+        await self._end_party()
+        if self.why != why:
+            log.error("sync room %s: %s: the party here is over", self.sync.room_name(), why)
+        self.why = why
+
+    async def _follow_latency(self, stop: asyncio.Event) -> None:
+        """Read this room's snapclient's latency; end the party here while it is gone."""
+        while not stop.is_set():
+            client = None
+            with contextlib.suppress(OSError, ValueError, KeyError, asyncio.TimeoutError):
+                client = await room_client(
+                    self.sync.leader_host(), self.ports.control, self.sync.room_name()
+                )
+            if client is not None:
+                self.latency = client.latency
+            speaker = client is not None and client.connected
+            if speaker != self.speaker:
+                self.speaker = speaker
+                if speaker:
+                    log.info("sync room: this room's snapclient plays the stream")
+                    self._started_song = None  # the party here starts again
+                    await self._follow_party()
+                elif self._started_song is not None:
+                    await self._end_here("this room's snapclient does not play the stream")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), LATENCY_EVERY)
+
+    # -- this room's daemon to the leader ----------------------------------------------------
+
+    def _watch_daemon(self, stop: asyncio.Event) -> None:
+        """Hand the presses, stops, skips and panic stops of this room (its button, page,
+        shell; not this service's own) to the leader."""
+        while not stop.is_set():
+            try:
+                watching = WatchConnection(self.socket_path)
+                for message in watching:
+                    command = message.get("event")
+                    if command in COMMANDS and message.get("pid") != os.getpid():
+                        self._send_threadsafe(encode("command", command=command))
+            except ControlError as exc:
+                log.debug("sync room: watching the daemon: %s", exc)
+            time.sleep(RETRY)
+
+    def _send_threadsafe(self, line: bytes) -> None:
+        loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(self._send, line)
+
+    def _send(self, line: bytes) -> None:
+        if self._writer is not None:
+            self._writer.write(line)
+        else:
+            log.warning("sync room: the leader is not reachable: a command stays in this room")
+
+    def status(self) -> dict[str, Any]:
+        """The role, the leader and this room's view of the shared time."""
+        known = self.estimator.known
+        return {
+            "role": "room",
+            "room": self.sync.room_name(),
+            "leader": self.sync.leader,
+            "connected": self.connected,
+            "offset": self.estimator.offset if known else None,
+            "offset_error": self.estimator.error_bound if known else None,
+            "latency": self.latency,
+            "speaker": self.speaker,
+            "heard_start": self.heard_start,
+            "why": self.why,
+            **self.leader_party,
+        }

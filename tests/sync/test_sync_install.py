@@ -1,0 +1,59 @@
+"""The installer with sync enabled: the sync unit and user, and Debian's Snapcast set up from
+the sync section (into a DESTDIR: no packages are installed there)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from party_button.config.sync import SyncConfig
+from party_button.sync.snapserver import SNAPSERVER_DROP_IN, snapserver_conf
+from tests.system.test_system_install_root import (
+    DAEMON_FILES,
+    adapter_files,
+    files_under,
+    needs_systemctl,
+    run_script,
+    set_enabled,
+    source,  # noqa: F401 - the fixture
+)
+
+SNAPCAST_FILES = {
+    "/etc/default/snapclient",
+    "/etc/snapserver.conf",
+    "/etc/systemd/system/snapserver.service.d/party-button.conf",
+}
+
+
+@needs_systemctl
+def test_sync_installs_its_unit_and_snapcasts_settings(source: Path, tmp_path: Path) -> None:  # noqa: F811
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    set_enabled(root, "sync", True)
+    result = run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    assert "rooms sync" in result.stdout
+    kept = DAEMON_FILES | {"/etc/party-button/config.yaml.dist"}
+    assert files_under(root) == kept | adapter_files("sync") | SNAPCAST_FILES
+    wants = root / "etc/systemd/system/multi-user.target.wants/party-button-sync.service"
+    assert os.readlink(wants) == "/etc/systemd/system/party-button-sync.service"
+    leader = SyncConfig(enabled=True)
+    assert (root / "etc/snapserver.conf").read_text() == snapserver_conf(leader)
+    drop_in = root / "etc/systemd/system/snapserver.service.d/party-button.conf"
+    assert drop_in.read_text() == SNAPSERVER_DROP_IN
+    options = (root / "etc/default/snapclient").read_text()
+    assert f'SNAPCLIENT_OPTS="--host 127.0.0.1 --hostID {leader.room_name()}"' in options
+
+
+@needs_systemctl
+def test_uninstall_removes_the_sync_unit_and_snapservers_drop_in(
+    source: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    set_enabled(root, "sync", True)
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    run_script(source, "uninstall.sh", f"DESTDIR={root}")
+    left = files_under(root)
+    assert not left & adapter_files("sync")
+    assert "/etc/systemd/system/snapserver.service.d/party-button.conf" not in left

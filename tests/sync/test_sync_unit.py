@@ -1,0 +1,47 @@
+"""The sync service's unit: its own user, network but no devices, exposure at most 2.0."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.system.test_system_install_root import exposure, unit_for_verify, verify
+
+REPO = Path(__file__).resolve().parents[2]
+SYNC_UNIT = REPO / "systemd" / "party-button-sync.service"
+needs_analyze = pytest.mark.skipif(
+    not shutil.which("systemd-analyze"), reason="needs systemd-analyze"
+)
+
+
+@needs_analyze
+def test_the_sync_unit_verifies_clean(tmp_path: Path) -> None:
+    assert verify(unit_for_verify(tmp_path, SYNC_UNIT)) == ""
+
+
+@needs_analyze
+def test_systemd_analyze_security_rates_the_sync_unit_at_most_2() -> None:
+    level, _word, report = exposure(SYNC_UNIT)
+    assert level <= 2.0, report
+
+
+def test_the_sync_unit_has_its_own_user_network_and_no_devices() -> None:
+    settings = [line.strip() for line in SYNC_UNIT.read_text().splitlines()]
+    for required in (
+        "User=party-button-sync",
+        "SupplementaryGroups=party-button",
+        "PrivateDevices=yes",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+        "SocketBindAllow=tcp:1707",
+        "SocketBindDeny=any",
+        "ExecStart=/opt/party-button/venv/bin/party-button sync "
+        "--config /etc/party-button/config.yaml --socket /run/party-button/control.sock",
+    ):
+        assert required in settings, required
+    assert not any(line.startswith(("DeviceAllow=", "PrivateNetwork=")) for line in settings)
+    sysusers = (REPO / "systemd" / "party-button-sync.sysusers").read_text()
+    assert re.search(r"^u party-button-sync - ", sysusers, re.MULTILINE)
+    assert re.search(r"^m party-button-sync party-button$", sysusers, re.MULTILINE)
