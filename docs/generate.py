@@ -25,6 +25,7 @@ from typing import Any
 from party_button.cli.main import build_parser
 from party_button.config import schema
 from party_button.config.mqtt import MqttConfig
+from party_button.config.sync import SyncConfig
 from party_button.config.walker import Rule
 from party_button.config.web import WebConfig
 from party_button.mqtt.entities import Topics, discovery_configs, event_payload, state_payloads
@@ -50,6 +51,7 @@ SECTIONS: tuple[tuple[str, type, str], ...] = (
     ("clips", schema.ClipsConfig, "a mapping"),
     ("web", WebConfig, "a mapping"),
     ("mqtt", MqttConfig, "a mapping"),
+    ("sync", SyncConfig, "a mapping"),
 )
 
 

@@ -64,13 +64,35 @@ class SyncConfig:
     Fields are read in this order: a reader may look at the ones above it.
     """
 
-    enabled: bool = setting(False)
-    role: str = setting("leader", choices=ROLES)
-    leader: str | None = setting(None, read=_leader)  # a room's leader; None on the leader
-    room: str | None = setting(None, read=_room)  # None: this machine's host name
-    buffer_ms: int = setting(DEFAULT_BUFFER_MS, minimum=100, maximum=10000, integer=True)
-    port: int = setting(DEFAULT_PORT, minimum=1, maximum=65535, integer=True)
-    pipe: Path = setting(DEFAULT_PIPE, read=_pipe)  # the leader's snapserver stream (a FIFO)
+    enabled: bool = setting(
+        False, doc="play one party in every room: the installer enables party-button-sync"
+    )
+    role: str = setting(
+        "leader",
+        choices=ROLES,
+        doc="leader: this Pi runs snapserver and picks the songs; room: it follows a leader",
+    )
+    leader: str | None = setting(
+        None, read=_leader, doc="a room's leader: its host name or address (null on the leader)"
+    )
+    room: str | None = setting(None, read=_room, doc="this room's name (null: the host name)")
+    buffer_ms: int = setting(
+        DEFAULT_BUFFER_MS,
+        minimum=100,
+        maximum=10000,
+        integer=True,
+        doc="milliseconds from the stream to the speakers; 1000 rides out Wi-Fi, 400 on a cable",
+    )
+    port: int = setting(
+        DEFAULT_PORT,
+        minimum=1,
+        maximum=65535,
+        integer=True,
+        doc="the sync services' own TCP port",
+    )
+    pipe: Path = setting(
+        DEFAULT_PIPE, read=_pipe, doc="the leader's snapserver stream, a FIFO the daemon feeds"
+    )
 
     def room_name(self) -> str:
         """This room's name."""

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from party_button.config.location import SHIPPED_CONFIG
 from party_button.config.mqtt import node_name
-from party_button.config.schema import SHIPPED_CONFIG, load_config
+from party_button.config.schema import load_config
 from party_button.config.sync import DEFAULT_BUFFER_MS, SyncConfig, load_sync_config
 from party_button.testing.config import GOOD, problems_of, run_cli
 
