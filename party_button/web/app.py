@@ -19,9 +19,12 @@ from aiohttp import BodyPartReader, web
 
 from party_button.config.schema import Config
 from party_button.config.web import WebConfig
+from party_button.log_limit import EVERY
 from party_button.web import auth
 from party_button.web.auth import refusal
+from party_button.web.connections import IDLE_SECONDS, PER_SOURCE, Gate, quiet_accept_errors
 from party_button.web.daemon_link import RECONNECT, DaemonDown, DaemonLink
+from party_button.web.hosts import Hosts
 from party_button.web.parties import PartyLog
 from party_button.web.songs import LIST_LIMIT, SongRefused, SongsFolders, upload_name
 from party_button.web.static_files import LOGIN_PAGE, OPENAPI, PAGE, STATIC
@@ -33,6 +36,10 @@ KEEP_ALIVE = 15.0
 MULTIPART_SLACK = 64 * 1024
 """Bytes an upload may carry besides its files (the multipart headers)."""
 CHUNK = 256 * 1024
+BODY_IDLE_SECONDS = 30.0
+"""An upload that sends nothing for this long is cut off."""
+UPLOAD_BUDGET_FACTOR = 2
+"""Bytes of all uploads in progress together, in multiples of ``web.max_upload_mb``."""
 SHUTDOWN_SECONDS = 3.0
 """How long a stopping service lets requests in progress finish (uploads being checked)."""
 COMMANDS = ("press", "stop", "next", "hold")
@@ -55,21 +62,17 @@ PARTIES = web.AppKey("parties", PartyLog)
 def make_app(config: Config, link: DaemonLink) -> web.Application:
     """The application for ``config``, talking to the daemon through ``link``."""
     settings: WebConfig = config.web
-    app = web.Application(
-        middlewares=[
-            auth.middleware(
-                settings,
-                sessions := auth.Sessions(settings.session_hours),
-                attempts := auth.Attempts(settings.login_attempts),
-            )
-        ]
-    )
-    app[auth.SETTINGS] = settings
-    app[auth.SESSIONS] = sessions
-    app[auth.ATTEMPTS] = attempts
+    guard = auth.Guard(settings, Hosts(settings.hosts))
+    app = web.Application(middlewares=[auth.middleware(guard)])
+    app[auth.GUARD] = guard
     app[CONFIG] = config
     app[LINK] = link
-    app[FOLDERS] = SongsFolders(config.songs.folders, config.songs.extensions, config.effect_sounds)
+    app[FOLDERS] = SongsFolders(
+        config.songs.folders,
+        config.songs.extensions,
+        config.effect_sounds,
+        UPLOAD_BUDGET_FACTOR * settings.max_upload_mb * 1024**2,
+    )
     parties = PartyLog()
     app[PARTIES] = parties
 
@@ -80,6 +83,7 @@ def make_app(config: Config, link: DaemonLink) -> web.Application:
     link.on_message(follow)
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(lambda _app: _end_streams(link))
+    app.cleanup_ctx.append(lambda _app: _flushing_logs(guard))
     app.router.add_get("/", _file(PAGE))
     app.router.add_get("/login", _file(LOGIN_PAGE))
     app.router.add_static("/static", STATIC)
@@ -95,6 +99,19 @@ def make_app(config: Config, link: DaemonLink) -> web.Application:
     app.router.add_delete("/api/songs/{name:.+}", delete)
     app.router.add_get("/api/openapi.json", _file(OPENAPI))
     return app
+
+
+async def _flushing_logs(guard: auth.Guard) -> AsyncIterator[None]:
+    """While the app runs: the counts of refusals left out of the log, once a minute."""
+
+    async def flush() -> None:
+        while True:
+            await asyncio.sleep(EVERY)
+            guard.refusals.flush()
+
+    task = asyncio.create_task(flush())
+    yield
+    task.cancel()
 
 
 async def _end_streams(link: DaemonLink) -> None:
@@ -218,7 +235,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
         answer = web.json_response(
             {"ok": False, "error": str(exc), "saved": saved}, status=exc.status
         )
-        return _closing(answer) if exc.status == 413 else answer
+        return _closing(answer) if exc.status in (408, 413, 503) else answer
     except ValueError as exc:  # a malformed multipart body
         return _closing(refusal(400, f"not a valid upload: {exc}"))
     finally:
@@ -230,7 +247,15 @@ async def upload(request: web.Request) -> web.StreamResponse:
 
 
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(CHUNK):
+    """The part's bytes; :class:`SongRefused` (408) when none come for
+    :data:`BODY_IDLE_SECONDS`."""
+    while True:
+        try:
+            chunk = await asyncio.wait_for(part.read_chunk(CHUNK), BODY_IDLE_SECONDS)
+        except TimeoutError:
+            raise SongRefused(f"no data for {BODY_IDLE_SECONDS:g} s: upload cut off", 408) from None
+        if not chunk:
+            return
         yield chunk
 
 
@@ -258,18 +283,31 @@ async def serve(config: Config, link: DaemonLink, ready: Any = None) -> None:
     settings = config.web
     app = make_app(config, link)
     runner = web.AppRunner(
-        app, access_log=None, lingering_time=0, shutdown_timeout=SHUTDOWN_SECONDS
+        app,
+        access_log=None,
+        lingering_time=0,
+        shutdown_timeout=SHUTDOWN_SECONDS,
+        keepalive_timeout=IDLE_SECONDS,
     )
     await runner.setup()
+    loop = asyncio.get_running_loop()
+    quiet_accept_errors(loop)
+    assert runner.server is not None
+    gate = Gate(runner.server)
+    listening = None
     try:
-        site = web.TCPSite(runner, settings.listen.host, settings.listen.port, reuse_address=True)
-        await site.start()
+        listening = await loop.create_server(
+            gate, settings.listen.host, settings.listen.port, reuse_address=True
+        )
+        log.info("at most %d connections, %d from one address", gate.cap, PER_SOURCE)
         link.start()
         if ready is not None:
-            host, port = runner.addresses[0][:2]
+            host, port = listening.sockets[0].getsockname()[:2]
             ready(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
         await asyncio.Event().wait()
     finally:
+        if listening is not None:
+            listening.close()
         with contextlib.suppress(Exception):
             await link.close()
         await runner.cleanup()

@@ -224,7 +224,7 @@ def test_a_1_gb_upload_is_refused_before_it_is_sent(party, song_folder):
     _daemon, web = party()
     gigabyte = 1024**3
     head = (
-        "POST /api/songs HTTP/1.1\r\nHost: x\r\n"
+        "POST /api/songs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Authorization: Bearer {TOKEN}\r\n"
         "Content-Type: multipart/form-data; boundary=b\r\n"
         f"Content-Length: {gigabyte}\r\n\r\n"
@@ -240,7 +240,7 @@ def test_a_streamed_upload_is_cut_off_at_the_limit(party, song_folder):
     before = sorted(path.name for path in song_folder.iterdir())
     part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n\r\n'
     head = (
-        "POST /api/songs HTTP/1.1\r\nHost: x\r\n"
+        "POST /api/songs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Authorization: Bearer {TOKEN}\r\n"
         "Content-Type: multipart/form-data; boundary=b\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
