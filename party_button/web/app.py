@@ -231,7 +231,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
             log.info("uploaded %s (%d bytes)", path, path.stat().st_size)
             saved.append(name)
     except SongRefused as exc:
-        log.info("upload refused: %s", exc)
+        request.app[auth.GUARD].refusals.info("upload refused", "upload refused: %s", exc)
         answer = web.json_response(
             {"ok": False, "error": str(exc), "saved": saved}, status=exc.status
         )

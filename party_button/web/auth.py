@@ -132,9 +132,10 @@ class Attempts:
 
     :meth:`begin` decides and counts at once (nothing is awaited between the two), and
     :meth:`was_right` takes a right try back. An address may make ``per_address`` tries a
-    minute. Over the limit of its /64 or of all addresses together, only the addresses that
-    made a wrong try in the last minute are refused: guessers elsewhere never lock out a
-    guest who has not guessed wrong (and the token is checked before any limit).
+    minute, and an IPv6 /64 (one host may hold all of it: it is one guest) four times that.
+    Over the limit of all addresses together, only the addresses (and /64s) that made a
+    wrong try in the last minute are refused: guessers elsewhere never lock out a guest who
+    has not guessed wrong (and the token is checked before any limit).
     """
 
     def __init__(self, per_address: int, clock: Callable[[], float] = time.monotonic) -> None:
@@ -160,13 +161,16 @@ class Attempts:
         waits = []
         if len(mine) >= self.per_address:
             waits.append(self._wait(mine))
-        if mine:  # it guessed wrong lately: the wider limits apply to it too
-            prefix = self._recent(f"net {prefix_of(address)}")
-            if prefix_of(address) != address and len(prefix) >= self.per_address * PREFIX_FACTOR:
-                waits.append(self._wait(prefix))
-            everyone = self._recent("all")
-            if len(everyone) >= self.per_address * ALL_ADDRESSES_FACTOR:
-                waits.append(self._wait(everyone))
+        guessed = bool(mine)  # wrong lately: the limit of all addresses applies to it too
+        prefix = prefix_of(address)
+        if prefix != address:  # an IPv6 host holds its whole /64: the /64 is one guest
+            network = self._recent(f"net {prefix}")
+            if len(network) >= self.per_address * PREFIX_FACTOR:
+                waits.append(self._wait(network))
+            guessed = guessed or bool(network)
+        everyone = self._recent("all")
+        if guessed and len(everyone) >= self.per_address * ALL_ADDRESSES_FACTOR:
+            waits.append(self._wait(everyone))
         if waits:
             return max(0.001, max(waits))
         now = self.clock()

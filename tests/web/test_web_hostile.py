@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from party_button.testing import wait_for, write_tone
+from party_button.web.auth import PREFIX_FACTOR, Attempts
 from party_button.web.connections import IDLE_SECONDS, PER_SOURCE
 from party_button.web.song_check import check_song
 from party_button.web.songs import SongRefused, UploadSlots
@@ -332,3 +333,26 @@ def test_check_config_refuses_the_example_pin_beyond_loopback(
             "web.pin: 2580 is the example PIN of the shipped config"
             in result.stdout + result.stderr
         )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_ipv6_host_rotating_its_addresses_gets_the_tries_of_one_guest():
+    clock = Clock()
+    attempts = Attempts(5, clock)
+    host = [f"2001:db8:1:2::{number:x}" for number in range(1, 200)]
+    allowed = sum(1 for address in host if attempts.begin(address) == 0)
+    assert allowed == 5 * PREFIX_FACTOR
+    # Another /64, an IPv4 guest: untouched. A right try is given back.
+    assert attempts.begin("2001:db8:1:3::1") == 0
+    attempts.was_right("2001:db8:1:3::1")
+    assert attempts.begin("192.0.2.7") == 0
+    # A minute later the host may try again.
+    clock.now += 61
+    assert attempts.begin(host[0]) == 0
