@@ -361,9 +361,9 @@ def test_an_ipv6_host_rotating_its_addresses_gets_the_tries_of_one_guest():
 def test_the_service_refuses_the_example_pin_on_every_interface(make_config):
     config = make_config({"web": {"pin": "2468"}})
     config.path.write_text(config.path.read_text().replace("'2468'", "'2580'"))
+    command = [sys.executable, "-m", "party_button", "web", "--listen", ":0"]
     result = subprocess.run(
-        [sys.executable, "-m", "party_button", "web", "--listen", ":0"]
-        + ["--config", str(config.path)],
+        [*command, "--config", str(config.path)],
         capture_output=True,
         text=True,
         timeout=60,
