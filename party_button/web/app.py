@@ -1,6 +1,7 @@
 """The web application: the page, the JSON API and the live stream, on one port.
 
-Every route passes the one check of :mod:`.auth`. The API is documented in the README
+Every connection passes the limits of :mod:`.connections` and every route the one check
+of :mod:`.auth`. The API is documented in the README
 (section "The web page and API") and described in ``openapi.json``, served as
 ``/api/openapi.json`` (a test holds it to the routes registered here). Errors are
 ``{"ok": false, "error": "..."}``, and 503 when the daemon cannot be reached.
@@ -83,7 +84,6 @@ def make_app(config: Config, link: DaemonLink) -> web.Application:
     link.on_message(follow)
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(lambda _app: _end_streams(link))
-    app.cleanup_ctx.append(lambda _app: _flushing_logs(guard))
     app.router.add_get("/", _file(PAGE))
     app.router.add_get("/login", _file(LOGIN_PAGE))
     app.router.add_static("/static", STATIC)
@@ -99,19 +99,6 @@ def make_app(config: Config, link: DaemonLink) -> web.Application:
     app.router.add_delete("/api/songs/{name:.+}", delete)
     app.router.add_get("/api/openapi.json", _file(OPENAPI))
     return app
-
-
-async def _flushing_logs(guard: auth.Guard) -> AsyncIterator[None]:
-    """While the app runs: the counts of refusals left out of the log, once a minute."""
-
-    async def flush() -> None:
-        while True:
-            await asyncio.sleep(EVERY)
-            guard.refusals.flush()
-
-    task = asyncio.create_task(flush())
-    yield
-    task.cancel()
 
 
 async def _end_streams(link: DaemonLink) -> None:
@@ -291,7 +278,7 @@ async def serve(config: Config, link: DaemonLink, ready: Any = None) -> None:
     )
     await runner.setup()
     loop = asyncio.get_running_loop()
-    quiet_accept_errors(loop)
+    accept_errors = quiet_accept_errors(loop)
     assert runner.server is not None
     gate = Gate(runner.server)
     listening = None
@@ -304,7 +291,10 @@ async def serve(config: Config, link: DaemonLink, ready: Any = None) -> None:
         if ready is not None:
             host, port = listening.sockets[0].getsockname()[:2]
             ready(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
-        await asyncio.Event().wait()
+        while True:  # the counts of refusals left out of the log, once a minute
+            await asyncio.sleep(EVERY)
+            for limited in (app[auth.GUARD].refusals, gate.refusals, accept_errors):
+                limited.flush()
     finally:
         if listening is not None:
             listening.close()

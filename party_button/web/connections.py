@@ -166,9 +166,9 @@ class Gate:
                 del self._by_source[connection.source]
 
 
-def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
+def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> RateLimitedLog:
     """Log the loop's ``accept()`` errors (out of descriptors) once a minute with a count,
-    without a traceback; other errors as before."""
+    without a traceback; other errors as before. The log, to be flushed now and then."""
     limited = RateLimitedLog(log)
 
     def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -180,3 +180,4 @@ def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
         loop.default_exception_handler(context)
 
     loop.set_exception_handler(handle)
+    return limited
