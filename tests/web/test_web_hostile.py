@@ -119,7 +119,7 @@ def test_guessers_never_lock_out_the_token_nor_the_pin_of_a_guest_who_did_not_gu
         answers = [login_from(web.url, guesser, "1111") for _ in range(6)]
         assert answers == [401] * 5 + [429], (guesser, answers)
     assert login_from(web.url, "127.0.0.6", PIN) == 200
-    assert get_from(web.url, "127.0.0.2", "/api/status", BEARER) == 200
+    assert get_from(web.url, "127.0.0.2", "/api/page", BEARER) == 200
     assert login_from(web.url, "127.0.0.2", PIN) == 429  # a guesser waits its minute
 
 
@@ -135,7 +135,7 @@ def test_idle_and_half_sent_connections_are_capped_and_closed(party):
         assert all(status(answer) == 503 for answer in refused)
         assert b"too many connections from your address" in refused[0]
         # Another guest is served meanwhile.
-        assert request(web.url, "GET", "/api/status", headers=BEARER).status == 200
+        assert request(web.url, "GET", "/api/page", headers=BEARER).status == 200
         # Half-sent headers do not keep a connection either.
         held[0].sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         for sock in held[:2]:
@@ -157,7 +157,7 @@ def test_other_host_names_are_refused_and_web_hosts_adds_some(party):
         (f"[::1]:{port}", 200),
         (f"localhost:{port}", 200),
     ):
-        head = f"GET /api/status HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+        head = f"GET /api/page HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
         assert status(raw(web.url, head)) == expected, host
 
 
