@@ -22,6 +22,7 @@ from party_button.web.connections import IDLE_SECONDS, PER_SOURCE
 from party_button.web.song_check import check_song
 from party_button.web.songs import SongRefused, UploadSlots
 from tests.web.conftest import PIN, TOKEN
+from tests.web.test_web_api import _send_until_answered
 from tests.web.web_client import multipart, request
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -263,7 +264,9 @@ def test_uploads_in_progress_share_a_budget_of_temporary_files(party, song_folde
         # All but what the multipart reader holds back to look for the boundary.
         wait_for(lambda: held() >= 2 * (size - 512 * 1024), timeout=60)
         third = part % 3
-        answer = raw(web.url, _upload_head(web.url, len(third) + size), third + bytes(size))
+        # Refused at once: the answer is read as soon as it comes, not after all is sent.
+        head = _upload_head(web.url, len(third) + size).encode() + third
+        answer, _sent = _send_until_answered(web.url, head, size)
         assert status(answer) == 503 and b"kept for uploads in progress" in answer
     finally:
         for sock in slow:
