@@ -77,7 +77,8 @@ def test_a_session_from_the_pin_and_nothing_from_another_site(party):
     cookie = answer.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
     headers = login(web.url)
-    assert request(web.url, "GET", "/api/status", headers=headers).status == 200
+    # 200 once the service has the daemon's first state (503 until then, never 401).
+    wait_for(lambda: request(web.url, "GET", "/api/status", headers=headers).status == 200, 30)
     forged = {**headers, "Origin": "http://evil.example"}
     refused = request(web.url, "POST", "/api/press", headers=forged)
     assert refused.status == 403
