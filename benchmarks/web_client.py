@@ -1,10 +1,11 @@
 """A browser's side of ``benchmarks.web``, as a process of its own.
 
-``python -m benchmarks.web_client URL TOKEN`` follows ``GET /api/events`` and prints
-``event T JSON`` for each message; for each ``press`` line on its input it posts
-``/api/press`` and prints ``sent T``. T is ``time.monotonic()`` (``CLOCK_MONOTONIC``, one clock
-for every process of the machine), read here, so that the benchmark's readings never wait for
-the interpreter lock of the benchmark's process, where the daemon under test runs.
+``python -m benchmarks.web_client URL TOKEN`` follows ``GET /api/events`` and prints ``event T
+JSON`` for each message; for each ``press`` line on its input it posts ``/api/press`` and
+prints ``sent T STATUS`` (the answer's status; a connection the service closed while idle is
+opened again, as a browser does). T is ``time.monotonic()`` (``CLOCK_MONOTONIC``, one clock for
+every process of the machine), read here, so that the benchmark's readings never wait for the
+interpreter lock of the benchmark's process, where the daemon under test runs.
 """
 
 from __future__ import annotations
@@ -44,9 +45,15 @@ def main() -> int:
     for command in sys.stdin:
         if command.strip() == "press":
             at = time.monotonic()
-            presser.request("POST", "/api/press", headers=headers)
-            presser.getresponse().read()
-            say(f"sent {at!r}")
+            try:
+                presser.request("POST", "/api/press", headers=headers)
+                response = presser.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionError):
+                presser.close()  # closed while idle: a browser opens another
+                presser.request("POST", "/api/press", headers=headers)
+                response = presser.getresponse()
+            response.read()
+            say(f"sent {at!r} {response.status}")
     return 0
 
 

@@ -25,7 +25,7 @@ TESTS = REPO / "tests"
 
 # The rooms of the package, bottom layer first; docs/development/layout.md says why.
 LAYERS = (
-    ("errors", "phase", "atomic", "names"),
+    ("errors", "phase", "atomic", "names", "log_limit", "small_files"),
     ("song_file", "systemd"),
     ("control", "gpio", "lights", "beats", "render"),
     ("config",),
@@ -36,8 +36,9 @@ LAYERS = (
     ("cli",),
 )
 LAYER_OF = {room: number for number, rooms in enumerate(LAYERS) for room in rooms}
-# What the control protocol may import of the package: itself and the shared errors.
-PROTOCOL_IMPORTS = {"control", "errors"}
+# What the control protocol may import of the package: itself, the shared errors and the
+# throttled log.
+PROTOCOL_IMPORTS = {"control", "errors", "log_limit"}
 
 
 def modules() -> Iterator[tuple[str, Path]]:

@@ -36,6 +36,7 @@ from typing import BinaryIO
 from party_button.atomic import write_json_atomically
 from party_button.errors import SongError
 from party_button.names import printable
+from party_button.small_files import read_small_file
 from party_button.song_file import open_song
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ ANALYSIS_VERSION = 1
 
 SIDECAR_SUFFIX = ".beats.json"
 SIDECAR_FORMAT = "party-button beat grid"
+MAX_GRID_BYTES = 4 * 1024**2
+"""A grid file is read up to this size (a 20-minute song at 200 BPM needs about 80 KB)."""
 
 _SAMPLE_RATE = 22050
 _HOP_LENGTH = 256  # 11.6 ms analysis frames
@@ -221,6 +224,12 @@ def grid_from_document(document: object) -> BeatGrid:
         raise ValueError(f"missing key {exc}") from None
 
 
+def read_grid_file(path: Path) -> BeatGrid:
+    """The grid in the grid file ``path``, read as a file others may have put there (a FIFO,
+    a link, a huge file: ``OSError``); ``ValueError`` when it is not a grid."""
+    return grid_from_document(json.loads(read_small_file(path, MAX_GRID_BYTES).decode("utf-8")))
+
+
 def save_grid(song: Path, grid: BeatGrid) -> Path:
     """Write ``grid`` to the grid file of ``song`` atomically (temp file, then rename)."""
     return write_json_atomically(grid_path(song), grid_document(song, grid), newline=True)
@@ -233,16 +242,14 @@ def load_grid(song: Path) -> BeatGrid | None:
     """
     path = grid_path(song)
     try:
-        text = path.read_text(encoding="utf-8")
+        grid = read_grid_file(path)
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        log.warning("%s: cannot read beat grid, ignoring it: %s", path, _reason(exc))
+    except OSError as exc:
+        log.warning("%s: cannot read beat grid, ignoring it: %s", printable(path), _reason(exc))
         return None
-    try:
-        grid = grid_from_document(json.loads(text))
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError
-        log.warning("%s: corrupt beat grid, ignoring it: %s", path, _reason(exc))
+    except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        log.warning("%s: corrupt beat grid, ignoring it: %s", printable(path), _reason(exc))
         return None
     if grid.version != ANALYSIS_VERSION:
         return None

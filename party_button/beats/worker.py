@@ -210,6 +210,8 @@ class BeatWorker:
         can stop an analysis at once."""
         command = [
             sys.executable,
+            "-P",  # nothing imported from the current folder (PYTHONPATH still counts)
+            "-s",  # nor from the user's site-packages
             "-m",
             "party_button.beats.worker",
             "--child-of",

@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, listen=listen)
     if settings.pin is None and settings.token is None:
         raise ConfigError([f"{config.path}: web: set web.pin or web.token: nobody could log in"])
+    if problem := settings.example_pin_problem():
+        raise ConfigError([f"{config.path}: web.pin: {problem}"])
     _warn_if_readable(config.path)
     config = dataclasses.replace(config, web=settings)
     try:

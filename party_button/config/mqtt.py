@@ -20,6 +20,7 @@ from party_button.config.paths import PathContext, existing_file
 from party_button.config.walker import Reader, load_section, read_into, setting
 from party_button.config.yaml_reader import MapReader
 from party_button.errors import ConfigError
+from party_button.small_files import FileRefused, read_small_file
 
 PROTOCOLS = ("3.1.1", "5")
 MAX_TOPIC = 128  # characters of base_topic and discovery_prefix
@@ -199,15 +200,18 @@ def read_password(path: Path) -> str:
     problem = password_file_problem(path)
     if problem is None:
         try:
-            with path.open("rb") as file:
-                data = file.read(MAX_PASSWORD + 1)
+            data = read_small_file(path, MAX_PASSWORD, follow_links=True)
+        except FileRefused as exc:
+            problem = (
+                f"{str(path)!r} is longer than {MAX_PASSWORD} bytes"
+                if exc.limit is not None
+                else f"{str(path)!r} is {exc}"
+            )
         except OSError as exc:
             problem = f"cannot read {str(path)!r}: {exc.strerror}"
         else:
             password = data.split(b"\n", 1)[0].rstrip(b"\r")
-            if len(data) > MAX_PASSWORD:
-                problem = f"{str(path)!r} is longer than {MAX_PASSWORD} bytes"
-            elif not password:
+            if not password:
                 problem = f"{str(path)!r} holds no password on its first line"
             else:
                 try:

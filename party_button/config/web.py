@@ -12,6 +12,9 @@ from party_button.config.walker import load_section, read_into, setting
 from party_button.config.yaml_reader import MapReader
 
 PIN_DIGITS = (4, 12)
+EXAMPLE_PIN = "2580"
+"""The PIN of the shipped config: everyone who read it knows it."""
+MAX_HOSTS = 32
 TOKEN_LENGTH = (16, 256)
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})")
@@ -105,6 +108,37 @@ def _token(section: MapReader, key: str, _default: Any, _ctx: Any, _values: dict
     return None
 
 
+def _hosts(
+    section: MapReader, key: str, default: tuple[str, ...], _ctx: Any, _values: dict
+) -> tuple[str, ...]:
+    """``web.hosts``: more names the page answers to, besides this machine's own."""
+    items = section.list(key)
+    if not len(items):
+        return default
+    names: list[str] = []
+    for line, name in items.strings():
+        if len(names) >= MAX_HOSTS:
+            section.error(f"at most {MAX_HOSTS} names", key)
+            break
+        if _HOSTNAME.fullmatch(name):
+            names.append(name.lower().rstrip("."))
+        else:
+            section.problems.add(line, f"{section.keypath}.{key}", f"{name!r} is not a host name")
+    return tuple(names)
+
+
+def is_loopback(listen: Listen) -> bool:
+    """Whether only this machine can reach ``listen`` (``localhost`` or a loopback address)."""
+    if listen.host is None:
+        return False
+    if listen.host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(listen.host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class WebConfig:
     """The web page and API (``party-button web``)."""
@@ -138,6 +172,24 @@ class WebConfig:
         integer=True,
         doc="wrong PINs or tokens a minute from one address (four times that from all) before 429",
     )
+    hosts: tuple[str, ...] = setting(
+        (),
+        read=_hosts,
+        doc=(
+            "host names the page answers to besides this Pi's own names and any IP address "
+            "(a name in DNS or of a reverse proxy); any other Host gets 421 (DNS rebinding)"
+        ),
+    )
+
+    def example_pin_problem(self) -> str | None:
+        """Why the page must not serve with this PIN: the shipped example PIN beyond
+        loopback; or None."""
+        if self.pin == EXAMPLE_PIN and not is_loopback(self.listen):
+            return (
+                f"{EXAMPLE_PIN} is the example PIN of the shipped config, and the page listens "
+                f"on {self.listen or 'every interface'}: choose a PIN of your own"
+            )
+        return None
 
 
 def read_web(section: MapReader) -> WebConfig:
@@ -145,6 +197,8 @@ def read_web(section: MapReader) -> WebConfig:
     web = read_into(WebConfig, section)
     if web.enabled and web.pin is None and web.token is None:
         section.error("needs a pin or a token: without either nobody could use the page", "enabled")
+    if web.enabled and (problem := web.example_pin_problem()):
+        section.error(problem, "pin")
     return web
 
 

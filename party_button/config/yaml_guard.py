@@ -16,13 +16,14 @@ Example::
 
 from __future__ import annotations
 
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from yaml.reader import Reader
+
+from party_button.small_files import FileRefused, read_small_file
 
 # A config is a few kilobytes; these limits are far above any real one and keep a
 # hostile file from costing more than a fraction of a second.
@@ -77,41 +78,16 @@ def compose_file(path: Path) -> tuple[yaml.Node | None, list[Finding]]:
 def _read(path: Path) -> bytes:
     """The bytes of the regular file ``path``, at most :data:`MAX_BYTES` of them."""
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        return read_small_file(path, MAX_BYTES, follow_links=True)
+    except FileRefused as exc:
+        if exc.limit is not None:
+            limit = f"is larger than {MAX_BYTES // 1024} KiB, the limit for a config file"
+            raise _Refused(1, limit) from None
+        if exc.mode is not None and stat.S_ISDIR(exc.mode):
+            raise _Refused(1, "is a folder, not a config file") from None
+        raise _Refused(1, f"is {exc}") from None
     except OSError as exc:
         raise _Refused(1, f"cannot read the file: {exc.strerror or exc}") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise _Refused(1, "is a folder, not a config file")
-        if not stat.S_ISREG(mode):
-            raise _Refused(1, f"is {_file_kind(mode)}, not a regular file")
-        chunks = []
-        size = 0
-        while size <= MAX_BYTES:
-            chunk = os.read(fd, MAX_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise _Refused(1, f"cannot read the file: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
-    if size > MAX_BYTES:
-        raise _Refused(1, f"is larger than {MAX_BYTES // 1024} KiB, the limit for a config file")
-    return b"".join(chunks)
-
-
-def _file_kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a plain file"
 
 
 def _decode(data: bytes) -> str:

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from party_button.control.protocol import COMMANDS, Peer, unknown_command
 from party_button.errors import ControlError
+from party_button.log_limit import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class ControlServer:
         self.clock = clock
         self._clients: set[_Client] = set()
         self._last_command: dict[str, float] = {}
-        self._warned_at: dict[str, float] = {}
+        self._warnings = RateLimitedLog(log, WARN_EVERY, clock)
         self._accept_paused_until: float | None = None
         self._out_of_descriptors = False
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -375,13 +376,9 @@ class ControlServer:
             self.queue.add_reader(self.sock, self._accept)
 
     def _warn(self, kind: str, message: str) -> None:
-        """Log ``message``, but one of each ``kind`` a minute at most."""
-        now = self.clock()
-        if now - self._warned_at.get(kind, -WARN_EVERY) >= WARN_EVERY:
-            self._warned_at[kind] = now
-            log.warning("%s", message)
-        else:
-            log.debug("%s", message)
+        """Log ``message``, but one of each ``kind`` a minute at most (the next one says how
+        many were left out)."""
+        self._warnings.warning(kind, "%s", message)
 
     def close(self, farewell: dict[str, Any] | None = None) -> None:
         """Stop listening and remove the socket file; safe to call twice.

@@ -33,6 +33,7 @@ from party_button.config.mqtt import MqttConfig
 from party_button.control.client import send_command
 from party_button.control.watch_follower import WatchFollower
 from party_button.errors import ControlError
+from party_button.log_limit import RateLimitedLog
 from party_button.mqtt.entities import (
     COMMANDS,
     OFFLINE,
@@ -48,6 +49,7 @@ from party_button.mqtt.entities import (
 log = logging.getLogger(__name__)
 
 COMMAND_BACKLOG = 4  # commands waiting for the daemon; more are dropped
+ANNOUNCE_EVERY = 10.0  # seconds between two announcements for Home Assistant's births
 FIRST_RECONNECT, LAST_RECONNECT = 1, 30  # seconds between attempts to reach the broker
 MAX_QUEUED = 256  # QoS 1 messages paho may hold while the broker is away
 SHUTDOWN_PUBLISH = 2.0  # seconds to get the last "offline" out
@@ -71,7 +73,7 @@ class CommandRunner:
         self.socket_path = socket_path
         self._queue: queue.Queue[str | None] = queue.Queue(COMMAND_BACKLOG)
         self._thread = threading.Thread(target=self._run, name="mqtt-commands")
-        self._warned_at = -WARN_EVERY
+        self.refusals = RateLimitedLog(log, WARN_EVERY)
 
     def start(self) -> None:
         self._thread.start()
@@ -86,23 +88,25 @@ class CommandRunner:
         try:
             self._queue.put_nowait(command)
         except queue.Full:
-            now = time.monotonic()
-            level = logging.WARNING if now - self._warned_at >= WARN_EVERY else logging.DEBUG
-            if level == logging.WARNING:
-                self._warned_at = now
-            log.log(level, "dropped an MQTT %s command: %d are waiting", command, COMMAND_BACKLOG)
+            self.refusals.warning(
+                "dropped", "dropped an MQTT %s command: %d are waiting", command, COMMAND_BACKLOG
+            )
 
     def _run(self) -> None:
         while (command := self._queue.get()) is not None:
             try:
                 answer = send_command(self.socket_path, command)
             except ControlError as exc:
-                log.warning("MQTT %s command not delivered: %s", command, exc)
+                self.refusals.warning(
+                    "not delivered", "MQTT %s command not delivered: %s", command, exc
+                )
                 continue
             if answer.get("ok"):
                 log.info("MQTT %s command: %s", command, answer.get("status", "done"))
             else:
-                log.info("MQTT %s command refused: %s", command, answer.get("error"))
+                error = answer.get("error")
+                kind = f"refused {command}"
+                self.refusals.info(kind, "MQTT %s command refused: %s", command, error)
 
     def close(self) -> None:
         """Forget the waiting commands, finish the current one and stop; safe to call twice."""
@@ -168,6 +172,9 @@ class Bridge:
         self._relays: tuple[str, ...] | None = None  # None until the daemon has said
         self._published: dict[str, str] = {}  # retained payloads sent on this connection
         self._found: set[str] = set()  # retained discovery topics of this node on the broker
+        self._announced_at = -ANNOUNCE_EVERY  # monotonic seconds
+        self._announce_due: float | None = None  # a birth came too soon after the last one
+        self.notes = RateLimitedLog(log, WARN_EVERY)
         self.client = make_client(config, password, self.topics)
         self.client.on_connect = self._mqtt_connected
         self.client.on_disconnect = self._mqtt_lost
@@ -218,11 +225,23 @@ class Bridge:
         ready()
         self._report()
         try:
-            while (item := self._items.get()).kind != "stop":
+            while (item := self._next_item()).kind != "stop":
                 self._handle(item)
         finally:
             self._shut_down()
         return 0
+
+    def _next_item(self) -> _Item:
+        """The next item; meanwhile the announcement a birth asked for, once it is due."""
+        while True:
+            wait = None
+            if self._announce_due is not None:
+                wait = max(0.0, self._announce_due - time.monotonic())
+            try:
+                return self._items.get(timeout=wait)
+            except queue.Empty:
+                self._announce_due = None
+                self._announce()
 
     def _handle(self, item: _Item) -> None:
         if item.kind == "watch":
@@ -266,6 +285,7 @@ class Bridge:
 
     def _announce(self) -> None:
         """Availability, every discovery config and every state, as if for the first time."""
+        self._announced_at = time.monotonic()
         self._publish(self.topics.availability, ONLINE, force=True)
         for topic, config in self._configs().items():
             self._publish(topic, _json(config), force=True)
@@ -294,17 +314,41 @@ class Bridge:
         topics = self.topics
         if topic == topics.birth:
             if payload == ONLINE.encode():
-                log.info("Home Assistant is online: announcing again")
-                self._announce()
+                self._born()
         elif topic.startswith(topics.command("")):
             command = COMMANDS.get(topic[len(topics.command("")) :])
-            if command is not None and payload == PRESS.encode():
+            if retain:
+                self._clear_retained_command(topic, payload)
+            elif command is not None and payload == PRESS.encode():
                 self.commands.submit(command)
             else:
                 log.debug("ignored %r on %s", payload[:40], topic)
         elif retain and payload:  # a discovery config as the broker keeps it
             self._found.add(topic)
             self._sweep()
+
+    def _born(self) -> None:
+        """Home Assistant (re)started: announce again, at most once each
+        :data:`ANNOUNCE_EVERY` seconds (a storm of births gets one more, when it is due)."""
+        self.notes.info("birth", "Home Assistant is online: announcing again")
+        since = time.monotonic() - self._announced_at
+        if since >= ANNOUNCE_EVERY:
+            self._announce_due = None
+            self._announce()
+        elif self._announce_due is None:
+            self._announce_due = self._announced_at + ANNOUNCE_EVERY
+
+    def _clear_retained_command(self, topic: str, payload: bytes) -> None:
+        """A command the broker kept (retained) is never run: it would run again at every
+        reconnect. It is cleared with an empty retained message."""
+        if not payload:
+            return
+        self.notes.warning(
+            f"retained {topic}",
+            "ignored and cleared a retained command on %s: commands must not be retained",
+            topic,
+        )
+        self._publish(topic, "", force=True)
 
     def _watched(self, message: dict[str, Any]) -> None:
         if message.get("type") == "event":

@@ -1,7 +1,8 @@
 """The web application: the page, the JSON API and the live stream, on one port.
 
-Every route passes the one check of :mod:`.auth`. The API is documented in
-``docs/howto/web-page.md`` and described in ``openapi.json``, served as
+Every connection passes the limits of :mod:`.connections` and every route the one check
+of :mod:`.auth`. The API is documented in ``docs/howto/web-page.md`` and described in
+``openapi.json``, served as
 ``/api/openapi.json`` (a test holds it to the routes registered here). Errors are
 ``{"ok": false, "error": "..."}``, and 503 when the daemon cannot be reached.
 """
@@ -20,9 +21,12 @@ from aiohttp import BodyPartReader, web
 from party_button.config.schema import Config
 from party_button.config.web import WebConfig
 from party_button.control.protocol import PARTY_COMMANDS
+from party_button.log_limit import EVERY
 from party_button.web import auth
 from party_button.web.auth import refusal
+from party_button.web.connections import IDLE_SECONDS, PER_SOURCE, Gate, quiet_accept_errors
 from party_button.web.daemon_link import RECONNECT, DaemonDown, DaemonLink
+from party_button.web.hosts import Hosts
 from party_button.web.parties import PartyLog
 from party_button.web.songs import LIST_LIMIT, SongRefused, SongsFolders, upload_name
 from party_button.web.static_files import LOGIN_PAGE, OPENAPI, PAGE, STATIC
@@ -34,6 +38,10 @@ KEEP_ALIVE = 15.0
 MULTIPART_SLACK = 64 * 1024
 """Bytes an upload may carry besides its files (the multipart headers)."""
 CHUNK = 256 * 1024
+BODY_IDLE_SECONDS = 30.0
+"""An upload that sends nothing for this long is cut off."""
+UPLOAD_BUDGET_FACTOR = 2
+"""Bytes of all uploads in progress together, in multiples of ``web.max_upload_mb``."""
 SHUTDOWN_SECONDS = 3.0
 """How long a stopping service lets requests in progress finish (uploads being checked)."""
 SECURITY_HEADERS = {
@@ -55,21 +63,17 @@ PARTIES = web.AppKey("parties", PartyLog)
 def make_app(config: Config, link: DaemonLink) -> web.Application:
     """The application for ``config``, talking to the daemon through ``link``."""
     settings: WebConfig = config.web
-    app = web.Application(
-        middlewares=[
-            auth.middleware(
-                settings,
-                sessions := auth.Sessions(settings.session_hours),
-                attempts := auth.Attempts(settings.login_attempts),
-            )
-        ]
-    )
-    app[auth.SETTINGS] = settings
-    app[auth.SESSIONS] = sessions
-    app[auth.ATTEMPTS] = attempts
+    guard = auth.Guard(settings, Hosts(settings.hosts))
+    app = web.Application(middlewares=[auth.middleware(guard)])
+    app[auth.GUARD] = guard
     app[CONFIG] = config
     app[LINK] = link
-    app[FOLDERS] = SongsFolders(config.songs.folders, config.songs.extensions, config.effect_sounds)
+    app[FOLDERS] = SongsFolders(
+        config.songs.folders,
+        config.songs.extensions,
+        config.effect_sounds,
+        UPLOAD_BUDGET_FACTOR * settings.max_upload_mb * 1024**2,
+    )
     parties = PartyLog()
     app[PARTIES] = parties
 
@@ -214,11 +218,11 @@ async def upload(request: web.Request) -> web.StreamResponse:
             log.info("uploaded %s (%d bytes)", path, path.stat().st_size)
             saved.append(name)
     except SongRefused as exc:
-        log.info("upload refused: %s", exc)
+        request.app[auth.GUARD].refusals.info("upload refused", "upload refused: %s", exc)
         answer = web.json_response(
             {"ok": False, "error": str(exc), "saved": saved}, status=exc.status
         )
-        return _closing(answer) if exc.status == 413 else answer
+        return _closing(answer) if exc.status in (408, 413, 503) else answer
     except ValueError as exc:  # a malformed multipart body
         return _closing(refusal(400, f"not a valid upload: {exc}"))
     finally:
@@ -230,7 +234,15 @@ async def upload(request: web.Request) -> web.StreamResponse:
 
 
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(CHUNK):
+    """The part's bytes; :class:`SongRefused` (408) when none come for
+    :data:`BODY_IDLE_SECONDS`."""
+    while True:
+        try:
+            chunk = await asyncio.wait_for(part.read_chunk(CHUNK), BODY_IDLE_SECONDS)
+        except TimeoutError:
+            raise SongRefused(f"no data for {BODY_IDLE_SECONDS:g} s: upload cut off", 408) from None
+        if not chunk:
+            return
         yield chunk
 
 
@@ -258,18 +270,34 @@ async def serve(config: Config, link: DaemonLink, ready: Any = None) -> None:
     settings = config.web
     app = make_app(config, link)
     runner = web.AppRunner(
-        app, access_log=None, lingering_time=0, shutdown_timeout=SHUTDOWN_SECONDS
+        app,
+        access_log=None,
+        lingering_time=0,
+        shutdown_timeout=SHUTDOWN_SECONDS,
+        keepalive_timeout=IDLE_SECONDS,
     )
     await runner.setup()
+    loop = asyncio.get_running_loop()
+    accept_errors = quiet_accept_errors(loop)
+    assert runner.server is not None
+    gate = Gate(runner.server)
+    listening = None
     try:
-        site = web.TCPSite(runner, settings.listen.host, settings.listen.port, reuse_address=True)
-        await site.start()
+        listening = await loop.create_server(
+            gate, settings.listen.host, settings.listen.port, reuse_address=True
+        )
+        log.info("at most %d connections, %d from one address", gate.cap, PER_SOURCE)
         link.start()
         if ready is not None:
-            host, port = runner.addresses[0][:2]
+            host, port = listening.sockets[0].getsockname()[:2]
             ready(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
-        await asyncio.Event().wait()
+        while True:  # the counts of refusals left out of the log, once a minute
+            await asyncio.sleep(EVERY)
+            for limited in (app[auth.GUARD].refusals, gate.refusals, accept_errors):
+                limited.flush()
     finally:
+        if listening is not None:
+            listening.close()
         with contextlib.suppress(Exception):
             await link.close()
         await runner.cleanup()

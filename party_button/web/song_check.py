@@ -1,6 +1,7 @@
 """Is an uploaded file a song the daemon can play? Decided by decoding it, never by its name.
 
-:func:`check_song` runs ``python -m party_button.web.song_check FILE KIND`` in a child process,
+:func:`check_song` runs ``python -I -m party_button.web.song_check FILE KIND`` in a child
+process (isolated: nothing is imported from the current folder or ``PYTHONPATH``),
 so that a hostile file that makes a decoder crash, hang or eat memory takes down the child
 only, within :data:`CHECK_SECONDS` and :data:`CHECK_MEMORY`. The child uses the daemon's own
 checks and decoder:
@@ -24,8 +25,9 @@ from pathlib import Path
 
 CHECK_SECONDS = 120.0
 """A file whose check takes longer is refused."""
-CHECK_MEMORY = 2 * 1024**3
-"""Address space of the checking process: the decoded sound of about an hour and a half."""
+CHECK_MEMORY = 1024**3
+"""Address space of the checking process (one runs at a time): the decoded sound of about
+three quarters of an hour."""
 
 
 class NotASong(Exception):
@@ -36,6 +38,7 @@ async def check_song(path: Path, kind: str) -> None:
     """Raise :class:`NotASong` unless ``path`` decodes as a ``kind`` (``ogg``, ``mp3``, ...)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
+        "-I",
         "-m",
         __name__,
         str(path),

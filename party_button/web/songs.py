@@ -1,11 +1,14 @@
 """The songs folders as the web page sees them: listing, uploads and deletions.
 
-Uploads go to the first songs folder. A name is refused rather than cleaned up: it must be
-a plain file name (no folder, no leading dot, no control character) with one of the songs
-extensions. The bytes stream into a hidden temporary file in that folder (the library skips
-names that start with a dot), the size limit is counted as they come, the file is checked by
-decoding (:mod:`.song_check`), and only then linked under its name, which never replaces a
-song that is already there. Nothing outside the songs folders is ever written or removed.
+Uploads go to the first songs folder. A name is refused rather than cleaned up: it must pass
+:func:`~party_button.web.song_names.checked_name` (taken in NFC) and be a plain file name (no
+folder, no leading dot) with one of the songs extensions, and no song may have the same name
+in another Unicode form. The bytes stream into a hidden temporary file in that folder (the
+library skips names that start with a dot), the size limit and the budget of all uploads in
+progress are counted as they come, the file is checked by decoding (:mod:`.song_check`, one
+at a time), and only then linked under its name, which never replaces a song that is already
+there. Nothing outside the songs folders is ever written or removed, nor a sound the config
+uses.
 """
 
 from __future__ import annotations
@@ -13,28 +16,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
 import os
 import secrets
 import stat
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from party_button.beats.grid import (
-    ANALYSIS_VERSION,
-    SIDECAR_SUFFIX,
-    grid_from_document,
-    grid_path,
-)
+from party_button.beats.grid import ANALYSIS_VERSION, SIDECAR_SUFFIX, grid_path, read_grid_file
 from party_button.media.scan import FolderScanner
 from party_button.names import printable
 from party_button.web.song_check import NotASong, check_song
+from party_button.web.song_names import BadName, checked_name
 
 MAX_NAME_BYTES = 200
 LIST_LIMIT = 200
 """Songs in one listing; a search narrows a bigger library down."""
 _TEMP_PREFIX = ".upload-"
+MAX_WAITING_CHECKS = 4
+"""Uploads that may wait for the one check at a time; more are refused."""
 
 
 class SongRefused(Exception):
@@ -60,32 +61,83 @@ class Song:
 
 
 def upload_name(raw: str | None, extensions: tuple[str, ...]) -> str:
-    """``raw`` if it may be a new song's file name; else :class:`SongRefused` saying why."""
-    if not raw:
-        raise SongRefused("the file has no name")
-    shown = printable(raw)[:80]
-    if "/" in raw or "\\" in raw:
+    """``raw`` (in NFC) if it may be a new song's file name; else :class:`SongRefused` saying
+    why."""
+    try:
+        name = checked_name(raw)
+    except BadName as exc:
+        raise SongRefused(str(exc)) from None
+    shown = printable(name)[:80]
+    if "/" in name or "\\" in name:
         raise SongRefused(f"{shown}: a song's name must not name a folder ('/' is not allowed)")
-    if raw.startswith("."):
+    if name.startswith("."):
         raise SongRefused(f"{shown}: a song's name must not start with a dot")
-    if any(ord(char) < 32 or ord(char) == 127 for char in raw):
-        raise SongRefused(f"{shown}: control characters are not allowed in a song's name")
-    if len(os.fsencode(raw)) > MAX_NAME_BYTES:
+    if len(os.fsencode(name)) > MAX_NAME_BYTES:
         raise SongRefused(f"{shown}...: a song's name is at most {MAX_NAME_BYTES} bytes")
-    extension = raw.rpartition(".")[2].lower() if "." in raw else ""
+    extension = name.rpartition(".")[2].lower() if "." in name else ""
     if extension not in extensions:
         raise SongRefused(f"{shown}: a song must end in .{', .'.join(extensions)}")
-    return raw
+    return name
+
+
+class UploadSlots:
+    """What uploads may hold at once: bytes of temporary files against a budget, and one
+    check (a decoding child) at a time, with :data:`MAX_WAITING_CHECKS` waiting their turn.
+
+    Beyond either, an upload is refused with 503 and a reason; nothing is written first.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.held = 0
+        self._check = asyncio.Lock()
+        self._checks = 0  # checking or waiting to
+
+    def take(self, count: int) -> None:
+        """Count ``count`` more bytes of temporary files, or :class:`SongRefused` (503)."""
+        if self.held + count > self.budget:
+            raise SongRefused(
+                f"other uploads hold {self.held // 1024**2} MB of the {self.budget // 1024**2} MB "
+                "kept for uploads in progress: try again in a minute",
+                503,
+            )
+        self.held += count
+
+    def give_back(self, count: int) -> None:
+        """``count`` bytes of temporary files are gone."""
+        self.held -= count
+
+    @contextlib.asynccontextmanager
+    async def checking(self) -> AsyncIterator[None]:
+        """The one check's turn, waiting for it; :class:`SongRefused` (503) when too many
+        wait already."""
+        if self._checks > MAX_WAITING_CHECKS:
+            raise SongRefused(
+                f"{self._checks} uploads are being checked or wait for it: try again in a minute",
+                503,
+            )
+        self._checks += 1
+        try:
+            async with self._check:
+                yield
+        finally:
+            self._checks -= 1
 
 
 class SongsFolders:
     """The configured songs folders: what they hold, adding to the first, removing."""
 
     def __init__(
-        self, folders: tuple[Path, ...], extensions: tuple[str, ...], exclude: tuple[Path, ...]
+        self,
+        folders: tuple[Path, ...],
+        extensions: tuple[str, ...],
+        exclude: tuple[Path, ...],
+        upload_budget: int,
     ) -> None:
         self.folders = folders
         self.extensions = extensions
+        self.protected = exclude
+        self.slots = UploadSlots(upload_budget)
         self._scanner = FolderScanner([str(folder) for folder in folders], extensions, exclude)
         self._files: set[str] = set()
         self._lock = asyncio.Lock()
@@ -111,9 +163,13 @@ class SongsFolders:
         """
         async with self._lock:
             paths = await asyncio.to_thread(self._scan)
-        wanted = search.casefold()
+        wanted = unicodedata.normalize("NFC", search).casefold()
         named = [(path, self._name(path)) for path in paths]
-        matches = [(path, name) for path, name in named if wanted in name[1].casefold()]
+        matches = [
+            (path, name)
+            for path, name in named
+            if wanted in unicodedata.normalize("NFC", name[1]).casefold()
+        ]
         shown = await asyncio.to_thread(
             lambda: [_song(path, *name) for path, name in matches[:limit]]
         )
@@ -133,6 +189,8 @@ class SongsFolders:
         the name is taken (409).
         """
         folder = self.upload_folder
+        if _twin(folder, name) is not None:
+            raise SongRefused(f"{printable(name)}: a song with this name is already there", 409)
         temp = folder / f"{_TEMP_PREFIX}{secrets.token_hex(8)}.part"
         try:
             descriptor = os.open(
@@ -142,25 +200,29 @@ class SongsFolders:
             raise SongRefused(
                 f"cannot write into the songs folder {printable(folder)}: {exc.strerror}", 507
             ) from None
+        size = 0
         try:
             with os.fdopen(descriptor, "wb") as out:
-                size = 0
                 async for chunk in chunks:
-                    size += len(chunk)
-                    if size > limit:
+                    if size + len(chunk) > limit:
                         raise SongRefused(
                             f"{printable(name)}: over the upload limit of {limit // 1024**2} MB",
                             413,
                         )
+                    self.slots.take(len(chunk))
+                    size += len(chunk)
                     await asyncio.to_thread(out.write, chunk)
                 out.flush()
                 await asyncio.to_thread(os.fsync, out.fileno())
             try:
-                await check_song(temp, name.rpartition(".")[2].lower())
+                async with self.slots.checking():
+                    await check_song(temp, name.rpartition(".")[2].lower())
             except NotASong as exc:
                 raise SongRefused(
                     f"{printable(name)}: not a song the party can play: {exc}", 422
                 ) from None
+            if _twin(folder, name) is not None:
+                raise SongRefused(f"{printable(name)}: a song with this name is already there", 409)
             _link_into_place(temp, folder / name)
         except OSError as exc:
             raise SongRefused(
@@ -168,14 +230,26 @@ class SongsFolders:
             ) from None
         finally:
             temp.unlink(missing_ok=True)
+            self.slots.give_back(size)
         return folder / name
 
     async def remove(self, name: str) -> Path:
-        """Delete the song called ``name`` (relative to a songs folder) and its beat grid."""
+        """Delete the song called ``name`` (relative to a songs folder) and its beat grid;
+        never a sound the config uses (the intro, the fallback)."""
+        try:
+            name = checked_name(name)
+        except BadName as exc:
+            raise SongRefused(str(exc)) from None
         return await asyncio.to_thread(self._remove, name)
 
     def _remove(self, name: str) -> Path:
         path = self._find(name)
+        if any(_same_file(path, used) for used in self.protected):
+            raise SongRefused(
+                f"{printable(name)}: the config uses it (party.intro_sound or "
+                "party.fallback_sound): change the config first",
+                403,
+            )
         try:
             path.unlink()
         except FileNotFoundError:
@@ -199,6 +273,12 @@ class SongsFolders:
             path = folder / name
             try:
                 status = path.lstat()
+            except FileNotFoundError:
+                path = _twin(path.parent, path.name) or path  # the same name, decomposed
+                try:
+                    status = path.lstat()
+                except OSError:
+                    continue
             except OSError:
                 continue
             if not path.resolve().is_relative_to(folder.resolve()):
@@ -228,6 +308,27 @@ def _link_into_place(temp: Path, target: Path) -> None:
         os.rename(temp, target)
 
 
+def _twin(folder: Path, name: str) -> Path | None:
+    """The file in ``folder`` whose name is ``name`` once both are in NFC (``café`` written
+    decomposed), or None."""
+    wanted = unicodedata.normalize("NFC", name)
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if unicodedata.normalize("NFC", entry.name) == wanted:
+                    return folder / entry.name
+    except OSError:
+        return None
+    return None
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return False
+
+
 def _song(path: str, folder: int, name: str) -> Song | None:
     """The listing entry of ``path``; None when it went away meanwhile."""
     try:
@@ -242,7 +343,7 @@ def _grid_state(song: Path, size: int) -> str:
     the grid is of another version of it, else ``none``. (The daemon checks the content's
     hash before it uses a grid; the page only reads the grid file.)"""
     try:
-        grid = grid_from_document(json.loads(grid_path(song).read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
+        grid = read_grid_file(grid_path(song))
+    except (OSError, ValueError):
         return "none"
     return "ready" if grid.stamp.size == size and grid.version == ANALYSIS_VERSION else "stale"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import resource
 import select
@@ -374,3 +375,20 @@ def test_a_client_that_never_reads_a_long_answer_is_dropped(
         assert len(received) > 0 and not received.endswith(b"\n")  # cut off, never all sent
         monkeypatch.setattr(control, "SEND_BUFFER", 64 * 1024)
         assert len(send_command(path, "status")["relays"]) == len(pins)
+
+
+def test_a_flood_of_refused_connections_is_one_warning_a_minute(served, monkeypatch, caplog):
+    monkeypatch.setattr(control, "MAX_PER_PROCESS", 2)
+    path = socket_of(served)
+    held = [connect(path) for _ in range(2)]
+    wait_for(lambda: clients(served) == 2, GIVE_UP)
+    refused = f"too many connections from process {os.getpid()} (2 at most)"
+    with caplog.at_level(logging.DEBUG, logger="party_button.control.server"):
+        for _ in range(50):
+            with connect(path) as extra:
+                assert answer_of(extra) == {"ok": False, "error": refused}
+    about = [record for record in caplog.records if refused in record.getMessage()]
+    assert len(about) == 50
+    assert [record.levelno for record in about].count(logging.WARNING) == 1
+    for sock in held:
+        sock.close()
