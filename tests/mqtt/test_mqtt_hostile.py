@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from party_button.mqtt.testing import GIVE_UP, BridgeProcess, Broker, Recorder, retained
 
 from party_button.control.client import send_command
 from party_button.mqtt.bridge import CommandRunner
 from party_button.mqtt.entities import Topics
 from party_button.testing import running_daemon, wait_for
+from party_button.testing.mqtt import GIVE_UP, BridgeProcess, Broker, Recorder, retained
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import sys
 from urllib.parse import urlsplit
 
 import pytest
-from tests.web.web_client import multipart, request
 
 from party_button.testing import wait_for, write_tone
+from party_button.testing.web_client import multipart, request
 from party_button.web.auth import PREFIX_FACTOR, Attempts
 from party_button.web.connections import IDLE_SECONDS, PER_SOURCE
 from party_button.web.song_check import check_song
