@@ -59,10 +59,14 @@ def test_enabled_it_is_installed_enabled_and_removed_again(source, tmp_path):  #
     assert "u party-button-web " in sysusers and "m party-button-web party-button" in sysusers
     # The admin turns it off: the next install takes the unit away.
     config = root / "etc/party-button/config.yaml"
-    config.write_text(config.read_text().replace("  enabled: true\n", "  enabled: false\n"))
+    config.write_text(
+        config.read_text().replace("web:\n  enabled: true\n", "web:\n  enabled: false\n")
+    )
     run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
     assert files_under(root) == DAEMON_FILES | {"/etc/party-button/config.yaml.dist"}
-    config.write_text(config.read_text().replace("  enabled: false\n", "  enabled: true\n"))
+    config.write_text(
+        config.read_text().replace("web:\n  enabled: false\n", "web:\n  enabled: true\n")
+    )
     run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
     run_script(source, "uninstall.sh", f"DESTDIR={root}")
     assert files_under(root) == {"/etc/party-button/config.yaml", *SONGS}
