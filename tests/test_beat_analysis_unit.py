@@ -66,7 +66,7 @@ class SocketActivation:
 
 @pytest.fixture
 def beats_unit(tmp_path: Path) -> Iterator[SocketActivation]:
-    pytest.importorskip("librosa")
+    pytest.importorskip("soxr")
     unit = SocketActivation(tmp_path / "beats.sock")
     yield unit
     unit.close()
@@ -74,7 +74,7 @@ def beats_unit(tmp_path: Path) -> Iterator[SocketActivation]:
 
 @pytest.fixture
 def song(tmp_path: Path) -> Path:
-    pytest.importorskip("librosa")
+    pytest.importorskip("soxr")
     return Path(shutil.copy(SONGS_DIR / SHORTEST, tmp_path / "new-song.ogg"))
 
 
@@ -123,7 +123,7 @@ def test_close_ends_the_analysis_under_way_in_the_unit(beats_unit, song):
     # The analysis notices that nobody waits for it any more and ends without answering
     # (exit status 0; one that went on to the end would fail writing its answer to the
     # closed connection). How soon is not asserted: on a busy machine the thread that
-    # notices may wait long for the interpreter lock while numba compiles librosa's code.
+    # notices may wait long for the interpreter lock while the analysis imports numpy.
     assert beats_unit.processes[0].wait(timeout=ANALYSIS_TIMEOUT) == 0
     assert not grid_path(song).exists()
 
@@ -152,8 +152,8 @@ def test_a_child_that_dies_unexpectedly_is_logged_with_the_song(
 ):
     # What the daemon's old sandbox did to the analysis: a call refused with EPERM.
     refusing = tmp_path / "refusing"
-    (refusing / "librosa").mkdir(parents=True)
-    (refusing / "librosa" / "__init__.py").write_text(
+    (refusing / "soxr").mkdir(parents=True)
+    (refusing / "soxr" / "__init__.py").write_text(
         "import errno, os\nraise PermissionError(errno.EPERM, os.strerror(errno.EPERM))\n"
     )
     monkeypatch.setenv("PYTHONPATH", f"{refusing}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
@@ -217,8 +217,8 @@ time.sleep(600)
 def test_an_analysis_child_ends_when_the_process_that_started_it_is_killed(tmp_path, song):
     # A daemon killed by SIGKILL (the watchdog, an admin) must not leave its analysis running.
     hanging = tmp_path / "hanging"
-    (hanging / "librosa").mkdir(parents=True)
-    (hanging / "librosa" / "__init__.py").write_text("import time\ntime.sleep(600)\n")
+    (hanging / "soxr").mkdir(parents=True)
+    (hanging / "soxr" / "__init__.py").write_text("import time\ntime.sleep(600)\n")
     env = {**os.environ, "PYTHONPATH": f"{hanging}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     env.pop("PARTY_BUTTON_BEATS_SOCKET", None)
     parent = subprocess.Popen([sys.executable, "-c", STARTS_AN_ANALYSIS, str(song)], env=env)
