@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import re
 import shutil
 import socket
 import subprocess
@@ -231,3 +232,17 @@ def test_an_analysis_child_ends_when_the_process_that_started_it_is_killed(tmp_p
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_the_analysis_tells_its_time_and_peak_memory_on_stderr(song):
+    # Under systemd stderr is the journal: what each song cost, against the unit's budget.
+    result = subprocess.run(
+        [sys.executable, "-m", "party_button.beats.worker"],
+        input=f"{song}\t4\n",
+        capture_output=True,
+        text=True,
+        timeout=ANALYSIS_TIMEOUT,
+        check=True,
+    )
+    assert '"tempo_bpm"' in result.stdout
+    assert re.fullmatch(rf"{re.escape(str(song))}: \d+\.\d s, peak memory \d+ MB\n", result.stderr)

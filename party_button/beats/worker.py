@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import queue
+import resource
 import select
 import signal
 import socket
@@ -27,6 +28,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -334,7 +336,13 @@ def main(argv: list[str]) -> int:
     request = sys.stdin.readline()
     if stat.S_ISSOCK(os.fstat(sys.stdin.fileno()).st_mode):
         threading.Thread(target=_exit_on_hang_up, args=(sys.stdin.fileno(),), daemon=True).start()
+    started = time.monotonic()
     print(json.dumps(answer(request)), flush=True)
+    # For the journal (the unit's stderr): what the analysis cost, against the unit's budget.
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    song = request.partition("\t")[0]
+    took = time.monotonic() - started
+    print(f"{song}: {took:.1f} s, peak memory {peak_mb:.0f} MB", file=sys.stderr, flush=True)
     return 0
 
 
