@@ -17,7 +17,10 @@ versions the tests compare them with.
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
@@ -34,6 +37,8 @@ TOP_DB = 80.0
 AMIN = 1e-10
 READ_FRAMES = 1 << 16
 """Samples per channel decoded at a time (1.5 s at 44.1 kHz)."""
+MP3_REWIND = 4 * 1152
+"""MP3 frames decoded again before each block (see :func:`_read_block`)."""
 FRAMES_PER_BLOCK = 256
 """Spectrum frames computed at a time (3 s of song; about 15 MB of temporary arrays)."""
 ONSET_DELAY = 3
@@ -45,13 +50,12 @@ def mono_blocks(audio: soundfile.SoundFile) -> Iterator[np.ndarray]:
 
     Channels are averaged before resampling (soxr's high quality), as ``librosa.load`` does.
     """
-    audio.seek(0)
     resampler = None
     if audio.samplerate != SAMPLE_RATE:
         resampler = soxr.ResampleStream(audio.samplerate, SAMPLE_RATE, 1, "float32", "HQ")
     read = given = 0
     while True:
-        block = audio.read(READ_FRAMES, dtype="float32", always_2d=True)
+        block = _read_block(audio, read)
         read += len(block)
         last = len(block) < READ_FRAMES
         mono = np.ascontiguousarray(block.mean(axis=1, dtype=np.float32))
@@ -66,6 +70,39 @@ def mono_blocks(audio: soundfile.SoundFile) -> Iterator[np.ndarray]:
             yield mono
         if last:
             return
+
+
+def _read_block(audio: soundfile.SoundFile, position: int) -> np.ndarray:
+    """Up to :data:`READ_FRAMES` frames of ``audio`` from frame ``position`` on, as float32.
+
+    libsndfile's MP3 decoder (1.2) loses up to an MP3 frame of samples, as zeros, at the start
+    of a read that continues the one before; a read after a seek is exact. So an MP3 block is
+    read after seeking :data:`MP3_REWIND` frames back, and those are dropped; mpg123's messages
+    about the bit reservoir that the rewound frames lack are silenced.
+    """
+    if audio.format != "MP3":
+        if position == 0:
+            audio.seek(0)
+        return audio.read(READ_FRAMES, dtype="float32", always_2d=True)
+    start = max(0, position - MP3_REWIND)
+    with _stderr_silenced():
+        audio.seek(start)
+        block = audio.read(READ_FRAMES + position - start, dtype="float32", always_2d=True)
+    return block[position - start :]
+
+
+@contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 goes to /dev/null meanwhile (what C libraries print there)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class Spectrogram:
