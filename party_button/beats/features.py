@@ -38,7 +38,7 @@ AMIN = 1e-10
 READ_FRAMES = 1 << 16
 """Samples per channel decoded at a time (1.5 s at 44.1 kHz)."""
 MP3_REWIND = 4 * 1152
-"""MP3 frames decoded again before each block (see :func:`_read_block`)."""
+"""Samples (four MP3 frames) decoded again before each MP3 block (see :func:`_read_block`)."""
 FRAMES_PER_BLOCK = 256
 """Spectrum frames computed at a time (3 s of song; about 15 MB of temporary arrays)."""
 ONSET_DELAY = 3

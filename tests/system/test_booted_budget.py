@@ -22,7 +22,6 @@ import pytest
 
 from party_button.testing import write_beat_song
 from tests.system.booted import (
-    CONFIG,
     MEMBER,
     UNIT,
     control,
@@ -32,16 +31,16 @@ from tests.system.booted import (
     wait_idle,
     wait_until,
 )
-from tests.system.containers import SOURCE_IN_ROOT, Machine, WorkRoot
-from tests.system.roots import download_caches, native_architecture, temporary_log
+from tests.system.containers import Machine, WorkRoot
+from tests.system.roots import temporary_log
 from tests.system.test_booted_web_and_mqtt import (
     BASE_TOPIC,
     BROKER,
     MQTT_UNIT,
     TOKEN,
     WEB_UNIT,
-    enable_adapters,
     http,
+    install_adapters,
     web_answering,
 )
 
@@ -81,14 +80,7 @@ with urllib.request.urlopen(request, timeout=60) as response:
 @pytest.fixture(scope="module")
 def machine(native_root: WorkRoot) -> Iterator[Machine]:
     """The root with every part installed and enabled, the daemon on SDL's dummy audio."""
-    log = temporary_log("budget-install")
-    caches = download_caches(native_architecture())
-    apt = "apt-get update -q && apt-get install -y -q --no-install-recommends"
-    native_root.run(["sh", "-c", f"{apt} mosquitto mosquitto-clients"], log=log, binds=caches)
-    config = native_root.path / CONFIG.relative_to("/")
-    config.write_text(enable_adapters(config.read_text()))
-    script = f"cd {SOURCE_IN_ROOT} && systemd/install.sh EXTRAS=beats"
-    native_root.run(["sh", "-c", script], log=log, binds=caches)
+    install_adapters(native_root)
     drop_in = native_root.path / "etc/systemd/system/party-button.service.d/audio.conf"
     drop_in.parent.mkdir(parents=True, exist_ok=True)
     drop_in.write_text("[Service]\nEnvironment=SDL_AUDIODRIVER=dummy\n")
