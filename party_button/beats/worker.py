@@ -337,7 +337,11 @@ def main(argv: list[str]) -> int:
     if stat.S_ISSOCK(os.fstat(sys.stdin.fileno()).st_mode):
         threading.Thread(target=_exit_on_hang_up, args=(sys.stdin.fileno(),), daemon=True).start()
     started = time.monotonic()
-    print(json.dumps(answer(request)), flush=True)
+    document = answer(request)
+    try:
+        print(json.dumps(document), flush=True)
+    except (BrokenPipeError, ConnectionResetError):
+        os._exit(0)  # the asker hung up while the analysis ended: nobody waits any more
     # For the journal (the unit's stderr): what the analysis cost, against the unit's budget.
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     song = request.partition("\t")[0]
