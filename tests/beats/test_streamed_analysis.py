@@ -19,6 +19,7 @@ pytest.importorskip("soxr")
 from party_button.beats import features  # noqa: E402
 from party_button.beats.analysis import analyze_song  # noqa: E402
 from party_button.beats.tracking import estimate_tempo, track_beats  # noqa: E402
+from party_button.errors import SongError  # noqa: E402
 from party_button.testing import BeatSong, write_beat_song  # noqa: E402
 from tests.test_beats import SONGS_DIR, TRUTH, f_measure  # noqa: E402
 
@@ -146,3 +147,10 @@ def test_the_analysis_keeps_numpy_to_one_thread():
     if shown == "unknown":
         pytest.skip("this numpy is not built with OpenBLAS")
     assert shown == "1"
+
+
+def test_a_song_longer_than_twenty_minutes_is_refused(tmp_path):
+    song = tmp_path / "long.wav"
+    soundfile.write(song, np.zeros(21 * 60 * 8000, np.int16), 8000)
+    with pytest.raises(SongError, match="21 minutes long, over the 20 minutes that are analysed"):
+        analyze_song(song)
