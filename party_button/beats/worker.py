@@ -1,16 +1,15 @@
 """A background thread that gives new songs a beat grid while the daemon keeps partying.
 
 The daemon owns one :class:`BeatWorker`, submits songs that have no current grid, and learns
-of each grid through ``on_done``. Without librosa the worker is disabled: it says so once in
-the log and ignores what is submitted, and the light show keeps its tempo-free pattern.
+of each grid through ``on_done``. Without the ``beats`` extra the worker is disabled: it says so
+once in the log and ignores what is submitted, and the light show keeps its tempo-free pattern.
 
 The analysis itself never runs in the daemon's process. Run by hand, the worker starts
-``python -m party_button.beats.worker --child-of PID`` for each song; under systemd, where the
-daemon's sandbox forbids the executable memory that librosa's JIT compiler needs, it asks
-the ``party-button-beats`` unit instead, through the socket named by
-``$PARTY_BUTTON_BEATS_SOCKET``. Both speak the same protocol: one request line
-(``SONG<TAB>BEATS_PER_BAR``) in, one JSON line out: the grid file's document, or
-``{"error": "reason"}``.
+``python -m party_button.beats.worker --child-of PID`` for each song; under systemd it asks
+the ``party-button-beats`` unit instead (a sandbox and a memory budget of its own, at idle
+priority), through the socket named by ``$PARTY_BUTTON_BEATS_SOCKET``. Both speak the same
+protocol: one request line (``SONG<TAB>BEATS_PER_BAR``) in, one JSON line out: the grid
+file's document, or ``{"error": "reason"}``.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import json
 import logging
 import os
 import queue
+import resource
 import select
 import signal
 import socket
@@ -28,16 +28,16 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from party_button.beats.grid import (
     BeatGrid,
     SongStamp,
-    analyze_song,
+    analysis_available,
     grid_document,
     grid_from_document,
-    librosa_available,
     load_grid,
     save_grid,
 )
@@ -90,18 +90,18 @@ class BeatWorker:
         self._thread: threading.Thread | None = None
         self._child: subprocess.Popen[str] | None = None
         self._connection: socket.socket | None = None
-        if librosa_available():
+        if analysis_available():
             self._thread = threading.Thread(target=self._run, name="beat-worker", daemon=True)
             self._thread.start()
         else:
             log.info(
-                "beat analysis is off: librosa is not installed "
+                "beat analysis is off: the beats extra is not installed "
                 "(pip install 'party-button[beats]'); lights use a tempo-free pattern"
             )
 
     @property
     def enabled(self) -> bool:
-        """Whether songs are analysed (librosa is installed and the worker is not closed)."""
+        """Whether songs are analysed (the beats extra is installed, the worker not closed)."""
         return self._thread is not None and not self._closed.is_set()
 
     def submit(self, song: Path) -> None:
@@ -206,7 +206,7 @@ class BeatWorker:
         return self._analyse_in_child(request)
 
     def _analyse_in_child(self, request: str) -> str | None:
-        """Ask a child process: librosa's memory stays out of the daemon, and :meth:`close`
+        """Ask a child process: the analysis's memory stays out of the daemon, and :meth:`close`
         can stop an analysis at once."""
         command = [
             sys.executable,
@@ -294,6 +294,8 @@ def answer(request: str) -> dict[str, object]:
         return {"error": f"bad request {request!r} (expected SONG<TAB>BEATS_PER_BAR)"}
     song = Path(song_text)
     try:
+        from party_button.beats.analysis import analyze_song  # numpy: only in the analysis
+
         grid = analyze_song(song, int(bar_text))
     except SongError as exc:
         return {"error": str(exc).removeprefix(f"{song}: ")}
@@ -336,7 +338,17 @@ def main(argv: list[str]) -> int:
     request = sys.stdin.readline()
     if stat.S_ISSOCK(os.fstat(sys.stdin.fileno()).st_mode):
         threading.Thread(target=_exit_on_hang_up, args=(sys.stdin.fileno(),), daemon=True).start()
-    print(json.dumps(answer(request)), flush=True)
+    started = time.monotonic()
+    document = answer(request)
+    try:
+        print(json.dumps(document), flush=True)
+    except (BrokenPipeError, ConnectionResetError):
+        os._exit(0)  # the asker hung up while the analysis ended: nobody waits any more
+    # For the journal (the unit's stderr): what the analysis cost, against the unit's budget.
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    song = request.partition("\t")[0]
+    took = time.monotonic() - started
+    print(f"{song}: {took:.1f} s, peak memory {peak_mb:.0f} MB", file=sys.stderr, flush=True)
     return 0
 
 

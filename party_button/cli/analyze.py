@@ -11,7 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-from party_button.beats.grid import analyze_song, is_up_to_date, librosa_available, save_grid
+from party_button.beats.grid import analysis_available, is_up_to_date, save_grid
 from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command, config_of
 from party_button.errors import MissingExtraError, SongError
 from party_button.media.scan import scan_library
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
 def analyze(args: argparse.Namespace, default_paths: list[Path]) -> int:
     """Analyse the songs named by ``args.paths`` (or ``default_paths``); return the exit code."""
-    if not librosa_available():
+    if not analysis_available():
         raise MissingExtraError(NEEDS_EXTRA)
     paths = args.paths or default_paths
     songs, missing = find_songs(paths)
@@ -113,6 +113,8 @@ def _analyze_one(song: Path, force: bool) -> tuple[str, bool]:
     """The report line for one song and whether it went well."""
     if not force and is_up_to_date(song):
         return "up to date", True
+    from party_button.beats.analysis import analyze_song  # numpy: only when analysing
+
     try:
         grid = analyze_song(song)
         save_grid(song, grid)

@@ -3,7 +3,8 @@
 A real daemon on mock pins in a thread (:func:`running_daemon`), a mock pin factory whose
 relay pins keep their last level (:class:`RelayMockFactory`), :func:`wait_for` a condition
 instead of sleeping, a small config on mock pins (:data:`MOCK_CONFIG`), and real media to
-feed it: tones (:func:`write_tone`, :func:`tiny_library`) and clips (:func:`write_clip`).
+feed it: tones (:func:`write_tone`, :func:`tiny_library`), songs of known tempo
+(:func:`write_beat_song`) and clips (:func:`write_clip`).
 The media makers need the ``dev`` extra (numpy, soundfile, PyAV), imported when called.
 """
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import re
 import shutil
 import socket
 import subprocess
@@ -66,7 +67,7 @@ class SocketActivation:
 
 @pytest.fixture
 def beats_unit(tmp_path: Path) -> Iterator[SocketActivation]:
-    pytest.importorskip("librosa")
+    pytest.importorskip("soxr")
     unit = SocketActivation(tmp_path / "beats.sock")
     yield unit
     unit.close()
@@ -74,7 +75,7 @@ def beats_unit(tmp_path: Path) -> Iterator[SocketActivation]:
 
 @pytest.fixture
 def song(tmp_path: Path) -> Path:
-    pytest.importorskip("librosa")
+    pytest.importorskip("soxr")
     return Path(shutil.copy(SONGS_DIR / SHORTEST, tmp_path / "new-song.ogg"))
 
 
@@ -123,9 +124,9 @@ def test_close_ends_the_analysis_under_way_in_the_unit(beats_unit, song):
     wait_for(lambda: beats_unit.processes, timeout=ANALYSIS_TIMEOUT)
     worker.close()
     # The analysis notices that nobody waits for it any more and ends without answering
-    # (exit status 0; one that went on to the end would fail writing its answer to the
-    # closed connection). How soon is not asserted: on a busy machine the thread that
-    # notices may wait long for the interpreter lock while numba compiles librosa's code.
+    # (exit status 0, whether it notices during the analysis or when its answer cannot be
+    # written). How soon is not asserted: on a busy machine the thread that notices may wait
+    # long for the interpreter lock while the analysis imports numpy.
     assert beats_unit.processes[0].wait(timeout=ANALYSIS_TIMEOUT) == 0
     assert not grid_path(song).exists()
 
@@ -154,8 +155,8 @@ def test_a_child_that_dies_unexpectedly_is_logged_with_the_song(
 ):
     # What the daemon's old sandbox did to the analysis: a call refused with EPERM.
     refusing = tmp_path / "refusing"
-    (refusing / "librosa").mkdir(parents=True)
-    (refusing / "librosa" / "__init__.py").write_text(
+    (refusing / "soxr").mkdir(parents=True)
+    (refusing / "soxr" / "__init__.py").write_text(
         "import errno, os\nraise PermissionError(errno.EPERM, os.strerror(errno.EPERM))\n"
     )
     monkeypatch.setenv("PYTHONPATH", f"{refusing}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
@@ -219,8 +220,8 @@ time.sleep(600)
 def test_an_analysis_child_ends_when_the_process_that_started_it_is_killed(tmp_path, song):
     # A daemon killed by SIGKILL (the watchdog, an admin) must not leave its analysis running.
     hanging = tmp_path / "hanging"
-    (hanging / "librosa").mkdir(parents=True)
-    (hanging / "librosa" / "__init__.py").write_text("import time\ntime.sleep(600)\n")
+    (hanging / "soxr").mkdir(parents=True)
+    (hanging / "soxr" / "__init__.py").write_text("import time\ntime.sleep(600)\n")
     env = {**os.environ, "PYTHONPATH": f"{hanging}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     env.pop("PARTY_BUTTON_BEATS_SOCKET", None)
     parent = subprocess.Popen([sys.executable, "-c", STARTS_AN_ANALYSIS, str(song)], env=env)
@@ -233,3 +234,36 @@ def test_an_analysis_child_ends_when_the_process_that_started_it_is_killed(tmp_p
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_the_analysis_tells_its_time_and_peak_memory_on_stderr(song):
+    # Under systemd stderr is the journal: what each song cost, against the unit's budget.
+    result = subprocess.run(
+        [sys.executable, "-m", "party_button.beats.worker"],
+        input=f"{song}\t4\n",
+        capture_output=True,
+        text=True,
+        timeout=ANALYSIS_TIMEOUT,
+        check=True,
+    )
+    assert '"tempo_bpm"' in result.stdout
+    assert re.fullmatch(rf"{re.escape(str(song))}: \d+\.\d s, peak memory \d+ MB\n", result.stderr)
+
+
+def test_an_answer_nobody_waits_for_any_more_ends_the_analysis_quietly(song):
+    # The asker hung up just as the analysis ended (the daemon closed its worker): no answer
+    # can be written, and that is no failure of the unit.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "party_button.beats.worker"],
+            input=f"{song}\t4\n".encode(),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=ANALYSIS_TIMEOUT,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, b"")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from party_button.beats.grid import MAX_ANALYSIS_SECONDS
+from party_button.beats.analysis import MAX_ANALYSIS_SECONDS
 from party_button.config import yaml_guard
 from party_button.control import server
 from party_button.media import scan

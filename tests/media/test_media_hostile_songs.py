@@ -367,7 +367,7 @@ def test_a_name_that_is_not_utf8_plays_and_shows_in_the_status(
 def test_analyze_reports_every_hostile_file_without_a_traceback(
     song_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("librosa")
+    pytest.importorskip("soxr")
     from party_button.cli.main import main
 
     only_songs(song_folder)

@@ -72,17 +72,22 @@ def enable_adapters(config: str) -> str:
     return re.sub(r'(?m)^  pin: "\d+"', f'  pin: "{PIN}"', config)
 
 
-@pytest.fixture(scope="module")
-def machine(native_root: WorkRoot) -> Iterator[Machine]:
-    """The root with mosquitto, the web page and the bridge enabled and installed, booted."""
+def install_adapters(root: WorkRoot) -> None:
+    """Install mosquitto, enable the web page and the bridge in the config, run the installer."""
     log = temporary_log("adapters-install")
     caches = download_caches(native_architecture())
     apt = "apt-get update -q && apt-get install -y -q --no-install-recommends"
-    native_root.run(["sh", "-c", f"{apt} mosquitto mosquitto-clients"], log=log, binds=caches)
-    config = native_root.path / CONFIG.relative_to("/")
+    root.run(["sh", "-c", f"{apt} mosquitto mosquitto-clients"], log=log, binds=caches)
+    config = root.path / CONFIG.relative_to("/")
     config.write_text(enable_adapters(config.read_text()))
     script = f"cd {SOURCE_IN_ROOT} && systemd/install.sh EXTRAS=beats"
-    native_root.run(["sh", "-c", script], log=log, binds=caches)
+    root.run(["sh", "-c", script], log=log, binds=caches)
+
+
+@pytest.fixture(scope="module")
+def machine(native_root: WorkRoot) -> Iterator[Machine]:
+    """The root with mosquitto, the web page and the bridge enabled and installed, booted."""
+    install_adapters(native_root)
     with Machine(native_root.path, temporary_log("adapters-boot")) as booted:
         yield booted
 
