@@ -115,6 +115,19 @@ def test_relays_off_needs_only_the_pins_of_a_config_broken_elsewhere(
     assert "relays[0].pin" in capsys.readouterr().err
 
 
+def test_a_start_under_systemd_refused_for_the_config_says_to_restart(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({**MOCK_CONFIG, "songs": {"folders": ["/nowhere"]}}))
+    command = [sys.executable, "-m", "party_button", "run", "--config", str(path)]
+    environ = {**os.environ, "INVOCATION_ID": "0123456789abcdef"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=environ)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-2:] == [
+        f"{path}:20: songs.folders: folder '/nowhere' does not exist",
+        "not started: fix the config, then: systemctl restart party-button",
+    ]
+
+
 def test_auto_pin_factory_off_a_pi_is_a_clear_error(tmp_path: Path, song_folder: Path) -> None:
     path = tmp_path / "auto.yaml"
     path.write_text(yaml.safe_dump({**MOCK_CONFIG, "gpio": {"pin_factory": "auto"}}))

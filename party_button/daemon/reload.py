@@ -57,6 +57,8 @@ class Reloader:
             else:
                 log.info("%s is valid; it applies when the party is over", daemon.config.path)
             answer = {"ok": self.error is None, "applied": self.pending is None}
+            if self.error is not None:
+                answer["error"] = self.error
         daemon.notifier.ready(daemon.board.text())
         return answer
 
