@@ -1,0 +1,209 @@
+"""The admin's day on a booted Debian 12: a config the service cannot use, the restart limit,
+an upgrade during a party, and uninstall --purge.
+
+One root, installed by ``systemd/install.sh`` as the README says, booted once; the tests run
+in file order on it (the last one removes everything).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.system.booted import (
+    CONFIG,
+    MEMBER,
+    UNIT,
+    control,
+    lights_on,
+    main_pid,
+    wait_active,
+    wait_idle,
+    wait_until,
+)
+from tests.system.conftest import REPO
+from tests.system.containers import SOURCE_IN_ROOT, Machine, WorkRoot
+from tests.system.roots import base_root, download_caches, native_architecture, temporary_log
+
+MUSIC = "/home/pi/Music"
+GONE = "party_button/gone_upstream.py"
+"""A module of the installed version that the next version no longer has."""
+VENV_SITE = "/opt/party-button/venv/lib/python3.11/site-packages"
+WHEELS = "/root/wheels"
+OFFLINE_PIP = f"PIP_ARGS=--no-index --find-links={WHEELS} --no-deps"
+
+
+@pytest.fixture(scope="module")
+def root() -> Iterator[WorkRoot]:
+    """Installed as the README says, from a checkout that has one more module than the next
+    version; the build backend's wheels are fetched for the upgrade, which runs in the booted
+    machine without a network."""
+    log = temporary_log("admin-install")
+    with WorkRoot(base_root(native_architecture(), log), "admin") as work:
+        source = work.put_source(REPO)
+        (source / GONE).write_text('"""A module the next version deletes."""\n')
+        work.trust_host_certificate_authorities()
+        binds = download_caches(native_architecture())
+        work.run(["sh", "-c", f"cd {SOURCE_IN_ROOT} && systemd/install.sh"], log=log, binds=binds)
+        pip = ["/opt/party-button/venv/bin/pip", "download", "--quiet", "--dest", WHEELS]
+        work.run([*pip, "setuptools>=68", "wheel"], log=log, binds=binds)
+        yield work
+
+
+@pytest.fixture(scope="module")
+def machine(root: WorkRoot) -> Iterator[Machine]:
+    config = root.path / CONFIG.relative_to("/")
+    text = config.read_text().replace("pin_factory: auto", "pin_factory: mock")
+    config.write_text(text.replace("max_duration: null", "max_duration: 40"))
+    with Machine(root.path, temporary_log("admin-boot")) as booted:
+        booted.run(["useradd", "--create-home", "--groups", "party-button", MEMBER])
+        booted.run(["mkdir", "-p", "/etc/systemd/system/party-button.service.d"])
+        booted.write(
+            "/etc/systemd/system/party-button.service.d/audio.conf",
+            "[Service]\nEnvironment=SDL_AUDIODRIVER=dummy\n",
+        )
+        booted.run(["systemctl", "daemon-reload"])
+        booted.run(["systemctl", "restart", UNIT])
+        yield booted
+
+
+def cursor(machine: Machine) -> str:
+    shown = machine.run(["journalctl", "--lines=0", "--show-cursor", "--no-pager"]).stdout
+    return next(line for line in shown.splitlines() if line.startswith("-- cursor: "))[11:]
+
+
+def journal(machine: Machine, after: str, *units: str) -> str:
+    command = ["journalctl", "--no-pager", "--output=cat", f"--after-cursor={after}"]
+    return machine.run([*command, *(f"--unit={unit}" for unit in units)], check=False).stdout
+
+
+def with_music_folder(text: str) -> str:
+    """The config with the admin's home music folder added to the songs' folders."""
+    folders = "  folders: [/var/lib/party-button/songs]"
+    assert folders in text
+    return text.replace(folders, f"  folders: [/var/lib/party-button/songs, {MUSIC}]")
+
+
+def test_check_config_sees_a_home_folder_as_the_service_does(machine):
+    wait_active(machine)
+    machine.run(["mkdir", "-p", MUSIC])
+    machine.run(["cp", "/var/lib/party-button/songs/lift-off.ogg", MUSIC])
+    machine.run(["chmod", "-R", "a+rX", "/home/pi"])
+    good = machine.run(["cat", str(CONFIG)]).stdout
+    machine.write("/root/music.yaml", with_music_folder(good))
+    machine.run(["cp", "/root/music.yaml", "/etc/party-button/candidate.yaml"])
+    # Root reads the folder: another file is checked as root, and a note says so.
+    other = machine.run(["party-button", "check-config", "/etc/party-button/candidate.yaml"])
+    assert "OK" in other.stdout
+    machine.run(["cp", str(CONFIG), "/root/good.yaml"])
+    machine.run(["cp", "/root/music.yaml", str(CONFIG)])
+    result = machine.run(["party-button", "check-config"], check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"folder '{MUSIC}' cannot be reached" in result.stderr
+    assert "(the service's sandbox hides /home: ProtectHome=yes)" in result.stderr
+    machine.run(["cp", "/root/good.yaml", str(CONFIG)])
+    ok = machine.run(["party-button", "check-config"])
+    assert "note: checked as party-button.service sees the files" in ok.stdout
+
+
+def test_reload_of_a_folder_the_service_cannot_read_fails_and_keeps_the_daemon(machine):
+    wait_idle(machine)
+    pid = main_pid(machine)
+    before = cursor(machine)
+    machine.run(["cp", "/root/music.yaml", str(CONFIG)])
+    reload = machine.run(["systemctl", "reload", UNIT], check=False)
+    assert reload.returncode != 0
+    messages = journal(machine, before, UNIT)
+    assert f"songs.folders: folder '{MUSIC}' cannot be reached" in messages
+    status = machine.run(["systemctl", "status", "--no-pager", UNIT], check=False).stdout
+    assert "reload failed (1 problem(s) in /etc/party-button/config.yaml)" in status
+    assert main_pid(machine) == pid
+    assert lights_on(control(machine, "press"))
+    control(machine, "stop")
+    wait_idle(machine)
+
+
+def test_relays_end_off_with_the_broken_config_and_the_restarts_stop(machine):
+    wait_idle(machine)
+    machine.run(["cp", "/root/music.yaml", str(CONFIG)])
+    assert lights_on(control(machine, "press"))
+    before = cursor(machine)
+    machine.run(["systemctl", "kill", "--kill-who=main", "--signal=KILL", UNIT])
+
+    def gave_up() -> bool:
+        shown = machine.run(["systemctl", "show", "--property=Result", UNIT]).stdout
+        return shown.strip() == "Result=start-limit-hit"
+
+    wait_until(gave_up, 120, "systemd giving up after the start limit")
+    messages = journal(machine, before, UNIT)
+    assert "relays off: lights, beacon, fog, strobe" in messages  # ExecStopPost, broken config
+    assert "Traceback" not in messages
+    assert "not started: fix the config, then: systemctl restart party-button" in messages
+    assert messages.count("relays off: lights, beacon, fog, strobe") >= 5  # every stop
+    status = machine.run(["systemctl", "status", "--no-pager", UNIT], check=False).stdout
+    assert "start-limit-hit" in status
+    reload = machine.run(["systemctl", "reload", UNIT], check=False)
+    assert reload.returncode != 0
+    machine.run(["cp", "/root/good.yaml", str(CONFIG)])
+    machine.run(["systemctl", "restart", UNIT])
+    wait_active(machine)
+
+
+def test_an_upgrade_waits_for_the_party_to_end_and_leaves_a_clean_checkout(machine):
+    wait_idle(machine)
+    site = machine.root / VENV_SITE.lstrip("/")
+    assert (site / GONE).is_file()  # the installed version had it
+    (machine.root / SOURCE_IN_ROOT.lstrip("/") / GONE).unlink()  # the new one has not
+    old = main_pid(machine)
+    machine.run(["touch", "/root/before-upgrade"])
+    assert lights_on(control(machine, "press"))
+    script = f"cd {SOURCE_IN_ROOT} && systemd/install.sh --no-apt '{OFFLINE_PIP}'"
+    upgrade = subprocess.Popen(
+        machine.command(["sh", "-c", script]),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen: list[tuple[int, str]] = []
+    while upgrade.poll() is None:
+        status = machine.run(["party-button", "status", "--json"], check=False)
+        if '"phase"' in status.stdout:
+            phase = status.stdout.split('"phase": "')[1].split('"')[0]
+            seen.append((main_pid(machine), phase))
+        time.sleep(0.5)
+    output = upgrade.stdout.read() if upgrade.stdout else ""
+    assert upgrade.returncode == 0, output
+    assert "a party is on" in output and "waits for its end" in output
+    old_phases = [phase for pid, phase in seen if pid == old]
+    # The old daemon's party ran to its end (max_duration) and was idle before the restart.
+    assert old_phases[0] in ("intro", "party") and "idle" in old_phases
+    assert old_phases.index("idle") > old_phases.index(old_phases[0])
+    new = wait_active(machine)
+    assert new != old
+    assert not (site / GONE).exists()
+    checkout = machine.root / SOURCE_IN_ROOT.lstrip("/")
+    assert not (checkout / "build").exists()
+    assert not list(checkout.glob("*.egg-info"))
+    written = machine.run(["find", SOURCE_IN_ROOT, "-newer", "/root/before-upgrade"])
+    assert written.stdout == ""  # the installer wrote nothing into the checkout
+    assert "What differs:" in output
+
+
+def test_uninstall_purge_leaves_nothing(machine):
+    result = machine.run([f"{SOURCE_IN_ROOT}/systemd/uninstall.sh", "--purge"])
+    assert "party-button removed" in result.stdout
+    for path in ("/etc/party-button", "/var/lib/party-button", "/opt/party-button"):
+        assert not (machine.root / path.lstrip("/")).exists(), path
+    assert machine.run(["getent", "passwd", "party-button"], check=False).returncode == 2
+    assert machine.run(["getent", "group", "party-button"], check=False).returncode == 2
+    assert "party-button" not in machine.run(["id", "-nG", MEMBER]).stdout
+    left = machine.run(
+        ["find", "/etc", "/var/lib", "/opt", "/usr/local", "-name", "*party-button*"],
+        check=False,
+    ).stdout
+    assert left == ""
+    assert machine.run(["systemctl", "cat", UNIT], check=False).returncode != 0
