@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import grp
 import json
 import os
 import shutil
@@ -237,7 +238,12 @@ def test_a_user_outside_the_services_group_is_told_to_join_it(monkeypatch):
             return "answered"
 
         result = run_as(65534, 65534, [], ask)
+        group = grp.getgrgid(service_folder.stat().st_gid).gr_name
         listener.close()
     finally:
         shutil.rmtree(runtime)
-    assert result.startswith(f"permission denied on {system_socket}: join the socket's group")
+    # Named from the folder's group: the refused user may not list the folder (no "ls -l").
+    assert result == (
+        f"permission denied on {system_socket}: only members of the group {group!r} may use "
+        f"it: ask the admin to add you (sudo usermod -aG {group} nobody), then log in again"
+    )

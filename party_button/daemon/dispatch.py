@@ -10,6 +10,7 @@ the lights follower (shows) and the pins (relays off).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from party_button.daemon.events import Peer
@@ -125,12 +126,11 @@ class Dispatcher:
         assert hardware is not None
         if action is Do.RELAYS_ON:
             daemon.lights.follow(daemon.machine.phase, now)
-            names = ",".join(hardware.relays)
-            log.info("party lights on: %s", names, extra={"RELAY": names})
+            _log_relays("party lights on", hardware.relays)
         elif action is Do.RELAYS_OFF:
             daemon.lights.stop(now)
             hardware.all_off()
-            log.info("relays off", extra={"RELAY": ",".join(hardware.relays)})
+            _log_relays("relays off", hardware.relays)
         elif action is Do.PLAY_INTRO:
             conductor.play_intro()
         elif action is Do.PLAY_SONG:
@@ -145,3 +145,10 @@ class Dispatcher:
             conductor.stop()
         elif action is Do.PREPARE_NEXT:
             conductor.rescan()
+
+
+def _log_relays(what: str, names: Iterable[str]) -> None:
+    """``WHAT: lights`` once per relay, each with its own ``RELAY=`` journal field, so that
+    ``journalctl RELAY=lights`` finds every switch of that relay."""
+    for name in names:
+        log.info("%s: %s", what, name, extra={"RELAY": name})
