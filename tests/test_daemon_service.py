@@ -14,7 +14,7 @@ from gpiozero import DigitalOutputDevice
 
 from party_button.config.schema import load_config
 from party_button.daemon.daemon import Daemon
-from party_button.daemon.events import ReloadRequest, Request
+from party_button.daemon.events import Peer, ReloadRequest, Request
 from party_button.daemon.party import Input
 from party_button.errors import ConfigError
 from party_button.media.audio import PygamePlayer
@@ -178,6 +178,18 @@ def test_log_records_carry_journal_fields(daemon, caplog):
         ("SONG", party.playing.name),
         ("PHASE", "party"),
     ]
+
+
+@pytest.mark.parametrize(("uid", "who"), [(65534, "pid 4321"), (1000, "uid 1000 pid 4321")])
+def test_a_press_names_its_sender_by_pid_for_journald(daemon, caplog, uid, who):
+    # Under PrivateUsers=yes another user is uid 65534 inside the unit: not worth a word;
+    # OBJECT_PID= lets journald add the sender's unit and real uid (OBJECT_SYSTEMD_UNIT=).
+    party = daemon()
+    with caplog.at_level(logging.INFO):
+        party.handle(Request(Input.PRESS, peer=Peer(pid=4321, uid=uid, gid=uid)))
+    [record] = [r for r in caplog.records if getattr(r, "EVENT", None) == "press"]
+    assert record.getMessage() == f"press (control, {who}) during idle"
+    assert record.OBJECT_PID == "4321"
 
 
 def test_shutdown_logs_every_relay_off(daemon, caplog):

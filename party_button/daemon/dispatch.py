@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+OVERFLOW_UID = 65534
+"""The uid a user namespace gives every user it does not map (``nobody``)."""
+
 # How often a running party looks at the mixer to notice the end of a sound.
 PARTY_POLL_INTERVAL = 0.05
 _BUTTON = {"source": "button"}
@@ -59,10 +62,15 @@ class Dispatcher:
     def _input(self, signal_in: Input, now: float, source: dict[str, Any]) -> list[Do]:
         """Hand a press, hold, stop or next from ``source`` to the state machine."""
         before = self.daemon.machine.phase
-        who = source["source"] + (
-            f", uid {source['uid']} pid {source['pid']}" if "uid" in source else ""
-        )
+        who = source["source"]
         extra = {"EVENT": signal_in.value, "SOURCE": source["source"]}
+        if "pid" in source:
+            # Under the unit's PrivateUsers=yes every other user is nobody: the uid says
+            # nothing then. OBJECT_PID= makes journald name the sender's unit and user
+            # (OBJECT_SYSTEMD_UNIT=, OBJECT_UID=), as it sees them outside the sandbox.
+            uid = "" if source["uid"] == OVERFLOW_UID else f"uid {source['uid']} "
+            who += f", {uid}pid {source['pid']}"
+            extra["OBJECT_PID"] = str(source["pid"])
         log.info("%s (%s) during %s", signal_in.value, who, before.value, extra=extra)
         self.daemon.board.announce(signal_in.value, during=before.value, **source)
         actions = self.daemon.machine.handle(signal_in, now)
