@@ -174,7 +174,11 @@ def test_relays_end_off_with_the_broken_config_and_the_restarts_stop(machine):
         shown = machine.run(["systemctl", "show", "--property=Result", UNIT]).stdout
         return shown.strip() == "Result=start-limit-hit"
 
-    wait_until(gave_up, 120, "systemd giving up after the start limit")
+    try:
+        wait_until(gave_up, 300, "systemd giving up after the start limit")
+    finally:
+        shown = machine.run(["systemctl", "status", "--no-pager", UNIT], check=False).stdout
+        print(shown, journal(machine, before))
     messages = journal(machine, before, UNIT)
     assert "relays off: lights, beacon, fog, strobe" in messages  # ExecStopPost, broken config
     assert "Traceback" not in messages
