@@ -55,6 +55,19 @@ def wait_status(machine: Machine, text: str, timeout: float = 30, unit: str = UN
     wait_until(shown, timeout, f"systemctl status {unit} showing {text}")
 
 
+def cursor(machine: Machine) -> str:
+    """Where the journal ends now: later reads start after it."""
+    shown = machine.run(["journalctl", "--lines=0", "--show-cursor", "--no-pager"]).stdout
+    [line] = [line for line in shown.splitlines() if line.startswith("-- cursor: ")]
+    return line.removeprefix("-- cursor: ")
+
+
+def journal(machine: Machine, *, after: str, unit: str = UNIT) -> str:
+    """The unit's journal messages since the cursor ``after``, one a line."""
+    command = ["journalctl", "--no-pager", "--output=cat", f"--unit={unit}"]
+    return machine.run([*command, f"--after-cursor={after}"], check=False).stdout
+
+
 def control(machine: Machine, command: str, user: str | None = MEMBER) -> dict[str, Any]:
     """``party-button COMMAND --json`` as ``user`` (``None``: root), as a shell user runs it."""
     result = machine.run(["party-button", command, "--json"], user=user, check=False)

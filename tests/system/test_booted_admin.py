@@ -18,6 +18,8 @@ from tests.system.booted import (
     MEMBER,
     UNIT,
     control,
+    cursor,
+    journal,
     lights_on,
     main_pid,
     wait_active,
@@ -68,16 +70,6 @@ def machine(root: WorkRoot) -> Iterator[Machine]:
         booted.run(["systemctl", "daemon-reload"])
         booted.run(["systemctl", "restart", UNIT])
         yield booted
-
-
-def cursor(machine: Machine) -> str:
-    shown = machine.run(["journalctl", "--lines=0", "--show-cursor", "--no-pager"]).stdout
-    return next(line for line in shown.splitlines() if line.startswith("-- cursor: "))[11:]
-
-
-def journal(machine: Machine, after: str, *units: str) -> str:
-    command = ["journalctl", "--no-pager", "--output=cat", f"--after-cursor={after}"]
-    return machine.run([*command, *(f"--unit={unit}" for unit in units)], check=False).stdout
 
 
 def with_music_folder(text: str) -> str:
@@ -153,7 +145,7 @@ def test_reload_of_a_folder_the_service_cannot_read_fails_and_keeps_the_daemon(m
     machine.run(["cp", "/root/music.yaml", str(CONFIG)])
     reload = machine.run(["systemctl", "reload", UNIT], check=False)
     assert reload.returncode != 0
-    messages = journal(machine, before, UNIT)
+    messages = journal(machine, after=before)
     assert f"songs.folders: folder '{MUSIC}' cannot be reached" in messages
     status = machine.run(["systemctl", "status", "--no-pager", UNIT], check=False).stdout
     assert "reload failed (1 problem(s) in /etc/party-button/config.yaml)" in status
@@ -178,8 +170,8 @@ def test_relays_end_off_with_the_broken_config_and_the_restarts_stop(machine):
         wait_until(gave_up, 300, "systemd giving up after the start limit")
     finally:
         shown = machine.run(["systemctl", "status", "--no-pager", UNIT], check=False).stdout
-        print(shown, journal(machine, before))
-    messages = journal(machine, before, UNIT)
+        print(shown, journal(machine, after=before))
+    messages = journal(machine, after=before)
     assert "relays off: lights, beacon, fog, strobe" in messages  # ExecStopPost, broken config
     assert "Traceback" not in messages
     assert "not started: fix the config, then: systemctl restart party-button" in messages

@@ -28,6 +28,8 @@ from tests.system.booted import (
     MEMBER,
     UNIT,
     control,
+    cursor,
+    journal,
     lights_on,
     main_pid,
     wait_active,
@@ -66,19 +68,6 @@ def press_until_playing(machine: Machine) -> dict[str, Any]:
         return status if status["phase"] == "party" and status["playing"] else None
 
     return wait_until(playing, 30, "the song after the intro")
-
-
-def cursor(machine: Machine) -> str:
-    """Where the journal ends now: later reads start after it."""
-    shown = machine.run(["journalctl", "--lines=0", "--show-cursor", "--no-pager"]).stdout
-    [line] = [line for line in shown.splitlines() if line.startswith("-- cursor: ")]
-    return line.removeprefix("-- cursor: ")
-
-
-def journal(machine: Machine, *, after: str, unit: str = UNIT) -> str:
-    """The unit's journal messages since the cursor ``after``, one a line."""
-    command = ["journalctl", "--no-pager", "--output=cat", f"--unit={unit}"]
-    return machine.run([*command, f"--after-cursor={after}"], check=False).stdout
 
 
 def field_journal(machine: Machine, match: str) -> list[str]:
