@@ -180,16 +180,14 @@ def test_log_records_carry_journal_fields(daemon, caplog):
     ]
 
 
-@pytest.mark.parametrize(("uid", "who"), [(65534, "pid 4321"), (1000, "uid 1000 pid 4321")])
-def test_a_press_names_its_sender_by_pid_for_journald(daemon, caplog, uid, who):
-    # Under PrivateUsers=yes another user is uid 65534 inside the unit: not worth a word;
-    # OBJECT_PID= lets journald add the sender's unit and real uid (OBJECT_SYSTEMD_UNIT=).
+def test_a_press_names_its_sender_by_uid_user_name_and_pid(daemon, caplog):
     party = daemon()
     with caplog.at_level(logging.INFO):
-        party.handle(Request(Input.PRESS, peer=Peer(pid=4321, uid=uid, gid=uid)))
-    [record] = [r for r in caplog.records if getattr(r, "EVENT", None) == "press"]
-    assert record.getMessage() == f"press (control, {who}) during idle"
-    assert record.OBJECT_PID == "4321"
+        party.handle(Request(Input.PRESS, peer=Peer(pid=4321, uid=0, gid=0)))
+        party.handle(Request(Input.STOP, peer=Peer(pid=4322, uid=4_000_000, gid=0)))
+    said = [r.getMessage() for r in caplog.records if getattr(r, "EVENT", None)]
+    assert said[0] == "press (control, uid 0 (root) pid 4321) during idle"
+    assert said[1].startswith("stop (control, uid 4000000 (unknown user) pid 4322) during ")
 
 
 def test_shutdown_logs_every_relay_off(daemon, caplog):

@@ -9,7 +9,9 @@ the lights follower (shows) and the pins (relays off).
 
 from __future__ import annotations
 
+import functools
 import logging
+import pwd
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +24,6 @@ if TYPE_CHECKING:
     from party_button.daemon.daemon import Daemon
 
 log = logging.getLogger(__name__)
-
-OVERFLOW_UID = 65534
-"""The uid a user namespace gives every user it does not map (``nobody``)."""
 
 # How often a running party looks at the mixer to notice the end of a sound.
 PARTY_POLL_INTERVAL = 0.05
@@ -64,13 +63,8 @@ class Dispatcher:
         before = self.daemon.machine.phase
         who = source["source"]
         extra = {"EVENT": signal_in.value, "SOURCE": source["source"]}
-        if "pid" in source:
-            # Under the unit's PrivateUsers=yes every other user is nobody: the uid says
-            # nothing then. OBJECT_PID= makes journald name the sender's unit and user
-            # (OBJECT_SYSTEMD_UNIT=, OBJECT_UID=), as it sees them outside the sandbox.
-            uid = "" if source["uid"] == OVERFLOW_UID else f"uid {source['uid']} "
-            who += f", {uid}pid {source['pid']}"
-            extra["OBJECT_PID"] = str(source["pid"])
+        if "uid" in source:
+            who += f", uid {source['uid']} ({user_name(source['uid'])}) pid {source['pid']}"
         log.info("%s (%s) during %s", signal_in.value, who, before.value, extra=extra)
         self.daemon.board.announce(signal_in.value, during=before.value, **source)
         actions = self.daemon.machine.handle(signal_in, now)
@@ -160,3 +154,13 @@ def _log_relays(what: str, names: Iterable[str]) -> None:
     ``journalctl RELAY=lights`` finds every switch of that relay."""
     for name in names:
         log.info("%s: %s", what, name, extra={"RELAY": name})
+
+
+@functools.lru_cache(maxsize=64)
+def user_name(uid: int) -> str:
+    """The name of user ``uid`` (the web page's and MQTT bridge's services have their own),
+    or ``unknown user``."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return "unknown user"

@@ -133,9 +133,9 @@ def test_presses_are_in_the_journal_with_their_event_and_source_fields(machine):
         30,
         "a new EVENT=press journal entry",
     )
-    # Who pressed, as the kernel tells it; under the unit's PrivateUsers=yes every user but
-    # root and party-button is nobody (65534) inside the service: only the pid is shown.
-    assert re.fullmatch(r"press \(control, pid \d+\) during idle", entry), entry
+    # Who pressed, as the kernel tells it: the unit has no PrivateUsers=, so the uid is the
+    # shell user's own, with its name.
+    assert re.fullmatch(rf"press \(control, uid \d+ \({MEMBER}\) pid \d+\) during idle", entry)
     assert entry in field_journal(machine, "SOURCE=control")
     control(machine, "stop")
     wait_idle(machine)
