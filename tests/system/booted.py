@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import time
 from collections.abc import Callable
@@ -63,9 +64,24 @@ def cursor(machine: Machine) -> str:
 
 
 def journal(machine: Machine, *, after: str, unit: str = UNIT) -> str:
-    """The unit's journal messages since the cursor ``after``, one a line."""
-    command = ["journalctl", "--no-pager", "--output=cat", f"--unit={unit}"]
-    return machine.run([*command, f"--after-cursor={after}"], check=False).stdout
+    """The messages of ``unit`` (a glob such as ``party-button-beats@*.service``) since the
+    cursor ``after``, one a line.
+
+    The unit is matched here, not by journalctl: ``--after-cursor`` with a match skips the
+    first matching entry when the cursor's own entry does not match.
+    """
+    command = ["journalctl", "--no-pager", "--output=json", f"--after-cursor={after}"]
+    fields = "--output-fields=MESSAGE,_SYSTEMD_UNIT,UNIT"
+    lines = []
+    for line in machine.run([*command, fields], check=False).stdout.splitlines():
+        entry = json.loads(line)
+        units = (entry.get("_SYSTEMD_UNIT", ""), entry.get("UNIT", ""))
+        if any(fnmatch.fnmatchcase(name, unit) for name in units):
+            message = entry.get("MESSAGE", "")
+            lines.append(
+                bytes(message).decode(errors="replace") if isinstance(message, list) else message
+            )
+    return "".join(f"{message}\n" for message in lines)
 
 
 def control(machine: Machine, command: str, user: str | None = MEMBER) -> dict[str, Any]:
