@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from party_button.testing import write_tone
 from tests.system.booted import (
     CONFIG,
     MEMBER,
@@ -34,6 +35,9 @@ MUSIC = "/home/pi/Music"
 GONE = "party_button/gone_upstream.py"
 """A module of the installed version that the next version no longer has."""
 VENV_SITE = "/opt/party-button/venv/lib/python3.11/site-packages"
+LONG = "/var/lib/party-button/long"
+PARTY_SECONDS = 90
+"""How long the party during the upgrade lasts (its one song is longer)."""
 WHEELS = "/root/wheels"
 OFFLINE_PIP = f"PIP_ARGS=--no-index --find-links={WHEELS} --no-deps"
 
@@ -164,8 +168,22 @@ def test_relays_end_off_with_the_broken_config_and_the_restarts_stop(machine):
     wait_active(machine)
 
 
-def test_an_upgrade_waits_for_the_party_to_end_and_leaves_a_clean_checkout(machine):
-    wait_idle(machine)
+def test_an_upgrade_waits_for_the_party_to_end_and_leaves_a_clean_checkout(machine, tmp_path):
+    # A party of one long song, cut by max_duration long after the installer has reached its
+    # wait (it copies the checkout and refreshes the venv first, seconds even under load).
+    long_song = machine.root / "var/lib/party-button/long/long.ogg"
+    long_song.parent.mkdir()
+    write_tone(tmp_path / "long.ogg", 200.0, 330.0)
+    long_song.write_bytes((tmp_path / "long.ogg").read_bytes())
+    machine.run(["chown", "-R", "party-button:party-button", str(LONG)])
+    good = machine.run(["cat", str(CONFIG)]).stdout
+    folders = "  folders: [/var/lib/party-button/songs]"
+    party = good.replace(folders, f"  folders: [{LONG}]").replace(
+        "max_duration: 40", f"max_duration: {PARTY_SECONDS}"
+    )
+    machine.write(str(CONFIG), party)
+    machine.run(["systemctl", "reload", UNIT])
+    wait_until(lambda: control(machine, "status")["songs"] == 1, 60, "the long song scanned")
     site = machine.root / VENV_SITE.lstrip("/")
     assert (site / GONE).is_file()  # the installed version had it
     (machine.root / SOURCE_IN_ROOT.lstrip("/") / GONE).unlink()  # the new one has not
@@ -203,6 +221,8 @@ def test_an_upgrade_waits_for_the_party_to_end_and_leaves_a_clean_checkout(machi
     written = machine.run(["find", SOURCE_IN_ROOT, "-newer", "/root/before-upgrade"])
     assert written.stdout == ""  # the installer wrote nothing into the checkout
     assert "What differs:" in output
+    machine.write(str(CONFIG), good)
+    machine.run(["systemctl", "reload", UNIT])
 
 
 def test_uninstall_purge_leaves_nothing(machine):
