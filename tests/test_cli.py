@@ -124,7 +124,8 @@ def test_a_start_under_systemd_refused_for_the_config_says_to_restart(tmp_path: 
     assert result.returncode == 1
     assert result.stderr.splitlines()[-2:] == [
         f"{path}:20: songs.folders: folder '/nowhere' does not exist",
-        "not started: fix the config, then: systemctl restart party-button",
+        "not started: fix the config, then: "
+        "systemctl reset-failed party-button; systemctl restart party-button",
     ]
 
 

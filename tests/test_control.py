@@ -194,7 +194,7 @@ def test_cli_reload_without_a_daemon_says_to_restart_it(tmp_path, capsys):
     assert main(["reload", "--socket", str(tmp_path / "none.sock")]) == 1
     assert capsys.readouterr().err.endswith(
         "(is it running?); a daemon that failed to start reads its config when started "
-        "again: systemctl restart party-button\n"
+        "again: systemctl reset-failed party-button; systemctl restart party-button\n"
     )
 
 

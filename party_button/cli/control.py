@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         raise ControlError(
             f"{exc}; a daemon that failed to start reads its config when started again: "
-            "systemctl restart party-button"
+            "systemctl reset-failed party-button; systemctl restart party-button"
         ) from None
     if args.command == "status" or args.json:
         print(json.dumps(answer, indent=2))

@@ -11,7 +11,10 @@ from party_button.control.protocol import daemon_socket_path
 from party_button.errors import ConfigError
 
 # The last line of a start refused for the config: systemctl reload needs a running daemon.
-NOT_STARTED = "not started: fix the config, then: systemctl restart party-button"
+NOT_STARTED = (
+    "not started: fix the config, then: "
+    "systemctl reset-failed party-button; systemctl restart party-button"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

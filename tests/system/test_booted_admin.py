@@ -154,7 +154,10 @@ def test_relays_end_off_with_the_broken_config_and_the_restarts_stop(machine):
     wait_until(gave_up, 300, "systemd giving up after the start limit")
     messages = journal(machine, after=before)
     assert "Traceback" not in messages
-    assert "not started: fix the config, then: systemctl restart party-button" in messages
+    assert (
+        "not started: fix the config, then: "
+        "systemctl reset-failed party-button; systemctl restart party-button"
+    ) in messages
     # ExecStopPost drove the relays off after every start, the broken config notwithstanding.
     starts = messages.count("Starting party-button.service")
     assert starts >= 4
@@ -164,6 +167,9 @@ def test_relays_end_off_with_the_broken_config_and_the_restarts_stop(machine):
     reload = machine.run(["systemctl", "reload", UNIT], check=False)
     assert reload.returncode != 0
     machine.run(["cp", "/root/good.yaml", str(CONFIG)])
+    refused = machine.run(["systemctl", "restart", UNIT], check=False)
+    assert refused.returncode != 0  # the start limit holds until reset
+    machine.run(["systemctl", "reset-failed", UNIT])
     machine.run(["systemctl", "restart", UNIT])
     wait_active(machine)
 
