@@ -27,7 +27,7 @@ from tests.system.booted import (
     wait_idle,
     wait_until,
 )
-from tests.system.conftest import REPO
+from tests.system.conftest import REPO, install
 from tests.system.containers import SOURCE_IN_ROOT, Machine, WorkRoot
 from tests.system.roots import base_root, download_caches, native_architecture, temporary_log
 
@@ -52,8 +52,8 @@ def root() -> Iterator[WorkRoot]:
         source = work.put_source(REPO)
         (source / GONE).write_text('"""A module the next version deletes."""\n')
         work.trust_host_certificate_authorities()
+        install(work, native_architecture(), log)
         binds = download_caches(native_architecture())
-        work.run(["sh", "-c", f"cd {SOURCE_IN_ROOT} && systemd/install.sh"], log=log, binds=binds)
         pip = ["/opt/party-button/venv/bin/pip", "download", "--quiet", "--dest", WHEELS]
         work.run([*pip, "setuptools>=68", "wheel"], log=log, binds=binds)
         yield work
