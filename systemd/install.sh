@@ -13,11 +13,18 @@
 #              party-button installed
 #   NO_APT=1   only check the Debian packages, name the missing ones and stop (--no-apt)
 #
-# An existing /etc/party-button/config.yaml is never overwritten; the shipped one is then
-# written next to it as config.yaml.dist, and a new one gets a random web PIN. Songs already
-# in /var/lib/party-button/songs stay. The web page's service (party-button-web) and the MQTT
-# bridge's (party-button-mqtt) are installed and enabled when the config says web.enabled or
-# mqtt.enabled is true, and removed when it does not.
+# Run it again from a newer checkout to upgrade: the package is built from a clean copy of the
+# checkout (nothing is written into it), the venv gets exactly the new modules, and a running
+# party is never cut: the daemon restarts once it is idle.
+#
+# An existing /etc/party-button/config.yaml (root:party-button, 0640: it holds the web PIN)
+# is never overwritten; the shipped one is then written next to it as config.yaml.dist, with
+# the shipped example PIN, and what differs is shown. A new config gets a random web PIN.
+# Songs already in /var/lib/party-button/songs stay; the songs are copied in as the service's
+# user, so that nothing the service's user can write is followed by root. The web page's
+# service (party-button-web) and the MQTT bridge's (party-button-mqtt) are installed and
+# enabled when the config says web.enabled or mqtt.enabled is true, and removed when it does
+# not; mpv is installed when clips.enabled is true.
 set -eu
 
 DESTDIR=${DESTDIR:-}
@@ -38,7 +45,7 @@ for arg in "$@"; do
         NO_APT=*) NO_APT=${arg#*=} ;;
         --no-venv) NO_VENV=1 ;;
         --no-apt) NO_APT=1 ;;
-        -h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -48,15 +55,17 @@ CONFDIR=/etc/party-button
 STATEDIR=/var/lib/party-button
 UNITDIR=/etc/systemd/system
 SYSUSERSDIR=/etc/sysusers.d
+TMPFILESDIR=/etc/tmpfiles.d
 UNITS="party-button.service party-button-beats.socket party-button-beats@.service"
 VENV=$PREFIX/venv
 ROOT=${DESTDIR%/}
 
 # What the service needs at run time from Debian: Python with venv; systemd's Python module
 # (journald, sd_notify; pip would have to compile it); ALSA's library, which SDL loads for
-# sound; GLib, which pygame's mixer links (libgthread); mpv, which shows the clips; procps
-# for /bin/kill, the unit's ExecReload= (minimal images lack it).
-RUNTIME_DEBS="python3 python3-venv python3-systemd libasound2 libglib2.0-0 mpv procps"
+# sound; GLib, which pygame's mixer links (libgthread). mpv, which shows the clips, only when
+# the config turns clips on (CLIPS_DEBS, below).
+RUNTIME_DEBS="python3 python3-venv python3-systemd libasound2 libglib2.0-0"
+CLIPS_DEBS="mpv"
 
 if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
     echo "install.sh: run as root (sudo), or give DESTDIR=DIR to install into a folder" >&2
@@ -77,6 +86,53 @@ missing_debs() {
     done
 }
 
+# install_debs DEB...: install the missing ones with apt, or name them and stop (--no-apt).
+install_debs() {
+    missing=$(missing_debs "$@")
+    missing=${missing% }
+    if [ -z "$missing" ]; then
+        step "Debian packages: all there ($*)"
+    elif [ "$NO_APT" = 1 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "install.sh: missing Debian packages: $missing" >&2
+        echo "install them first: apt-get install $missing" >&2
+        exit 1
+    else
+        step "Debian packages: installing $missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        # shellcheck disable=SC2086  # a list of packages
+        apt-get install -y -q --no-install-recommends $missing
+    fi
+}
+
+# party_phase: what the running daemon is doing (idle, intro, party...), or nothing.
+party_phase() {
+    "$VENV/bin/party-button" status --json 2>/dev/null |
+        sed -n 's/^ *"phase": "\([a-z]*\)".*/\1/p'
+}
+
+# wait_for_idle WHAT: never cut a party; WHAT (changing the code, restarting) waits for its end.
+wait_for_idle() {
+    [ -z "$ROOT" ] && [ -d /run/systemd/system ] && [ -x "$VENV/bin/party-button" ] || return 0
+    systemctl is-active --quiet party-button.service || return 0
+    said=
+    while phase=$(party_phase) && [ -n "$phase" ] && [ "$phase" != idle ]; do
+        if [ -z "$said" ]; then
+            step "a party is on ($phase): $1 waits for its end (party-button stop ends it now)"
+            said=1
+        fi
+        sleep 2
+    done
+}
+
+# as_owner DIR COMMAND...: run COMMAND as the user who owns DIR (a folder others may write:
+# a link put there leads only where that user could write anyway).
+as_owner() {
+    owner=$(stat -c %U "$1")
+    shift
+    setpriv --reuid="$owner" --regid="$owner" --init-groups -- "$@"
+}
+
 # Debian packages: only on the machine itself (a DESTDIR is a package's or an image's job).
 if [ -z "$ROOT" ]; then
     debs=$RUNTIME_DEBS
@@ -89,30 +145,27 @@ if [ -z "$ROOT" ]; then
         fi
     fi
     # shellcheck disable=SC2086  # debs is a list of words on purpose
-    missing=$(missing_debs $debs)
-    missing=${missing% }
-    if [ -z "$missing" ]; then
-        step "Debian packages: all there ($debs)"
-    elif [ "$NO_APT" = 1 ] || ! command -v apt-get >/dev/null 2>&1; then
-        echo "install.sh: missing Debian packages: $missing" >&2
-        echo "install them first: apt-get install $missing" >&2
-        exit 1
-    else
-        step "Debian packages: installing $missing"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -q
-        # shellcheck disable=SC2086
-        apt-get install -y -q --no-install-recommends $missing
-    fi
+    install_debs $debs
 fi
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+config_tmp=$WORK/config.yaml
+# The package is built from a clean copy of the checkout: a build/ left in it would bring back
+# modules deleted since, and a root-owned build/ or egg-info would stay in the admin's folder.
+PKG=$WORK/party-button
+mkdir "$PKG"
+(cd "$SRC" && tar -cf - --exclude=./.git --exclude=./build --exclude='*.egg-info' \
+    --exclude=__pycache__ --exclude=./.venv --exclude=./songs .) | tar -xf - -C "$PKG"
 
 if [ "$NO_VENV" != 1 ]; then
     step "virtual environment $ROOT$VENV${EXTRAS:+ (extras: $EXTRAS)}"
     # System site packages let apt's python3-lgpio, python3-rpi.gpio and python3-systemd in.
     "$PYTHON" -m venv --system-site-packages "$ROOT$VENV"
+    wait_for_idle "changing the code"
     # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
     "$ROOT$VENV/bin/pip" install --quiet --disable-pip-version-check $PIP_ARGS \
-        "$SRC${EXTRAS:+[$EXTRAS]}"
+        "$PKG${EXTRAS:+[$EXTRAS]}"
     # On everyone's PATH, for party-button press|stop|status|reload (a file of the admin's
     # own by that name stays).
     link=$ROOT/usr/local/bin/party-button
@@ -128,36 +181,73 @@ fi
 step "configuration $ROOT$CONFDIR/config.yaml"
 install -d -m 0755 "$ROOT$CONFDIR"
 # The shipped config finds songs next to itself; the service's live in $STATEDIR/songs.
-config_tmp=$(mktemp)
-trap 'rm -f "$config_tmp"' EXIT
-# A new config gets its own web PIN: six random digits, never the shipped example.
-pin=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
-pin=$(printf '%06d' $((pin % 1000000)))
 sed -E -e "/^[[:space:]]*(folders|intro_sound|fallback_sound):/ s#(\.\./)+songs#$STATEDIR/songs#g" \
-    -e "/^[[:space:]]*pin:/ s#\"[0-9]+\"#\"$pin\"#" \
     "$SRC/config/config.yaml" > "$config_tmp"
+# The config holds the web PIN: root's, readable by the services' group only. The group is
+# given by systemd-tmpfiles (at boot, after systemd-sysusers has made it; below, at once).
+install -D -m 0644 /dev/stdin "$ROOT$TMPFILESDIR/party-button.conf" <<TMPFILES
+# The config holds the web page's PIN: readable by the party-button group, not by everyone.
+z $CONFDIR/config.yaml 0640 root party-button -
+TMPFILES
 if [ -e "$ROOT$CONFDIR/config.yaml" ]; then
+    # The shipped file, as it is (its example PIN): no secret, so no new PIN lies around.
     install -m 0644 "$config_tmp" "$ROOT$CONFDIR/config.yaml.dist"
-    echo "  kept the existing config.yaml; the shipped one is config.yaml.dist"
+    echo "  kept the existing config.yaml; the shipped one is config.yaml.dist. What differs:"
+    diff -u "$ROOT$CONFDIR/config.yaml" "$ROOT$CONFDIR/config.yaml.dist" | sed 's/^/    /' || true
 else
-    install -m 0644 "$config_tmp" "$ROOT$CONFDIR/config.yaml"
+    # A new config gets its own web PIN: six random digits, never the shipped example.
+    pin=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+    pin=$(printf '%06d' $((pin % 1000000)))
+    sed -E -i "/^[[:space:]]*pin:/ s#\"[0-9]+\"#\"$pin\"#" "$config_tmp"
+    install -m 0600 "$config_tmp" "$ROOT$CONFDIR/config.yaml"
     echo "  the web page's PIN is $pin (web.pin in $CONFDIR/config.yaml)"
 fi
 
+step "user and groups $ROOT$SYSUSERSDIR/party-button.conf"
+install -D -m 0644 "$SRC/systemd/party-button.sysusers" "$ROOT$SYSUSERSDIR/party-button.conf"
+if [ -z "$ROOT" ]; then
+    systemd-sysusers "$SYSUSERSDIR/party-button.conf"
+    systemd-tmpfiles --create "$TMPFILESDIR/party-button.conf"
+fi
+
 step "songs $ROOT$STATEDIR/songs"
-install -d -m 0755 "$ROOT$STATEDIR" "$ROOT$STATEDIR/songs"
+# Songs, clips and their sidecars; not the demo songs' generator and its ground truth.
+: > "$WORK/songs.list"
 if [ -d "$SRC/songs" ]; then
-    # Songs, clips and their sidecars, file by file, so that a song already there (maybe the
-    # admin's own) is never replaced; not the demo songs' generator and its ground truth.
     (cd "$SRC/songs" && find . -type f) | while IFS= read -r song; do
         case $(printf '%s' "$song" | tr '[:upper:]' '[:lower:]') in
             *.ogg|*.mp3|*.wav|*.flac|*.mp4|*.mkv|*.webm|*.mov|*.m4v) ;;
             *.beats.json|*.outlined.json) ;;
             *) continue ;;
         esac
-        [ -e "$ROOT$STATEDIR/songs/$song" ] ||
-            install -D -m 0644 "$SRC/songs/$song" "$ROOT$STATEDIR/songs/$song"
-    done
+        printf '%s\n' "$song"
+    done > "$WORK/songs.list"
+fi
+# The state folder belongs to the service's user, who may put links in it: everything in it
+# is done as that user (a link then leads only where that user could write anyway). A song
+# already there (maybe the admin's own) is never replaced.
+if [ -n "$ROOT" ]; then
+    install -d -m 0755 "$ROOT$STATEDIR"
+    run_in_state() { (cd "$ROOT$STATEDIR" && "$@"); }
+else
+    install -d -m 0755 -o party-button -g party-button "$STATEDIR"
+    run_in_state() { (cd "$STATEDIR" && as_owner . "$@"); }
+fi
+# Refuse, with a message, the links that the copy would follow (in a live system they lead
+# nowhere the service's user could not write anyway: the copy is that user's).
+awk -F/ '{ p = "songs"; for (i = 2; i < NF; i++) { p = p "/" $i; print p } }' \
+    "$WORK/songs.list" | sort -u > "$WORK/folders.list"
+for folder in songs $(cat "$WORK/folders.list"); do
+    if [ -L "$ROOT$STATEDIR/$folder" ]; then
+        echo "install.sh: $ROOT$STATEDIR/$folder is a link: not following it as root" >&2
+        echo "(remove it, or make it a folder, and run the installer again)" >&2
+        exit 1
+    fi
+done
+run_in_state mkdir -p songs
+if [ -s "$WORK/songs.list" ]; then
+    (cd "$SRC/songs" && tar -cf - -T "$WORK/songs.list") |
+        run_in_state tar -xf - --skip-old-files --no-same-owner -C songs
 fi
 
 step "units in $ROOT$UNITDIR: $UNITS"
@@ -165,8 +255,6 @@ for unit in $UNITS; do
     sed "s#/opt/party-button/venv#$VENV#g" "$SRC/systemd/$unit" > "$config_tmp"
     install -D -m 0644 "$config_tmp" "$ROOT$UNITDIR/$unit"
 done
-step "user and groups $ROOT$SYSUSERSDIR/party-button.conf"
-install -D -m 0644 "$SRC/systemd/party-button.sysusers" "$ROOT$SYSUSERSDIR/party-button.conf"
 
 # adapter NAME WHAT [EXTRA]: install the unit party-button-NAME.service, its sysusers file
 # and the pip EXTRA when `party-button NAME --is-enabled` says the config turns it on (and add
@@ -194,7 +282,7 @@ adapter() {
                 step "$what: the $extra extra in $ROOT$VENV"
                 # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
                 "$ROOT$VENV/bin/pip" install --quiet --disable-pip-version-check $PIP_ARGS \
-                    "$SRC[$extra${EXTRAS:+,$EXTRAS}]"
+                    "$PKG[$extra${EXTRAS:+,$EXTRAS}]"
             fi
             ADAPTERS="$ADAPTERS $unit"
             ;;
@@ -237,6 +325,20 @@ case " $ADAPTERS " in
         ;;
 esac
 
+# mpv only where clips are on: it brings a few hundred packages with it.
+if [ "$NO_VENV" != 1 ]; then
+    clips=$("$ROOT$VENV/bin/party-button" check-config --is-enabled clips "$ROOT$CONFDIR/config.yaml") ||
+        exit 1
+else
+    clips=$("$PYTHON" -m party_button check-config --is-enabled clips "$ROOT$CONFDIR/config.yaml") ||
+        exit 1
+fi
+case $clips in
+    *": clips is enabled")
+        if [ -z "$ROOT" ]; then install_debs $CLIPS_DEBS; fi ;;
+    *) step "clips: clips.enabled is not true; mpv is not needed" ;;
+esac
+
 if [ -n "$ROOT" ]; then
     step "enable $ENABLE in $ROOT"
     # shellcheck disable=SC2086  # a list of units
@@ -244,8 +346,6 @@ if [ -n "$ROOT" ]; then
     exit 0
 fi
 
-step "create the party-button user and the gpio group"
-systemd-sysusers "$SYSUSERSDIR/party-button.conf"
 for unit in $ADAPTERS; do
     step "${unit%.service}: its user"
     systemd-sysusers "$SYSUSERSDIR/${unit%.service}.conf"
@@ -253,10 +353,9 @@ done
 case " $ADAPTERS " in
     *" party-button-web.service "*)
         step "web page: the songs folder writable by the party-button group"
-        # The config holds the PIN: readable by the services' group, not by every user.
-        chgrp party-button "$CONFDIR/config.yaml" "$STATEDIR/songs"
-        chmod 0640 "$CONFDIR/config.yaml"
-        chmod 2775 "$STATEDIR/songs"
+        # As the folder's owner: a link put in place of songs is not followed by root.
+        run_in_state chgrp party-button songs
+        run_in_state chmod 2775 songs
         ;;
 esac
 chip_group=$(stat -c %G /dev/gpiochip0 2>/dev/null || true)
@@ -278,6 +377,7 @@ step "enable and (re)start $ENABLE"
 systemctl daemon-reload
 # shellcheck disable=SC2086  # a list of units
 systemctl enable $ENABLE
+wait_for_idle "the restart"
 # shellcheck disable=SC2086
 systemctl restart party-button-beats.socket party-button.service $ADAPTERS$SNAPCAST_UNITS
 cat <<DONE

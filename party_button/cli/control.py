@@ -11,6 +11,7 @@ from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command
 from party_button.config.sync import DEFAULT_PORT
 from party_button.control.client import send_command, watch
 from party_button.control.protocol import COMMAND_HELP, client_socket_path
+from party_button.errors import ControlError
 
 # Every command of the protocol but watch, which ``status --watch`` sends.
 COMMANDS = tuple((name, text) for name, text in COMMAND_HELP.items() if name != "watch")
@@ -42,7 +43,15 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.socket) if args.socket else client_socket_path()
     if getattr(args, "watch", False):
         return _watch(path, raw=args.json)
-    answer = send_command(path, args.command)
+    try:
+        answer = send_command(path, args.command)
+    except ControlError as exc:
+        if args.command != "reload":
+            raise
+        raise ControlError(
+            f"{exc}; a daemon that failed to start reads its config when started again: "
+            "systemctl reset-failed party-button; systemctl restart party-button"
+        ) from None
     if getattr(args, "sync", None):
         from party_button.sync.messages import ask_status  # asyncio only when asked
 
@@ -50,15 +59,27 @@ def run(args: argparse.Namespace) -> int:
         answer["sync"] = ask_status(host or "127.0.0.1", int(port) if port.isdigit() else 0)
     if args.command == "status" or args.json:
         print(json.dumps(answer, indent=2))
-    elif args.command == "reload" and not answer.get("ok"):
-        for line in answer.get("errors", []) or [answer.get("status", "reload failed")]:
-            print(line, file=sys.stderr)
-        return EXIT_FAILED
+    elif args.command == "reload":
+        return _reloaded(answer)
     elif not answer.get("ok"):
         print(answer.get("error", answer.get("status", "")), file=sys.stderr)
     else:
         print(answer.get("status", ""))
     return EXIT_OK if answer.get("ok") else EXIT_FAILED
+
+
+def _reloaded(answer: dict) -> int:
+    """Print how a reload went, with the daemon's reasons when it did not (its config's
+    FILE:LINE problems, a refusal such as the rate limit); 0 when the config is good."""
+    if not answer.get("ok"):
+        for line in answer.get("errors") or [answer.get("error") or "reload failed"]:
+            print(line, file=sys.stderr)
+        return EXIT_FAILED
+    if answer.get("applied", True):
+        print("the config is applied")
+    else:
+        print("the config is valid; it applies when the party is over")
+    return EXIT_OK
 
 
 def _watch(path: Path, *, raw: bool) -> int:

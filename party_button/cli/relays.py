@@ -6,6 +6,7 @@ import argparse
 import time
 
 from party_button.cli.common import EXIT_OK, add_command, config_of
+from party_button.config.location import find_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,20 +26,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     test.add_argument(
         "--seconds", type=float, default=1.0, help="how long each relay stays on (default 1)"
     )
-    text = "drive every relay to its off level"
+    text = "drive every relay to its off level (reads only the pins)"
     add_command(subparsers, "relays-off", run, text, example="", warning=switches)
 
 
 def run(args: argparse.Namespace) -> int:
     """Click the relays in turn (``test-relays``) or drive them all off (``relays-off``)."""
-    from party_button.gpio import board  # gpiozero only for the commands that drive pins
+    # gpiozero and the schema only for the commands that drive pins
+    from party_button.config.schema import load_relays
+    from party_button.gpio.board import make_pin_factory
     from party_button.gpio.devices import drive_relays_off, relay_device
 
-    config = config_of(args)
-    factory = board.make_pin_factory(config.gpio.pin_factory)
     if args.command == "relays-off":
-        print(f"relays off: {', '.join(drive_relays_off(factory, config.relays))}")
+        # Only the pins: the unit's ExecStopPost runs this whatever else the config holds.
+        gpio, relays = load_relays(find_config(args.config))
+        factory = make_pin_factory(gpio.pin_factory)
+        print(f"relays off: {', '.join(drive_relays_off(factory, relays))}")
         return EXIT_OK
+    config = config_of(args)
+    factory = make_pin_factory(config.gpio.pin_factory)
     devices = [relay_device(relay, factory) for relay in config.relays]
     try:
         for relay, device in zip(config.relays, devices, strict=True):

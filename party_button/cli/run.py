@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from party_button.cli.common import add_command, config_of
 from party_button.control.protocol import daemon_socket_path
+from party_button.errors import ConfigError
+
+# The last line of a start refused for the config: systemctl reload needs a running daemon.
+NOT_STARTED = (
+    "not started: fix the config, then: "
+    "systemctl reset-failed party-button; systemctl restart party-button"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the daemon until it is stopped, or the keyboard simulation with ``--simulate``."""
-    config = config_of(args)
+    try:
+        config = config_of(args)
+    except ConfigError as exc:
+        if os.environ.get("INVOCATION_ID"):  # started by systemd: say how to start again
+            raise ConfigError([*exc.problems, NOT_STARTED]) from None
+        raise
     socket_path = Path(args.socket) if args.socket else daemon_socket_path()
     if args.simulate:
         from party_button.cli.simulation import simulate

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from party_button.config.paths import PathContext, existing_file
+from party_button.config.paths import PathContext, existing_file, path_problem
 from party_button.config.walker import Reader, load_section, read_into, setting
 from party_button.config.yaml_reader import MapReader
 from party_button.errors import ConfigError
@@ -85,7 +85,7 @@ def _password_file(
     if path is not None:
         if values["username"] is None:
             section.error("needs mqtt.username", key)
-        elif path.is_file() and (problem := password_file_problem(path)):
+        elif not path_problem(path, "file") and (problem := password_file_problem(path)):
             section.error(problem, key)
     return path
 

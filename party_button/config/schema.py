@@ -19,7 +19,7 @@ from gpiozero.pins.pi import PiBoardInfo
 
 from party_button.config.lights import LONGEST, parse_lights
 from party_button.config.mqtt import MqttConfig
-from party_button.config.paths import PathContext, existing_file, resolve
+from party_button.config.paths import PathContext, existing_file, path_problem, resolve
 from party_button.config.sync import SyncConfig
 from party_button.config.walker import read_into, setting
 from party_button.config.web import WebConfig, read_web
@@ -109,8 +109,8 @@ def _songs_folders(section: MapReader, key: str, _default: Any, ctx: _Context, _
         folders.append(ctx.base / "songs")
     for line, raw in listing.strings():
         folder = resolve(ctx.base, raw)
-        if not folder.is_dir():
-            section.problems.add(line, "songs.folders", f"folder {str(folder)!r} does not exist")
+        if problem := path_problem(folder, "folder"):
+            section.problems.add(line, "songs.folders", problem)
         folders.append(folder)
     return tuple(folders)
 
@@ -432,6 +432,29 @@ def _read_relays(root: MapReader, context: _Context) -> tuple[RelayConfig, ...]:
     if "relays" in root and len(listing) == 0:
         root.error("needs at least one relay channel", "relays")
     return tuple(read_into(RelayConfig, item, context) for item in listing.maps())
+
+
+def load_relays(
+    path: str | os.PathLike[str], *, board: PiBoardInfo | None = None
+) -> tuple[GpioConfig, tuple[RelayConfig, ...]]:
+    """Only the pin factory and the relays of ``path``: what driving the relays off needs.
+
+    The rest of the file is not read, so a mistake there (a folder the service cannot read,
+    a typo) never keeps the relays on; a problem in ``gpio``, ``board`` or ``relays`` raises
+    :class:`ConfigError`.
+    """
+    path = Path(path)
+    problems = Problems(path)
+    root = MapReader.load(path, problems)
+    if not root.present:
+        problems.raise_if_any()
+    context = _Context(base=path.resolve().parent)
+    gpio = read_into(GpioConfig, root.map("gpio"), context)
+    uses = read_into(BoardConfig, root.map("board"), context)
+    context.pins = _PinBook(board or board_info(), uses)
+    relays = _read_relays(root, context)
+    problems.raise_if_any()
+    return gpio, relays
 
 
 def load_config(path: str | os.PathLike[str], *, board: PiBoardInfo | None = None) -> Config:

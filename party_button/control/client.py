@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import getpass
+import grp
 import json
 import socket
 from collections.abc import Iterator
@@ -29,14 +31,24 @@ def _connect(path: Path, timeout: float) -> socket.socket:
         ) from None
     except PermissionError:
         sock.close()
-        raise ControlError(
-            f"permission denied on {path}: join the socket's group "
-            f"(ls -l {path}), log in again, and retry"
-        ) from None
+        raise ControlError(f"permission denied on {path}: {_who_may(path)}") from None
     except OSError as exc:
         sock.close()
         raise ControlError(f"cannot connect to {path}: {exc.strerror or exc}") from None
     return sock
+
+
+def _who_may(path: Path) -> str:
+    """Who may use the socket at ``path``, as a user refused by it can find out: the group
+    of its folder (the socket itself may sit in a folder that user cannot list)."""
+    try:
+        group = grp.getgrgid(path.parent.stat().st_gid).gr_name
+    except (OSError, KeyError):
+        return "only its group may use it; ask the admin to add you to that group"
+    return (
+        f"only members of the group {group!r} may use it: ask the admin to add you "
+        f"(sudo usermod -aG {group} {getpass.getuser()}), then log in again"
+    )
 
 
 def send_command(path: Path, command: str, *, timeout: float = CLIENT_TIMEOUT) -> dict[str, Any]:

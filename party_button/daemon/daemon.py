@@ -314,6 +314,8 @@ class Daemon:
             else:
                 log.info("%s is valid; it applies when the party is over", self.config.path)
             answer = {"ok": self.reloader.error is None, "applied": self.reloader.pending is None}
+            if self.reloader.error is not None:
+                answer["error"] = self.reloader.error
         self.notifier.ready(self.board.text())
         source = {"source": "signal"} if event.by_signal else Dispatcher.source_of(event.peer)
         problems = len(answer.get("errors", []))

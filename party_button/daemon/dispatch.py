@@ -9,8 +9,10 @@ the lights follower (shows) and the pins (relays off).
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
+import pwd
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from party_button.config.schema import Config
@@ -85,10 +87,10 @@ class Dispatcher:
     def _input(self, signal_in: Input, now: float, source: dict[str, Any]) -> list[Do]:
         """Hand a press, hold, stop or next from ``source`` to the state machine."""
         before = self.machine.phase
-        who = source["source"] + (
-            f", uid {source['uid']} pid {source['pid']}" if "uid" in source else ""
-        )
+        who = source["source"]
         extra = {"EVENT": signal_in.value, "SOURCE": source["source"]}
+        if "uid" in source:
+            who += f", uid {source['uid']} ({user_name(source['uid'])}) pid {source['pid']}"
         log.info("%s (%s) during %s", signal_in.value, who, before.value, extra=extra)
         self.board.announce(signal_in.value, during=before.value, **source)
         actions = self.machine.handle(signal_in, now)
@@ -150,12 +152,11 @@ class Dispatcher:
         assert hardware is not None
         if action is Do.RELAYS_ON:
             self.lights.follow(self.machine.phase, now)
-            names = ",".join(hardware.relays)
-            log.info("party lights on: %s", names, extra={"RELAY": names})
+            _log_relays("party lights on", hardware.relays)
         elif action is Do.RELAYS_OFF:
             self.lights.stop(now)
             hardware.all_off()
-            log.info("relays off", extra={"RELAY": ",".join(hardware.relays)})
+            _log_relays("relays off", hardware.relays)
         elif action is Do.PLAY_INTRO:
             conductor.play_intro()
         elif action is Do.PLAY_SONG:
@@ -170,3 +171,20 @@ class Dispatcher:
             conductor.stop()
         elif action is Do.PREPARE_NEXT:
             conductor.rescan()
+
+
+def _log_relays(what: str, names: Iterable[str]) -> None:
+    """``WHAT: lights`` once per relay, each with its own ``RELAY=`` journal field, so that
+    ``journalctl RELAY=lights`` finds every switch of that relay."""
+    for name in names:
+        log.info("%s: %s", what, name, extra={"RELAY": name})
+
+
+@functools.lru_cache(maxsize=64)
+def user_name(uid: int) -> str:
+    """The name of user ``uid`` (the web page's and MQTT bridge's services have their own),
+    or ``unknown user``."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return "unknown user"

@@ -19,6 +19,7 @@ import json
 import logging
 import queue
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -167,6 +168,9 @@ class Bridge:
         self.on_status = on_status
         self._items: queue.Queue[_Item] = queue.Queue()
         self._connected = False
+        self._unreachable: str | None = None  # why the last attempt to connect failed
+        self._failed_attempts = 0  # since the last warning about it
+        self._warned_unreachable_at = -WARN_EVERY
         self._daemon_online = False
         self._state: dict[str, Any] | None = None
         self._relays: tuple[str, ...] | None = None  # None until the daemon has said
@@ -178,6 +182,7 @@ class Bridge:
         self.client = make_client(config, password, self.topics)
         self.client.on_connect = self._mqtt_connected
         self.client.on_disconnect = self._mqtt_lost
+        self.client.on_connect_fail = self._mqtt_unreachable
         self.client.on_message = self._mqtt_message
         self.follower = WatchFollower(
             socket_path,
@@ -193,6 +198,12 @@ class Bridge:
             log.error("the broker refused the connection: %s", reason_code)
             return
         self._items.put(_Item("connected"))
+
+    def _mqtt_unreachable(self, client, userdata) -> None:
+        # paho calls this while it handles the OSError of its attempt: the error says why.
+        error = sys.exc_info()[1]
+        reason = (error.strerror or str(error)) if isinstance(error, OSError) else None
+        self._items.put(_Item("unreachable", payload=reason or "the connection failed"))
 
     def _mqtt_lost(self, client, userdata, flags, reason_code, properties) -> None:
         self._items.put(_Item("disconnected", payload=str(reason_code)))
@@ -250,9 +261,13 @@ class Bridge:
             self._daemon_gone()
         elif item.kind == "message":
             self._received(item.topic, item.payload, item.retain)
+        elif item.kind == "unreachable":
+            self._broker_unreachable(item.payload)
         elif item.kind == "connected":
             log.info("connected to the broker %s:%d", self.config.host, self.config.broker_port)
             self._connected = True
+            self._unreachable = None
+            self._failed_attempts = 0
             self._published.clear()
             self.client.subscribe(
                 [(self.topics.commands, 1), (self.topics.birth, 1), (self.topics.discovered, 1)]
@@ -264,8 +279,30 @@ class Bridge:
             self._connected = False
             self._report()
 
+    def _broker_unreachable(self, reason: str) -> None:
+        """Say why the broker cannot be reached: in the status at once, in the journal at
+        most once each :data:`WARN_EVERY` seconds, with the number of attempts since."""
+        self._failed_attempts += 1
+        now = time.monotonic()
+        if reason != self._unreachable or now - self._warned_unreachable_at >= WARN_EVERY:
+            log.warning(
+                "cannot reach the broker %s:%d: %s (%d attempt(s) since the last message); "
+                "retrying",
+                self.config.host,
+                self.config.broker_port,
+                reason,
+                self._failed_attempts,
+            )
+            self._warned_unreachable_at = now
+            self._failed_attempts = 0
+        if reason != self._unreachable:
+            self._unreachable = reason
+            self._report()
+
     def _report(self) -> None:
         broker = "connected" if self._connected else "not connected"
+        if not self._connected and self._unreachable:
+            broker += f" ({self._unreachable})"
         daemon = "online" if self._daemon_online else "offline"
         self.on_status(
             f"broker {self.config.host}:{self.config.broker_port} {broker}, daemon {daemon}"

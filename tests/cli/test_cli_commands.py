@@ -85,6 +85,49 @@ def test_relays_off_drives_every_relay_to_its_off_level(
     assert capsys.readouterr().out == "relays off: lights, beacon\n"
 
 
+def test_relays_off_needs_only_the_pins_of_a_config_broken_elsewhere(
+    tmp_path: Path,
+    mock_factory: MockFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # ExecStopPost runs it with whatever the config holds: a missing songs folder, a typo,
+    # a wrong button pin must not keep the relays on.
+    broken = {
+        **MOCK_CONFIG,
+        "button": {"pin": "GPIO99"},
+        "songs": {"folders": ["/nowhere"]},
+        "partey": {},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    assert cli.main(["check-config", str(path)]) == 1
+    capsys.readouterr()
+    mock_factory.pin(5).drive_low()
+    mock_factory.pin(6).drive_high()
+    monkeypatch.setattr(board, "make_pin_factory", lambda _name: mock_factory)
+    assert cli.main(["relays-off", "--config", str(path)]) == 0
+    assert mock_factory.pin(5).state == 1 and mock_factory.pin(6).state == 0
+    assert capsys.readouterr().out == "relays off: lights, beacon\n"
+    path.write_text(yaml.safe_dump({**broken, "relays": [{"name": "lights", "pin": "GPIO99"}]}))
+    assert cli.main(["relays-off", "--config", str(path)]) == 1
+    assert "relays[0].pin" in capsys.readouterr().err
+
+
+def test_a_start_under_systemd_refused_for_the_config_says_to_restart(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({**MOCK_CONFIG, "songs": {"folders": ["/nowhere"]}}))
+    command = [sys.executable, "-m", "party_button", "run", "--config", str(path)]
+    environ = {**os.environ, "INVOCATION_ID": "0123456789abcdef"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=environ)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-2:] == [
+        f"{path}:20: songs.folders: folder '/nowhere' does not exist",
+        "not started: fix the config, then: "
+        "systemctl reset-failed party-button; systemctl restart party-button",
+    ]
+
+
 def test_auto_pin_factory_off_a_pi_is_a_clear_error(tmp_path: Path, song_folder: Path) -> None:
     path = tmp_path / "auto.yaml"
     path.write_text(yaml.safe_dump({**MOCK_CONFIG, "gpio": {"pin_factory": "auto"}}))

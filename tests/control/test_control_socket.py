@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import grp
 import json
 import os
 import shutil
@@ -169,6 +170,34 @@ def test_cli_reload_prints_the_config_errors_and_fails(server, capsys):
     assert capsys.readouterr().err == "config.yaml:3: button.pin: is required\n"
 
 
+def test_cli_reload_prints_the_daemons_reason_when_it_refuses(server, capsys):
+    refused = {"ok": False, "error": "too many reload commands: one each 1 s"}
+    code, _ = serve(server, lambda: main(["reload", "--socket", str(server.path)]), refused)
+    assert code == 1
+    assert capsys.readouterr().err == "too many reload commands: one each 1 s\n"
+
+
+@pytest.mark.parametrize(
+    ("applied", "said"),
+    [
+        (False, "the config is valid; it applies when the party is over\n"),
+        (True, "the config is applied\n"),
+    ],
+)
+def test_cli_reload_says_whether_the_config_is_applied_or_waits(server, capsys, applied, said):
+    answer = {"ok": True, "applied": applied}
+    code, _ = serve(server, lambda: main(["reload", "--socket", str(server.path)]), answer)
+    assert (code, capsys.readouterr().out) == (0, said)
+
+
+def test_cli_reload_without_a_daemon_says_to_restart_it(tmp_path, capsys):
+    assert main(["reload", "--socket", str(tmp_path / "none.sock")]) == 1
+    assert capsys.readouterr().err.endswith(
+        "(is it running?); a daemon that failed to start reads its config when started "
+        "again: systemctl reset-failed party-button; systemctl restart party-button\n"
+    )
+
+
 def test_daemon_socket_path_follows_systemd_then_the_user(tmp_path):
     assert daemon_socket_path({"PARTY_BUTTON_SOCKET": "/x/y.sock"}) == Path("/x/y.sock")
     assert daemon_socket_path({"RUNTIME_DIRECTORY": "/run/party-button:/run/other"}) == Path(
@@ -209,7 +238,12 @@ def test_a_user_outside_the_services_group_is_told_to_join_it(monkeypatch):
             return "answered"
 
         result = run_as(65534, 65534, [], ask)
+        group = grp.getgrgid(service_folder.stat().st_gid).gr_name
         listener.close()
     finally:
         shutil.rmtree(runtime)
-    assert result.startswith(f"permission denied on {system_socket}: join the socket's group")
+    # Named from the folder's group: the refused user may not list the folder (no "ls -l").
+    assert result == (
+        f"permission denied on {system_socket}: only members of the group {group!r} may use "
+        f"it: ask the admin to add you (sudo usermod -aG {group} nobody), then log in again"
+    )

@@ -14,7 +14,7 @@ from gpiozero import DigitalOutputDevice
 
 from party_button.config.schema import load_config
 from party_button.daemon.daemon import Daemon
-from party_button.daemon.events import ReloadRequest, Request
+from party_button.daemon.events import Peer, ReloadRequest, Request
 from party_button.daemon.party import Input
 from party_button.errors import ConfigError
 from party_button.media.audio import PygamePlayer
@@ -165,18 +165,29 @@ def test_log_records_carry_journal_fields(daemon, caplog):
     with caplog.at_level(logging.INFO):
         party.handle(Request(Input.PRESS))
         party.step()
-    fields = {
-        key: getattr(record, key)
+    fields = [
+        (key, getattr(record, key))
         for record in caplog.records
         for key in ("EVENT", "RELAY", "SONG", "PHASE")
         if hasattr(record, key)
-    }
-    assert fields == {
-        "EVENT": "press",
-        "RELAY": "lights,beacon",
-        "SONG": party.playing.name,
-        "PHASE": "party",
-    }
+    ]
+    assert fields == [
+        ("EVENT", "press"),
+        ("RELAY", "lights"),  # one entry per relay: journalctl RELAY=lights finds it
+        ("RELAY", "beacon"),
+        ("SONG", party.playing.name),
+        ("PHASE", "party"),
+    ]
+
+
+def test_a_press_names_its_sender_by_uid_user_name_and_pid(daemon, caplog):
+    party = daemon()
+    with caplog.at_level(logging.INFO):
+        party.handle(Request(Input.PRESS, peer=Peer(pid=4321, uid=0, gid=0)))
+        party.handle(Request(Input.STOP, peer=Peer(pid=4322, uid=4_000_000, gid=0)))
+    said = [r.getMessage() for r in caplog.records if getattr(r, "EVENT", None)]
+    assert said[0] == "press (control, uid 0 (root) pid 4321) during idle"
+    assert said[1].startswith("stop (control, uid 4000000 (unknown user) pid 4322) during ")
 
 
 def test_shutdown_logs_every_relay_off(daemon, caplog):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import time
 from collections.abc import Callable
@@ -53,6 +54,34 @@ def wait_status(machine: Machine, text: str, timeout: float = 30, unit: str = UN
         return text in status.stdout
 
     wait_until(shown, timeout, f"systemctl status {unit} showing {text}")
+
+
+def cursor(machine: Machine) -> str:
+    """Where the journal ends now: later reads start after it."""
+    shown = machine.run(["journalctl", "--lines=0", "--show-cursor", "--no-pager"]).stdout
+    [line] = [line for line in shown.splitlines() if line.startswith("-- cursor: ")]
+    return line.removeprefix("-- cursor: ")
+
+
+def journal(machine: Machine, *, after: str, unit: str = UNIT) -> str:
+    """The messages of ``unit`` (a glob such as ``party-button-beats@*.service``) since the
+    cursor ``after``, one a line.
+
+    The unit is matched here, not by journalctl: ``--after-cursor`` with a match skips the
+    first matching entry when the cursor's own entry does not match.
+    """
+    command = ["journalctl", "--no-pager", "--output=json", f"--after-cursor={after}"]
+    fields = "--output-fields=MESSAGE,_SYSTEMD_UNIT,UNIT"
+    lines = []
+    for line in machine.run([*command, fields], check=False).stdout.splitlines():
+        entry = json.loads(line)
+        units = (entry.get("_SYSTEMD_UNIT", ""), entry.get("UNIT", ""))
+        if any(fnmatch.fnmatchcase(name, unit) for name in units):
+            message = entry.get("MESSAGE", "")
+            lines.append(
+                bytes(message).decode(errors="replace") if isinstance(message, list) else message
+            )
+    return "".join(f"{message}\n" for message in lines)
 
 
 def control(machine: Machine, command: str, user: str | None = MEMBER) -> dict[str, Any]:

@@ -8,6 +8,7 @@ leaves them out on purpose.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,9 +83,32 @@ def installed_root(architecture: str, *install_args: str) -> Iterator[WorkRoot]:
     with WorkRoot(base_root(architecture, log), architecture) as root:
         root.put_source(REPO)
         root.trust_host_certificate_authorities()
-        script = f"cd {SOURCE_IN_ROOT} && systemd/install.sh {' '.join(install_args)}"
-        root.run(["sh", "-c", script], log=log, binds=download_caches(architecture))
+        install(root, architecture, log, *install_args)
         yield root
+
+
+APT_LOCKED = "Could not get lock /var/cache/apt/archives/lock"
+
+
+def install(root: WorkRoot, architecture: str, log: Path, *install_args: str) -> None:
+    """Run ``systemd/install.sh`` in ``root`` with the shared download caches.
+
+    Another test session's apt may hold the shared archive's lock: then wait until it lets
+    go (an fcntl lock, as apt takes it) and install again.
+    """
+    script = f"cd {SOURCE_IN_ROOT} && systemd/install.sh {' '.join(install_args)}"
+    binds = download_caches(architecture)
+    for _attempt in range(10):
+        result = root.run(["sh", "-c", script], log=log, binds=binds, check=False)
+        if result.returncode == 0:
+            return
+        if APT_LOCKED not in result.stdout + result.stderr:
+            break
+        with (binds[0][0] / "lock").open("a") as lock:
+            fcntl.lockf(lock, fcntl.LOCK_EX)  # waits for the other apt
+    raise RuntimeError(
+        f"{script} failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    )
 
 
 @pytest.fixture(scope="session")

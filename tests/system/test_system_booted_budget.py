@@ -1,7 +1,7 @@
 """Memory budgets on the booted, installed system: every service runs within its unit's limit.
 
 The installed root (Debian's mosquitto added, the web page and the MQTT bridge enabled, as in
-:mod:`tests.system.test_booted_web_and_mqtt`) boots with all four parts: the daemon, the web
+:mod:`tests.system.test_system_booted_web_and_mqtt`) boots with all four parts: the daemon, the web
 page, the MQTT bridge and the beat analysis's socket. A 20-minute song dropped into the
 library gets its grid from the beats unit within the unit's ``MemoryMax=``, while presses
 through the control socket keep switching the relays; then each service's resident memory,
@@ -33,7 +33,7 @@ from tests.system.booted import (
 )
 from tests.system.containers import Machine, WorkRoot
 from tests.system.roots import temporary_log
-from tests.system.test_booted_web_and_mqtt import (
+from tests.system.test_system_booted_web_and_mqtt import (
     BASE_TOPIC,
     BROKER,
     MQTT_UNIT,

@@ -1,6 +1,6 @@
 """The web page's and the MQTT bridge's services under a real systemd, as an admin gets them.
 
-On the installed root (after :mod:`tests.system.test_booted_service`, whose machine is shut
+On the installed root (after :mod:`tests.system.test_system_booted_service`, whose machine is shut
 down by then, or alone) the admin installs Debian's mosquitto broker, sets ``web.enabled``
 with a token and ``mqtt.enabled`` in the config and runs the installer again, which installs
 and enables ``party-button-web.service`` and ``party-button-mqtt.service``. The machine then

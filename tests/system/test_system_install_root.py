@@ -44,6 +44,7 @@ DAEMON_FILES = {
     "/etc/systemd/system/multi-user.target.wants/party-button.service",
     "/etc/systemd/system/sockets.target.wants/party-button-beats.socket",
     "/etc/sysusers.d/party-button.conf",
+    "/etc/tmpfiles.d/party-button.conf",
     *SONGS,
 }
 
@@ -111,8 +112,13 @@ def test_install_into_a_destdir_puts_every_file_in_place(source, tmp_path):
         assert os.readlink(link) == f"/etc/systemd/system/{link.name}"
     sysusers = (root / "etc/sysusers.d/party-button.conf").read_text()
     assert re.search(rf"^u party-button - .* {STATE}$", sysusers, re.MULTILINE)
-    for path in ("etc/party-button/config.yaml", "etc/systemd/system/party-button.service"):
-        assert (root / path).stat().st_mode & 0o777 == 0o644
+    assert (root / "etc/systemd/system/party-button.service").stat().st_mode & 0o777 == 0o644
+    # The config holds the web PIN: root's alone until systemd-tmpfiles gives it to the
+    # service's group at boot (after systemd-sysusers has made the group).
+    assert (root / "etc/party-button/config.yaml").stat().st_mode & 0o777 == 0o600
+    assert (root / "etc/tmpfiles.d/party-button.conf").read_text().splitlines()[-1] == (
+        "z /etc/party-button/config.yaml 0640 root party-button -"
+    )
 
     config = load_config(installed_config(root))
     assert config.songs.folders == (root / STATE.lstrip("/") / "songs",)
@@ -380,7 +386,8 @@ def test_unit_has_the_required_settings():
         "Type=notify",
         "NotifyAccess=main",
         "Restart=on-failure",
-        "ExecReload=/bin/kill -HUP $MAINPID",
+        "ExecReload=/opt/party-button/venv/bin/party-button reload",
+        "StartLimitBurst=5",
         "ExecStopPost=/opt/party-button/venv/bin/party-button relays-off "
         "--config /etc/party-button/config.yaml",
         "User=party-button",
