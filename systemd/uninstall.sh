@@ -7,8 +7,8 @@
 # the sysusers and tmpfiles files and the virtual environment, and says what it kept:
 # /etc/party-button (the config and its PIN), /var/lib/party-button (songs, clips, grids),
 # the users party-button, party-button-web and party-button-mqtt, and the party-button group
-# (with the people added to it). --purge removes all of these as well; the gpio group stays
-# (other software uses it).
+# (with the people added to it). --purge removes all of these as well, and the units'
+# drop-ins; the gpio group stays (other software uses it).
 set -eu
 
 DESTDIR=${DESTDIR:-}
@@ -75,7 +75,9 @@ group=$(grep "^party-button:" "$ROOT/etc/group" 2>/dev/null | cut -d: -f4 || tru
 has_group=$(grep -q "^party-button:" "$ROOT/etc/group" 2>/dev/null && echo yes || true)
 
 if [ "$PURGE" = 1 ]; then
-    rm -rf "$ROOT$CONFDIR" "$ROOT$STATEDIR"
+    # The admin's drop-ins for the units go with them.
+    rm -rf "$ROOT$CONFDIR" "$ROOT$STATEDIR" "$ROOT$UNITDIR"/party-button*.service.d \
+        "$ROOT$UNITDIR"/party-button*.socket.d
     for user in $users; do
         if [ -n "$ROOT" ]; then userdel --root "$ROOT" "$user"; else userdel "$user"; fi
     done
