@@ -153,10 +153,11 @@ trap 'rm -rf "$WORK"' EXIT
 config_tmp=$WORK/config.yaml
 # The package is built from a clean copy of the checkout: a build/ left in it would bring back
 # modules deleted since, and a root-owned build/ or egg-info would stay in the admin's folder.
+# The demo songs go with it: the wheel carries them beside its copy of the shipped config.
 PKG=$WORK/party-button
 mkdir "$PKG"
 (cd "$SRC" && tar -cf - --exclude=./.git --exclude=./build --exclude='*.egg-info' \
-    --exclude=__pycache__ --exclude=./.venv --exclude=./songs .) | tar -xf - -C "$PKG"
+    --exclude=__pycache__ --exclude=./.venv --exclude=./docs/_build .) | tar -xf - -C "$PKG"
 
 if [ "$NO_VENV" != 1 ]; then
     step "virtual environment $ROOT$VENV${EXTRAS:+ (extras: $EXTRAS)}"
