@@ -54,8 +54,10 @@ def machine(native_root: WorkRoot) -> Iterator[Machine]:
     config = native_root.path / CONFIG.relative_to("/")
     config.write_text(config.read_text().replace("pin_factory: auto", "pin_factory: mock"))
     with Machine(native_root.path, temporary_log("boot")) as booted:
-        booted.run(["useradd", "--create-home", "--groups", "party-button", MEMBER])
-        booted.run(["useradd", "--create-home", OUTSIDER])
+        # The installed root is shared with the other booted tests: a user may be there already.
+        for user, groups in ((MEMBER, ["--groups", "party-button"]), (OUTSIDER, [])):
+            if booted.run(["id", user], check=False).returncode != 0:
+                booted.run(["useradd", "--create-home", *groups, user])
         yield booted
 
 
