@@ -153,7 +153,9 @@ def test_reload_applies_a_good_config_and_refuses_a_broken_one(machine):
     broken = good.replace("hold_time:", "hold_tme:")
     machine.write(str(CONFIG), broken)
     before = cursor(machine)
-    machine.run(["systemctl", "reload", UNIT])
+    # ExecReload waits for the daemon's answer: a broken config fails the reload visibly.
+    refused = machine.run(["systemctl", "reload", UNIT], check=False)
+    assert refused.returncode != 0, refused.stdout
     expected = f"{CONFIG}:{hold}: button.hold_tme: unknown key (did you mean 'hold_time'?)"
     wait_until(
         lambda: expected in journal(machine, after=before).splitlines(),

@@ -7,6 +7,9 @@ library gets its grid from the beats unit within the unit's ``MemoryMax=``, whil
 through the control socket keep switching the relays; then each service's resident memory,
 idle and at its peak, is reported against its limit (the figures of
 ``docs/reference/pi-budget.md``).
+
+Its name sorts after the other booted modules that share the installed root: the long song it
+adds stays in the library, where their tests count three songs.
 """
 
 from __future__ import annotations
