@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from party_button.control.server import COMMAND_INTERVALS
 from party_button.testing import write_clip
 from tests.system.booted import (
     CONFIG,
@@ -152,6 +154,8 @@ def test_reload_applies_a_good_config_and_refuses_a_broken_one(machine):
     [hold] = [number for number, line in enumerate(lines, 1) if "hold_time:" in line]
     broken = good.replace("hold_time:", "hold_tme:")
     machine.write(str(CONFIG), broken)
+    # The daemon takes one reload a second (the one just made arrived before this point).
+    time.sleep(COMMAND_INTERVALS["reload"])
     before = cursor(machine)
     # ExecReload waits for the daemon's answer: a broken config fails the reload visibly.
     refused = machine.run(["systemctl", "reload", UNIT], check=False)
