@@ -87,6 +87,8 @@ def apply_config(machine: Machine, text: str, what: str) -> str:
     """
     before = cursor(machine)
     machine.write(str(CONFIG), text)
+    # The daemon takes one reload a second: a reload just before this one would be refused.
+    time.sleep(COMMAND_INTERVALS["reload"])
     machine.run(["systemctl", "reload", UNIT])
     wait_until(
         lambda: f"configuration {CONFIG} applied" in journal(machine, after=before), 30, what
@@ -272,6 +274,8 @@ def test_a_clip_without_a_display_plays_as_sound_only(machine, tmp_path):
     config = machine.run(["cat", str(CONFIG)]).stdout
     assert "chance: 0.3" in config
     before = apply_config(machine, config.replace("chance: 0.3", "chance: 1.0"), "clips on")
+    # The library finds the new file on its next pass (songs counts songs and clips).
+    wait_until(lambda: control(machine, "status")["songs"] == 4, 60, "the clip in the library")
     assert press_until_playing(machine)["playing"] == "dance.mp4"
     wait_until(
         lambda: "clips play as sound only" in journal(machine, after=before),
