@@ -87,8 +87,11 @@ class Conductor:
         self.config, self.library = config, library
 
     def build_player(self, config: Config, audio: Player | None = None) -> None:
-        """The player for ``config``: songs through ``audio`` (pygame), clips through mpv."""
-        self.config = config
+        """The player for ``config``: songs through ``audio`` (pygame), clips through mpv.
+
+        The conductor's config stays as it is: :meth:`configure` takes the new one, after the
+        daemon has compared the two (whether the library must be made anew).
+        """
         self.clips: ClipPlayer | None = clip_player_from(config)
         self.player: Player = MediaPlayer(
             audio or audio_player_from(config), self.clips, lambda item: self.library.is_clip(item)

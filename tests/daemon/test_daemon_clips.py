@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from gpiozero.pins.mock import MockFactory
 
 from party_button.config.schema import Config
 from party_button.daemon.daemon import Daemon
+from party_button.daemon.events import ReloadRequest
 from party_button.phase import Phase
 from party_button.testing import (
     MPV_UNRECOGNISED,
@@ -237,3 +239,21 @@ def test_a_new_clip_joins_the_playlist_without_a_restart(
         press(mock_factory)
         assert history(daemon).wait(lambda s: s.phase == "party", after=mark).playing == clip.name
         history(daemon).wait(lambda s: s.phase == "cooldown", after=mark, timeout=4)
+
+
+def test_a_reload_that_turns_up_the_clip_chance_plays_a_clip_at_the_next_press(
+    make_config: Callable[..., Config], mock_factory: MockFactory, song_folder: Path
+) -> None:
+    # As an admin does it: the clip is copied in, then the config says always play clips.
+    with running_daemon(clip_config(make_config, chance=0.0), mock_factory) as daemon:
+        clip = write_clip(song_folder / "clips" / "dance.mp4", 0.8)
+        make_config({"clips": {"chance": 1.0, "mpv_options": NULL_OUTPUTS}})
+        answered = threading.Event()
+        daemon.events.put(ReloadRequest(reply=lambda answer: answered.set()))
+        assert answered.wait(10)
+        # The library is made anew with the new chance, and its next pick is the clip.
+        wait_for(lambda: daemon.player.prepared == clip, timeout=30)
+        assert daemon.library.clip_count == 1
+        mark = history(daemon).mark()
+        press(mock_factory)
+        assert history(daemon).wait(lambda s: s.phase == "party", after=mark).playing == clip.name

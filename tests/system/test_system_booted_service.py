@@ -264,10 +264,6 @@ def test_a_hung_main_loop_is_killed_by_the_watchdog_and_restarted(machine):
     wait_idle(machine)
 
 
-@pytest.mark.skip(
-    reason="open defect: in the booted unit a press with clips.chance 1.0 plays a song although "
-    "the library counts the clip; the daemon-level clip tests pass (tests/daemon)"
-)
 def test_a_clip_without_a_display_plays_as_sound_only(machine, tmp_path):
     wait_idle(machine)
     # Copied in from the workstation, as the docs show with rsync.
