@@ -96,7 +96,10 @@ def _opened(song: Path) -> Iterator[tuple[SongStamp, soundfile.SoundFile]]:
         stamp = SongStamp.of_file(file)  # first: a change during analysis makes it stale
         file.seek(0)
         try:
-            with soundfile.SoundFile(file) as audio:
+            # The descriptor, not the file object: soundfile reads a file object through cffi
+            # callbacks, which need memory that is writable and executable, and the beats
+            # unit forbids that (MemoryDenyWriteExecute=yes).
+            with soundfile.SoundFile(file.fileno(), closefd=False) as audio:
                 if audio.frames > MAX_ANALYSIS_SECONDS * audio.samplerate:
                     minutes = audio.frames / audio.samplerate / 60
                     raise SongError(

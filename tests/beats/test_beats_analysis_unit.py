@@ -250,6 +250,34 @@ def test_the_analysis_tells_its_time_and_peak_memory_on_stderr(song):
     assert re.fullmatch(rf"{re.escape(str(song))}: \d+\.\d s, peak memory \d+ MB\n", result.stderr)
 
 
+# The worker, after the kernel's "memory-deny-write-execute" is set for it (PR_SET_MDWE,
+# Linux 6.3): as under the beats unit's MemoryDenyWriteExecute=yes, no memory may be
+# writable and executable. Exit 77: the kernel has no such setting.
+UNDER_MDWE = """
+import ctypes, os, runpy, sys
+PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0:
+    sys.exit(77)
+runpy.run_module("party_button.beats.worker", run_name="__main__")
+"""
+
+
+def test_the_analysis_needs_no_memory_that_is_writable_and_executable(song):
+    result = subprocess.run(
+        [sys.executable, "-c", UNDER_MDWE],
+        input=f"{song}\t4\n",
+        capture_output=True,
+        text=True,
+        timeout=ANALYSIS_TIMEOUT,
+        check=False,
+    )
+    if result.returncode == 77:
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3 and later have it)")
+    assert result.returncode == 0, result.stderr
+    assert '"tempo_bpm"' in result.stdout, result.stdout + result.stderr
+
+
 def test_an_answer_nobody_waits_for_any_more_ends_the_analysis_quietly(song):
     # The asker hung up just as the analysis ended (the daemon closed its worker): no answer
     # can be written, and that is no failure of the unit.

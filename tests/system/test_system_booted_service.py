@@ -293,12 +293,14 @@ def test_a_clip_without_a_display_plays_as_sound_only(machine, tmp_path):
 
 
 def test_a_new_song_gets_its_beat_grid_from_the_beats_unit(machine):
-    properties = "--property=Nice,CPUSchedulingPolicy,IOSchedulingClass"
+    properties = "--property=Nice,CPUSchedulingPolicy,IOSchedulingClass,MemoryDenyWriteExecute"
     shown = machine.run(["systemctl", "show", properties, "party-button-beats@x.service"])
-    # As shipped: nice 19, SCHED_IDLE (5), the idle I/O class (3).
+    # As shipped: nice 19, SCHED_IDLE (5), the idle I/O class (3), and no memory that is
+    # writable and executable (the analysis below works under it).
     assert sorted(shown.stdout.split()) == [
         "CPUSchedulingPolicy=5",
         "IOSchedulingClass=3",
+        "MemoryDenyWriteExecute=yes",
         "Nice=19",
     ]
     # The analysis yields to every other process by design; on a busy test machine (other
