@@ -3,8 +3,9 @@
 #
 #   sudo systemd/uninstall.sh [DESTDIR=DIR] [PREFIX=DIR] [--purge]
 #
-# Removes the units (the daemon's, beat analysis's, the web page's and the MQTT bridge's),
-# the sysusers and tmpfiles files and the virtual environment, and says what it kept:
+# Removes the units (the daemon's, beat analysis's, the web page's, the MQTT bridge's and
+# the rooms sync's), the sysusers and tmpfiles files and the virtual environment, puts back
+# Snapcast's settings as they were before the install, and says what it kept:
 # /etc/party-button (the config and its PIN), /var/lib/party-button (songs, clips, grids),
 # the users party-button, party-button-web and party-button-mqtt, and the party-button group
 # (with the people added to it). --purge removes all of these as well, and the units'
@@ -19,7 +20,7 @@ for arg in "$@"; do
         DESTDIR=*) DESTDIR=${arg#*=} ;;
         PREFIX=*) PREFIX=${arg#*=} ;;
         --purge) PURGE=1 ;;
-        -h|--help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "uninstall.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -59,12 +60,23 @@ rm -f "$ROOT$UNITDIR/party-button.service" "$ROOT$UNITDIR/party-button-beats.soc
 for name in $ADAPTERS; do
     rm -f "$ROOT$UNITDIR/party-button-$name.service" "$ROOT$SYSUSERSDIR/party-button-$name.conf"
 done
+# Snapcast's settings (rooms sync): the file that was there before the installer wrote its
+# own comes back; one the installer made where there was none goes.
+for file in /etc/snapserver.conf /etc/default/snapclient; do
+    if [ -e "$ROOT$file.party-button-saved" ]; then
+        mv -f "$ROOT$file.party-button-saved" "$ROOT$file"
+    elif head -n 1 "$ROOT$file" 2>/dev/null | grep -q "^# Made by party-button"; then
+        rm -f "$ROOT$file"
+    fi
+done
 if [ "$(readlink "$ROOT/usr/local/bin/party-button" || true)" = "$PREFIX/venv/bin/party-button" ]; then
     rm -f "$ROOT/usr/local/bin/party-button" "$ROOT/usr/local/share/man/man1/party-button.1"
 fi
 rm -rf "$ROOT$PREFIX"
 if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload
+    # Snapcast's services, where they run, go on with their own settings again.
+    systemctl try-restart snapserver.service snapclient.service 2>/dev/null || true
 fi
 
 # The users and the group that exist (in ROOT's files).

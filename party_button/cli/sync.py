@@ -63,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from party_button.sync.service import LeaderService, RoomService
-    from party_button.sync.snapserver import snapcast_files, snapcast_packages, snapserver_conf
+    from party_button.sync.snapserver import (
+        snapcast_packages,
+        snapserver_conf,
+        write_snapcast_files,
+    )
 
     path = find_config(args.config)
     config = load_sync_config(path)
@@ -76,10 +80,7 @@ def run(args: argparse.Namespace) -> int:
         print(" ".join(snapcast_packages(config)))
         return EXIT_OK
     if args.snapcast_files:
-        for name, text in snapcast_files(config).items():
-            target = Path(args.snapcast_files) / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+        for target in write_snapcast_files(config, Path(args.snapcast_files)):
             print(target)
         return EXIT_OK
     if not config.enabled:

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from party_button.config.sync import SnapcastPorts, SyncConfig
 from party_button.media.snapcast import SAMPLE_RATE
 
 STREAM_NAME = "party-button"
+MADE_BY = "# Made by party-button"
+"""How every file party-button writes for Snapcast begins."""
+SAVED_SUFFIX = ".party-button-saved"
+"""What the file that was there before gets added to its name (``uninstall.sh`` puts it back)."""
 CHUNK_MS = 20  # what the feeder's stream clock assumes (snapserver's default)
 
 
@@ -27,7 +33,7 @@ def snapserver_conf(sync: SyncConfig, ports: SnapcastPorts = SnapcastPorts()) ->
         f"&sampleformat={SAMPLE_RATE}:16:2&codec=pcm"
     )
     return (
-        "# Made by party-button from the sync: section of its config; edit that instead.\n"
+        f"{MADE_BY} from the sync: section of its config; edit that instead.\n"
         "[server]\n"
         "\n[http]\nenabled = false\n"
         f"\n[tcp]\nenabled = true\nbind_to_address = {ports.address}\nport = {ports.control}\n"
@@ -63,7 +69,7 @@ def snapcast_files(sync: SyncConfig) -> dict[str, str]:
     host = sync.leader_host()
     files = {
         "etc/default/snapclient": (
-            "# Made by party-button's installer from the sync section of its config.\n"
+            f"{MADE_BY}'s installer from the sync section of its config.\n"
             f'SNAPCLIENT_OPTS="--host {host} --hostID {sync.room_name()}"\n'
         )
     }
@@ -71,6 +77,30 @@ def snapcast_files(sync: SyncConfig) -> dict[str, str]:
         files["etc/snapserver.conf"] = snapserver_conf(sync)
         files["etc/systemd/system/snapserver.service.d/party-button.conf"] = SNAPSERVER_DROP_IN
     return files
+
+
+def write_snapcast_files(sync: SyncConfig, root: Path) -> list[Path]:
+    """Write :func:`snapcast_files` under ``root``; returns the files written.
+
+    A file that was there and is not party-button's (Debian's ``/etc/snapserver.conf``, an
+    admin's ``/etc/default/snapclient``) is kept beside it with :data:`SAVED_SUFFIX` first,
+    once: writing again keeps the first saved copy.
+    """
+    written = []
+    for name, text in snapcast_files(sync).items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        saved = target.with_name(target.name + SAVED_SUFFIX)
+        if target.is_file() and not saved.exists() and not _made_by_us(target):
+            shutil.copy2(target, saved)
+        target.write_text(text)
+        written.append(target)
+    return written
+
+
+def _made_by_us(path: Path) -> bool:
+    with path.open(errors="replace") as file:
+        return file.readline().startswith(MADE_BY)
 
 
 def snapcast_packages(sync: SyncConfig) -> list[str]:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from party_button.config.sync import SyncConfig
-from party_button.sync.snapserver import SNAPSERVER_DROP_IN, snapserver_conf
+from party_button.sync.snapserver import SAVED_SUFFIX, SNAPSERVER_DROP_IN, snapserver_conf
 from tests.system.test_system_install_root import (
     DAEMON_FILES,
     adapter_files,
@@ -56,4 +56,33 @@ def test_uninstall_removes_the_sync_unit_and_snapservers_drop_in(
     run_script(source, "uninstall.sh", f"DESTDIR={root}")
     left = files_under(root)
     assert not left & adapter_files("sync")
+    # Nothing of Snapcast's was there before the install: nothing of it is left.
+    assert not left & SNAPCAST_FILES
+    assert not [name for name in left if name.endswith(SAVED_SUFFIX)]
+
+
+@needs_systemctl
+def test_uninstall_puts_back_the_snapcast_settings_that_were_there(
+    source: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    # Debian's packages came first, with their own settings.
+    debians = {
+        "etc/snapserver.conf": "[stream]\nsource = pipe:///tmp/snapfifo?name=default\n",
+        "etc/default/snapclient": 'START_SNAPCLIENT=true\nSNAPCLIENT_OPTS=""\n',
+    }
+    for name, text in debians.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    set_enabled(root, "sync", True)
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")  # an upgrade
+    assert (root / "etc/snapserver.conf").read_text() == snapserver_conf(SyncConfig(enabled=True))
+    run_script(source, "uninstall.sh", f"DESTDIR={root}")
+    for name, text in debians.items():
+        assert (root / name).read_text() == text
+    left = files_under(root)
+    assert not [name for name in left if name.endswith(SAVED_SUFFIX)]
     assert "/etc/systemd/system/snapserver.service.d/party-button.conf" not in left
