@@ -18,6 +18,7 @@ from gpiozero.pins.mock import MockFactory
 
 from party_button.config.schema import Config, load_config
 from party_button.testing import MOCK_CONFIG, RELAY_PINS, RelayMockFactory, write_tone
+from party_button.testing.installer import source_tree
 
 
 @pytest.fixture
@@ -46,6 +47,12 @@ def song_folder(tmp_path: Path) -> Path:
     write_tone(tmp_path / "sounds" / "siren.ogg", 0.3, 880.0)
     write_tone(tmp_path / "sounds" / "fallback.ogg", 0.3, 660.0)
     return folder
+
+
+@pytest.fixture
+def source(tmp_path: Path, song_folder: Path) -> Path:
+    """A copy of the source tree with the test songs, for the installer's tests."""
+    return source_tree(tmp_path, song_folder)
 
 
 BASE_CONFIG = MOCK_CONFIG

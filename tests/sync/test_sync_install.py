@@ -8,14 +8,13 @@ from pathlib import Path
 
 from party_button.config.sync import SyncConfig
 from party_button.sync.snapserver import SAVED_SUFFIX, SNAPSERVER_DROP_IN, snapserver_conf
-from tests.system.test_system_install_root import (
+from party_button.testing.installer import (
     DAEMON_FILES,
     adapter_files,
     files_under,
     needs_systemctl,
     run_script,
     set_enabled,
-    source,  # noqa: F401 - the fixture
 )
 
 SNAPCAST_FILES = {
@@ -26,7 +25,7 @@ SNAPCAST_FILES = {
 
 
 @needs_systemctl
-def test_sync_installs_its_unit_and_snapcasts_settings(source: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_sync_installs_its_unit_and_snapcasts_settings(source: Path, tmp_path: Path) -> None:
     root = tmp_path / "root"
     run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
     set_enabled(root, "sync", True)
@@ -46,7 +45,7 @@ def test_sync_installs_its_unit_and_snapcasts_settings(source: Path, tmp_path: P
 
 @needs_systemctl
 def test_uninstall_removes_the_sync_unit_and_snapservers_drop_in(
-    source: Path,  # noqa: F811
+    source: Path,
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "root"
@@ -63,7 +62,7 @@ def test_uninstall_removes_the_sync_unit_and_snapservers_drop_in(
 
 @needs_systemctl
 def test_uninstall_puts_back_the_snapcast_settings_that_were_there(
-    source: Path,  # noqa: F811
+    source: Path,
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "root"

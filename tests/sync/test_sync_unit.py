@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
-import pytest
+from party_button.testing.installer import REPO, exposure, needs_analyze, unit_for_verify, verify
 
-from tests.system.test_system_install_root import exposure, unit_for_verify, verify
-
-REPO = Path(__file__).resolve().parents[2]
 SYNC_UNIT = REPO / "systemd" / "party-button-sync.service"
-needs_analyze = pytest.mark.skipif(
-    not shutil.which("systemd-analyze"), reason="needs systemd-analyze"
-)
 
 
 @needs_analyze

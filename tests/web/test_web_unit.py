@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from party_button.config.schema import load_config
-from tests.system.test_system_install_root import (
+from party_button.testing.installer import (
     DAEMON_FILES,
     REPO,
     SONGS,
@@ -16,7 +16,6 @@ from tests.system.test_system_install_root import (
     needs_analyze,
     needs_systemctl,
     run_script,
-    source,  # noqa: F401 (a fixture)
     unit_for_verify,
     verify,
 )
@@ -37,7 +36,7 @@ def enable_web(tree: Path) -> None:
 
 
 @needs_systemctl
-def test_the_web_unit_is_left_out_while_the_config_does_not_enable_it(source, tmp_path):  # noqa: F811
+def test_the_web_unit_is_left_out_while_the_config_does_not_enable_it(source, tmp_path):
     root = tmp_path / "root"
     result = run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
     assert files_under(root) == DAEMON_FILES
@@ -48,7 +47,7 @@ def test_the_web_unit_is_left_out_while_the_config_does_not_enable_it(source, tm
 
 
 @needs_systemctl
-def test_enabled_it_is_installed_enabled_and_removed_again(source, tmp_path):  # noqa: F811
+def test_enabled_it_is_installed_enabled_and_removed_again(source, tmp_path):
     enable_web(source)
     root = tmp_path / "root"
     run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
