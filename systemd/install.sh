@@ -312,11 +312,8 @@ case " $ADAPTERS " in
         sync_cli="$ROOT$VENV/bin/party-button"
         [ "$NO_VENV" != 1 ] || sync_cli="$PYTHON -m party_button"
         snapcast=$($sync_cli sync --config "$ROOT$CONFDIR/config.yaml" --snapcast-packages)
-        if [ -z "$ROOT" ] && [ "$NO_APT" != 1 ]; then
-            step "rooms sync: Debian packages $snapcast"
-            # shellcheck disable=SC2086  # a list of packages
-            apt-get install -y -q --no-install-recommends $snapcast
-        fi
+        # shellcheck disable=SC2086  # a list of packages
+        if [ -z "$ROOT" ]; then install_debs $snapcast; fi
         step "rooms sync: the settings of $snapcast"
         $sync_cli sync --config "$ROOT$CONFDIR/config.yaml" --snapcast-files "$ROOT/" >/dev/null
         for deb in $snapcast; do

@@ -53,11 +53,13 @@ class RoomClient:
 
 
 # snapserver creates the stream's FIFO: in a runtime folder of its own, writable by the
-# party-button group (the daemon feeds it), by no one else.
+# party-button group (the daemon feeds it), by no one else. snapserver makes the FIFO with
+# mode 0666 whatever its umask, so the folder is what keeps everyone else out.
 SNAPSERVER_DROP_IN = """\
 # Made by party-button's installer: the stream's FIFO for the party-button daemon.
 [Service]
 RuntimeDirectory=snapserver
+RuntimeDirectoryMode=0750
 Group=party-button
 UMask=0007
 """
