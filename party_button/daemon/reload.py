@@ -29,12 +29,20 @@ class ReloadPlan:
     config: Config
     previous: Config
     pin_factory: bool  # the gpio section changed: a new pin factory
-    player: bool  # the audio or clips sections changed: a new player
+    player: bool  # the audio or clips sections or the library changed: a new player
 
     @classmethod
     def between(cls, previous: Config, config: Config) -> ReloadPlan:
-        """The plan that switches from ``previous`` to ``config``."""
-        player = config.audio != previous.audio or config.clips != previous.clips
+        """The plan that switches from ``previous`` to ``config``.
+
+        A new library comes with a new player: the old one holds a pick of the old library
+        (a song of a folder no longer used, say), which the next press would play.
+        """
+        player = (
+            config.audio != previous.audio
+            or config.clips != previous.clips
+            or library_changed(previous, config)
+        )
         return cls(config, previous, config.gpio != previous.gpio, player)
 
     def back(self) -> ReloadPlan:

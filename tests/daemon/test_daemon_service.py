@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from party_button.daemon.events import Peer, ReloadRequest, Request
 from party_button.daemon.party import Input
 from party_button.errors import ConfigError
 from party_button.media.audio import PygamePlayer
+from party_button.testing import history, press, running_daemon, wait_for, write_tone
 
 
 @pytest.fixture
@@ -204,3 +206,20 @@ def test_daemon_socket_is_removed_on_close(daemon, tmp_path):
     assert path.exists()
     party.close()
     assert not path.exists()
+
+
+def test_a_reload_with_other_songs_folders_plays_from_them_at_the_next_press(
+    make_config, mock_factory, tmp_path
+):
+    elsewhere = tmp_path / "elsewhere"
+    write_tone(elsewhere / "fresh.ogg", 0.6, 600.0)
+    with running_daemon(make_config(), mock_factory) as daemon:
+        make_config({"songs": {"folders": [str(elsewhere)]}})
+        answered = threading.Event()
+        daemon.events.put(ReloadRequest(reply=lambda answer: answered.set()))
+        assert answered.wait(10)
+        # The song prepared from the old folder goes with the old library.
+        wait_for(lambda: daemon.player.prepared == elsewhere / "fresh.ogg", timeout=30)
+        mark = history(daemon).mark()
+        press(mock_factory)
+        assert history(daemon).wait(lambda s: s.phase == "party", after=mark).playing == "fresh.ogg"
