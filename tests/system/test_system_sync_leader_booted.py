@@ -136,3 +136,22 @@ def test_a_press_on_the_leader_puts_the_song_into_the_stream(machine):
         wait_idle(machine, user=None)
     finally:
         machine.run(["systemctl", "stop", LISTENER], check=False)
+
+
+def test_uninstall_gives_snapcast_debians_settings_back(machine):
+    # Last: the root has no party-button after it.
+    machine.run([f"{SOURCE_IN_ROOT}/systemd/uninstall.sh"])
+    shown = ["dpkg-query", "--show", "--showformat=${Conffiles}\n", "snapserver", "snapclient"]
+    packaged = dict(line.split()[:2] for line in machine.run(shown).stdout.splitlines() if line)
+    for path in ("/etc/snapserver.conf", "/etc/default/snapclient"):
+        assert machine.run(["md5sum", path]).stdout.split()[0] == packaged[path], path
+        assert machine.run(["test", "-e", f"{path}.party-button-saved"], check=False).returncode
+    drop_in = "/etc/systemd/system/snapserver.service.d/party-button.conf"
+    assert machine.run(["test", "-e", drop_in], check=False).returncode
+    # snapserver goes on, restarted with Debian's settings (its FIFO where Debian puts it).
+    wait_active(machine, unit="snapserver.service")
+    wait_until(
+        lambda: machine.run(["test", "-p", "/tmp/snapfifo"], check=False).returncode == 0,
+        30,
+        "snapserver's own FIFO",
+    )
