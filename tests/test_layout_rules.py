@@ -26,7 +26,7 @@ TESTS = REPO / "tests"
 # The rooms of the package, bottom layer first; docs/development/layout.md says why.
 LAYERS = (
     ("errors", "phase", "atomic", "names", "log_limit", "small_files"),
-    ("song_file", "systemd"),
+    ("song_file", "systemd", "sync_status"),
     ("control", "gpio", "lights", "beats", "render"),
     ("config",),
     ("media", "maker"),

@@ -28,6 +28,7 @@ from party_button.web.connections import IDLE_SECONDS, PER_SOURCE, Gate, quiet_a
 from party_button.web.daemon_link import RECONNECT, DaemonDown, DaemonLink
 from party_button.web.hosts import Hosts
 from party_button.web.parties import PartyLog
+from party_button.web.rooms import Rooms
 from party_button.web.songs import LIST_LIMIT, SongRefused, SongsFolders, upload_name
 from party_button.web.static_files import LOGIN_PAGE, OPENAPI, PAGE, STATIC
 
@@ -58,6 +59,7 @@ CONFIG = web.AppKey("config", Config)
 LINK = web.AppKey("link", DaemonLink)
 FOLDERS = web.AppKey("folders", SongsFolders)
 PARTIES = web.AppKey("parties", PartyLog)
+ROOMS = web.AppKey("rooms", Rooms)
 
 
 def make_app(config: Config, link: DaemonLink) -> web.Application:
@@ -76,6 +78,7 @@ def make_app(config: Config, link: DaemonLink) -> web.Application:
     )
     parties = PartyLog()
     app[PARTIES] = parties
+    app[ROOMS] = Rooms(config.sync, link)
 
     def follow(message: dict[str, Any]) -> None:
         if parties.observe(message):
@@ -122,11 +125,14 @@ def _down(link: DaemonLink, problem: str | None = None) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    """``GET /api/status``: the daemon's state as last streamed, and the last parties."""
+    """``GET /api/status``: the daemon's state as last streamed, the last parties, and the
+    rooms as the sync service sees them (``null`` with sync off)."""
     link = request.app[LINK]
     if link.state is None:
         return _down(link)
-    return web.json_response({"ok": True, **link.state, "parties": request.app[PARTIES].recent()})
+    recent = request.app[PARTIES].recent()
+    sync = request.app[ROOMS].view
+    return web.json_response({"ok": True, **link.state, "parties": recent, "sync": sync})
 
 
 async def page_settings(request: web.Request) -> web.Response:
@@ -164,6 +170,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     subscriber = link.subscribe()
+    request.app[ROOMS].greet(subscriber)
     try:
         while True:
             try:
@@ -288,6 +295,7 @@ async def serve(config: Config, link: DaemonLink, ready: Any = None) -> None:
         )
         log.info("at most %d connections, %d from one address", gate.cap, PER_SOURCE)
         link.start()
+        app[ROOMS].start()
         if ready is not None:
             host, port = listening.sockets[0].getsockname()[:2]
             ready(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
@@ -298,6 +306,7 @@ async def serve(config: Config, link: DaemonLink, ready: Any = None) -> None:
     finally:
         if listening is not None:
             listening.close()
+        app[ROOMS].close()
         with contextlib.suppress(Exception):
             await link.close()
         await runner.cleanup()
