@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -405,6 +406,15 @@ def test_a_broker_with_a_password(tmp_path, make_config, mock_factory, password)
         broker.stop()
 
 
+def documented_attributes() -> dict[str, dict]:
+    """The attributes the Home Assistant page shows for the rooms and the sync role."""
+    text = (Path(__file__).resolve().parents[2] / "docs/howto/home-assistant.md").read_text()
+    found = {}
+    for example in re.findall(r"`(\{\"rooms?\": .*?\})`", text):
+        found["rooms" if example.startswith('{"rooms"') else "sync_role"] = json.loads(example)
+    return found
+
+
 def test_the_sync_role_and_the_rooms_in_the_party_follow_the_sync_service(rig: Rig):
     """With sync on, the device has the sync role and the rooms in the party (every room's
     state as attributes), from this Pi's own sync service; the daemon's config has no sync
@@ -453,6 +463,10 @@ def test_the_sync_role_and_the_rooms_in_the_party_follow_the_sync_service(rig: R
             assert attributes()["rooms"]["living-room"] == "party"
             recorder.publish(topics.command("stop"), "PRESS")
             recorder.wait(rooms["state_topic"], lambda p: p == "0")
+            # the Home Assistant page's examples have the real attributes
+            shown = documented_attributes()
+            assert set(shown["rooms"]) == set(attributes())
+            assert set(shown["sync_role"]) == set(json.loads(held(role["json_attributes_topic"])))
         wait_for(lambda: attributes()["rooms"].get("kitchen") == "gone", GIVE_UP)
         assert attributes()["why"]["kitchen"].startswith("its sync service hung up")
     assert rig.bridge is not None and rig.bridge.stop() == 0

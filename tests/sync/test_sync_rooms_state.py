@@ -5,10 +5,11 @@ says whether it follows, has lost its leader, or parties alone."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
-from party_button.sync_status import GONE_KEPT, ask
+from party_button.sync_status import GONE_KEPT, ROOM_STATES, ask
 from party_button.testing import running_daemon, wait_for
 from party_button.testing.rooms import (
     LEADER_ADDRESS,
@@ -20,6 +21,13 @@ from party_button.testing.rooms import (
 from party_button.testing.sync import free_port, party_button
 
 WAIT = 20.0
+ROOMS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "howto" / "rooms.md"
+
+
+def documented_status() -> dict:
+    """The leader's ``status --sync`` example of the rooms page."""
+    (block,) = re.findall(r"```json\n(.*?)```", ROOMS_PAGE.read_text(), re.DOTALL)
+    return json.loads(block)
 
 
 def status_sync(socket: Path, address: str, port: int) -> dict:
@@ -55,6 +63,11 @@ def test_the_leaders_status_lists_every_room_with_its_state(make_config, mock_fa
                 "state": "no-speaker",
                 "why": None,
             }
+            shown = documented_status()  # the page's example: real keys, real states
+            assert set(shown) <= set(sync)
+            for example in shown["rooms"].values():
+                assert set(example) == set(sync["rooms"]["kitchen"])
+                assert example["state"] in ROOM_STATES
             room = status_sync(socket, ROOM_ADDRESS, port)
             assert (room["role"], room["room"], room["state"]) == ("room", "kitchen", "no-speaker")
             assert room["connected"] is True
