@@ -460,9 +460,10 @@ def test_the_sync_role_and_the_rooms_in_the_party_follow_the_sync_service(rig: R
             assert attributes()["rooms"]["living-room"] == "ready"
             recorder.publish(topics.command("start"), "PRESS")
             recorder.wait(rooms["state_topic"], lambda p: p == "1")
-            assert attributes()["rooms"]["living-room"] == "party"
+            wait_for(lambda: attributes()["rooms"]["living-room"] == "party", GIVE_UP)
+            stopped_at = time.monotonic()
             recorder.publish(topics.command("stop"), "PRESS")
-            recorder.wait(rooms["state_topic"], lambda p: p == "0")
+            recorder.wait(rooms["state_topic"], lambda p: p == "0", after=stopped_at)
             # the Home Assistant page's examples have the real attributes
             shown = documented_attributes()
             assert set(shown["rooms"]) == set(attributes())

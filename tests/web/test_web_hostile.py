@@ -394,8 +394,10 @@ def test_a_room_named_to_break_the_page_is_shown_as_plain_text(party, phone, tmp
             log_in(phone, web.url)
             room = phone.locator('#rooms li[data-state="unknown"]')
             room.wait_for(state="attached")
+            said = room.locator(".state")  # the hello comes first, then what the room says
+            wait_for(lambda: said.inner_text().startswith("not said yet: <b id=bold>"), 20)
             assert room.locator(".name").inner_text() == name[:40].replace("\u202e", "\ufffd")
-            shown = room.locator(".state").inner_text()
+            shown = said.inner_text()
             assert shown.startswith("not said yet: <b id=bold>\ufffd[2Jwww")
             assert len(shown) == len("not said yet: ") + 200
             markup = "#rooms img, #rooms script, #rooms b, #rooms i, #pwned, #bold, #italic"

@@ -141,7 +141,7 @@ def test_the_page_shows_the_sync_role_and_each_rooms_state_live(party, phone, tm
             )
             assert "its snapclient does not play" in phone.locator("#rooms").inner_text()
             phone.tap("#party")
-            wait_for(lambda: daemon.hardware.relay_states()["lights"])
+            wait_for(lambda: daemon.hardware.relay_states()["lights"], 20)
             phone.wait_for_selector(
                 '#rooms li[data-state="party"]:has-text("living-room")', state="attached"
             )
