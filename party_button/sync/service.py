@@ -83,6 +83,8 @@ class LeaderService:
         self.party: dict[str, Any] = {"phase": None}
         self.rooms: dict[str, dict[str, Any]] = {}
         self._writers: set[asyncio.StreamWriter] = set()
+        self._links: dict[str, asyncio.StreamWriter] = {}  # each room's latest connection
+        self._heard: dict[str, float] = {}  # when each room last said something (monotonic)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set."""
@@ -122,6 +124,8 @@ class LeaderService:
         try:
             while (message := await read_message(reader)) is not None:
                 kind = message["type"]
+                if name is not None and self._links.get(name) is writer:
+                    self._heard[name] = time.monotonic()
                 if kind == "time":
                     writer.write(encode("time", sent=message.get("sent"), leader=self.clock()))
                 elif kind == "hello":
@@ -129,6 +133,8 @@ class LeaderService:
                     address = writer.get_extra_info("peername")[0]
                     self.rooms.pop(name, None)
                     self.rooms[name] = {"address": address, "state": None, "why": None}
+                    self._links[name] = writer
+                    self._heard[name] = time.monotonic()
                     self._writers.add(writer)
                     writer.write(encode("party", **self.party))
                     log.info("sync leader: room %s joined", name)
@@ -138,8 +144,9 @@ class LeaderService:
                     writer.write(encode("answer", **answer))
                 elif kind == "status":
                     writer.write(encode("status", **self.status()))
-                elif kind == "room" and name in self.rooms:
-                    self.rooms[name].update(room_report(message))
+                elif kind == "room":
+                    if name is not None and self._links.get(name) is writer:
+                        self.rooms[name].update(room_report(message))
                 else:
                     writer.write(encode("error", error=f"unknown message {kind!r}"))
                 await writer.drain()
@@ -147,7 +154,8 @@ class LeaderService:
             log.warning("sync leader: room %s dropped: %s", name, exc)
         finally:
             self._writers.discard(writer)
-            if name is not None and name in self.rooms:
+            if name is not None and self._links.get(name) is writer:  # not a room back since
+                del self._links[name], self._heard[name]
                 self._room_gone(name)
                 log.info("sync leader: room %s left", name)
             writer.close()
@@ -160,8 +168,18 @@ class LeaderService:
             del self.rooms[room]
 
     def status(self) -> dict[str, Any]:
-        """The role, the rooms and the party, for ``party-button status``."""
-        return {"role": "leader", "room": self.sync.room_name(), "rooms": self.rooms, **self.party}
+        """The role, the rooms and the party, for ``party-button status``; a room silent for
+        :data:`~party_button.sync.messages.LEADER_TIMEOUT` seconds (it pings twice a second)
+        shows as gone while its connection lasts."""
+        now, silent = (
+            time.monotonic(),
+            {"state": "gone", "why": f"no word for {LEADER_TIMEOUT:g} s"},
+        )
+        rooms = {
+            name: {**room, **silent} if now - self._heard.get(name, now) > LEADER_TIMEOUT else room
+            for name, room in self.rooms.items()
+        }
+        return {"role": "leader", "room": self.sync.room_name(), "rooms": rooms, **self.party}
 
 
 def _party_of(status: dict[str, Any]) -> dict[str, Any]:
@@ -429,6 +447,7 @@ class RoomService:
                         self._send_threadsafe(encode("command", command=command))
             except ControlError as exc:
                 log.debug("sync room: watching the daemon: %s", exc)
+            self.daemon_phase = None
             time.sleep(RETRY)
 
     def _send_threadsafe(self, line: bytes) -> None:

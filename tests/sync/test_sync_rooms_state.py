@@ -72,6 +72,19 @@ def test_the_leaders_status_lists_every_room_with_its_state(make_config, mock_fa
             assert (room["role"], room["room"], room["state"]) == ("room", "kitchen", "no-speaker")
             assert room["connected"] is True
         wait_for(lambda: ask(LEADER_ADDRESS, port)["rooms"]["kitchen"]["state"] == "gone", WAIT)
+        # A room back on a new connection is not gone when its old one ends; one that goes
+        # silent (no ping for 3 s) is gone while its connection lasts.
+        first = Stranger(port, "twin", "party", None)
+        second = Stranger(port, "twin", "ready", None)
+        wait_for(lambda: ask(LEADER_ADDRESS, port)["rooms"]["twin"]["state"] == "ready", WAIT)
+        first.close()
+        marker = Stranger(port, "marker", "ready", None)  # its end comes after the first's
+        marker.close()
+        wait_for(lambda: ask(LEADER_ADDRESS, port)["rooms"]["marker"]["state"] == "gone", WAIT)
+        assert ask(LEADER_ADDRESS, port)["rooms"]["twin"]["state"] == "ready"
+        wait_for(lambda: ask(LEADER_ADDRESS, port)["rooms"]["twin"]["state"] == "gone", WAIT)
+        assert ask(LEADER_ADDRESS, port)["rooms"]["twin"]["why"] == "no word for 3 s"
+        second.close()
         # Rooms that leave are remembered as gone, the latest GONE_KEPT of them only.
         for number in range(GONE_KEPT + 3):
             stranger = Stranger(port, f"guest {number}", "ready", None)
