@@ -226,6 +226,19 @@ def test_the_mqtt_command_loads_neither_the_schema_nor_gpiozero() -> None:
     )
 
 
+def test_the_web_command_loads_neither_the_schema_nor_gpiozero() -> None:
+    """The whole config is checked in a child (``party_button.web.page_config``): the
+    long-lived web service keeps neither the schema nor gpiozero."""
+    loaded = imported_after(
+        "import party_button.cli.main as m; m.build_parser(); "
+        "import party_button.cli.web, party_button.web.app"
+    )
+    assert "aiohttp.web" in loaded
+    assert (
+        sorted(n for n in loaded if n.startswith(("gpiozero", "party_button.config.schema"))) == []
+    )
+
+
 def test_the_daemons_command_line_leaves_out_what_only_other_commands_use() -> None:
     """Memory the daemon never uses: numpy, which pygame imports for its array modules (some
     16 MB), asyncio for the web command, urllib with ssl for the wiring page (some 4 MB)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from party_button.config.schema import load_config
 from party_button.config.web import WebConfig, parse_listen
 from party_button.errors import ConfigError
 from party_button.testing import MOCK_CONFIG as BASE_CONFIG
+from party_button.web.page_config import PageConfig, load_page_config
 
 
 def config_with(tmp_path: Path, web_lines: str):
@@ -110,3 +113,27 @@ def test_listen_addresses(text, expected):
 def test_bad_listen_addresses(text):
     with pytest.raises(ValueError):
         parse_listen(text)
+
+
+def test_the_service_refuses_a_config_the_daemon_refuses_naming_each_line(make_config):
+    """The whole config is checked (in a child process), not only the web section."""
+    config = make_config({"web": {"pin": "2468"}})
+    lines = config.path.read_text().splitlines()
+    config.path.write_text("\n".join([*lines, "relayz: []", "party: {cooldown: -1}"]) + "\n")
+    command = [sys.executable, "-m", "party_button", "web", "--listen", "127.0.0.1:0"]
+    result = subprocess.run(
+        [*command, "--config", str(config.path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert f"{config.path}:{len(lines) + 1}: relayz: unknown key" in result.stderr
+    assert "party.cooldown" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_page_reads_the_same_settings_as_the_whole_config(make_config):
+    config = make_config({"web": {"pin": "2468"}, "sync": {"enabled": True, "room": "hall"}})
+    assert load_page_config(config.path) == PageConfig.of(config)
