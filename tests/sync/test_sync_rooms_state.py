@@ -107,8 +107,9 @@ def test_a_room_without_its_leader_says_so_and_parties_alone(make_config, mock_f
         running_daemon(config, mock_factory, control_path=socket),
         sync_service(tmp_path / "kitchen", room, socket, ROOM_ADDRESS),
     ):
-        wait_for(lambda: ask(ROOM_ADDRESS, port)["state"] == "no-leader", WAIT)
+        wait_for(lambda: ask(ROOM_ADDRESS, port)["why"] is not None, WAIT)
         sync = status_sync(socket, ROOM_ADDRESS, port)
+        assert sync["state"] == "no-leader"
         assert sync["why"].startswith(f"lost the leader {LEADER_ADDRESS}")
         assert (
             subprocess.run(party_button("press", "--socket", str(socket)), timeout=60).returncode
