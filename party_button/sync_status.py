@@ -38,10 +38,13 @@ PARTY_PHASES = ("intro", "party")
 GONE_KEPT = 16
 """Rooms that left which the leader still lists as ``gone``."""
 MAX_NAME = 40
+MAX_HOST = 253
 MAX_WHY = 200
 MAX_ROOMS = 64
 """Rooms a view lists at most."""
 MAX_LINE = 64 * 1024
+LOCAL_HOST = "127.0.0.1"
+"""Where the adapters ask this Pi's sync service (it listens on every address by default)."""
 EVERY = 1.0
 """Seconds between two questions to the sync service."""
 TIMEOUT = 2.0
@@ -83,7 +86,7 @@ def rooms_view(status: Mapping[str, Any]) -> dict[str, Any]:
     view: dict[str, Any] = {
         "role": role,
         "room": _text(status.get("room"), MAX_NAME),
-        "leader": _text(status.get("leader"), 253),
+        "leader": _text(status.get("leader"), MAX_HOST),
         "rooms": [],
         "error": _text(status.get("error"), MAX_WHY),
     }
@@ -104,11 +107,13 @@ def rooms_view(status: Mapping[str, Any]) -> dict[str, Any]:
 def ask(host: str, port: int, connection: socket.socket | None = None) -> dict[str, Any]:
     """One status answer of the sync service (on ``connection`` if given); raises ``OSError``
     or ``ValueError``."""
-    sock = connection or socket.create_connection((host, port), timeout=TIMEOUT)
-    sock.sendall(STATUS_REQUEST)
+    if connection is None:
+        with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+            return ask(host, port, sock)
+    connection.sendall(STATUS_REQUEST)
     line = bytearray()
     while not line.endswith(b"\n"):
-        chunk = sock.recv(4096)
+        chunk = connection.recv(4096)
         if not chunk:
             raise ConnectionError("the sync service hung up")
         line += chunk

@@ -4,8 +4,8 @@ Three threads feed one loop: paho's network thread (connected, lost, a message),
 :class:`~party_button.watch_follower.WatchFollower` (the daemon's messages, its loss) and
 the signal handler (stop); with sync on a fourth, the
 :class:`~party_button.sync_status.SyncFollower` (the rooms as this Pi's sync service sees
-them). The loop alone decides and publishes, so retained states go out
-in the order they happened. Commands run in a thread of their own, one at a time, so a slow
+them). The loop alone decides and publishes, so retained states go out in the order they
+happened. Commands run in a thread of their own, one at a time, so a slow
 daemon never holds up the states; a flood beyond :data:`COMMAND_BACKLOG` is dropped here,
 and the daemon's own limits (cooldown, one press each 0.25 s) apply to the rest.
 
@@ -51,7 +51,7 @@ from party_button.mqtt.entities import (
     state_payloads,
     sync_payloads,
 )
-from party_button.sync_status import SyncFollower
+from party_button.sync_status import LOCAL_HOST, SyncFollower
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class Bridge:
         self._sync_view: dict[str, Any] | None = None
         if sync is not None and sync.enabled:
             self.sync = SyncFollower(
-                "127.0.0.1",
+                LOCAL_HOST,
                 sync.port,
                 sync.role,
                 sync.room_name(),

@@ -11,10 +11,8 @@ import asyncio
 from typing import Any
 
 from party_button.config.sync import SyncConfig
-from party_button.sync_status import SyncFollower
+from party_button.sync_status import LOCAL_HOST, SyncFollower
 from party_button.web.daemon_link import DaemonLink, Subscriber
-
-LOOPBACK = "127.0.0.1"
 
 
 class Rooms:
@@ -24,10 +22,10 @@ class Rooms:
         self.link = link
         self.view: dict[str, Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._follower = None
+        self._follower: SyncFollower | None = None
         if sync.enabled:
             self._follower = SyncFollower(
-                LOOPBACK, sync.port, sync.role, sync.room_name(), self._from_thread
+                LOCAL_HOST, sync.port, sync.role, sync.room_name(), self._from_thread
             )
 
     def start(self) -> None:
