@@ -19,6 +19,7 @@ import pytest
 from party_button.testing import wait_for, write_tone
 from party_button.testing.rooms import LEADER_ADDRESS, Stranger, sync_section, sync_service
 from party_button.testing.sync import free_port
+from party_button.testing.web import refused_web
 from party_button.testing.web_client import multipart, request
 from party_button.web.auth import PREFIX_FACTOR, Attempts
 from party_button.web.connections import IDLE_SECONDS, PER_SOURCE
@@ -366,14 +367,7 @@ def test_an_ipv6_host_rotating_its_addresses_gets_the_tries_of_one_guest():
 def test_the_service_refuses_the_example_pin_on_every_interface(make_config):
     config = make_config({"web": {"pin": "2468"}})
     config.path.write_text(config.path.read_text().replace("'2468'", "'2580'"))
-    command = [sys.executable, "-m", "party_button", "web", "--listen", ":0"]
-    result = subprocess.run(
-        [*command, "--config", str(config.path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = refused_web(config.path, ":0")
     assert result.returncode == 1
     assert "web.pin: 2580 is the example PIN of the shipped config" in result.stderr
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from party_button.config.schema import load_config
 from party_button.config.web import WebConfig, parse_listen
 from party_button.errors import ConfigError
 from party_button.testing import MOCK_CONFIG as BASE_CONFIG
+from party_button.testing.web import refused_web
 from party_button.web.page_config import PageConfig, load_page_config
 
 
@@ -120,14 +119,7 @@ def test_the_service_refuses_a_config_the_daemon_refuses_naming_each_line(make_c
     config = make_config({"web": {"pin": "2468"}})
     lines = config.path.read_text().splitlines()
     config.path.write_text("\n".join([*lines, "relayz: []", "party: {cooldown: -1}"]) + "\n")
-    command = [sys.executable, "-m", "party_button", "web", "--listen", "127.0.0.1:0"]
-    result = subprocess.run(
-        [*command, "--config", str(config.path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = refused_web(config.path, "127.0.0.1:0")
     assert result.returncode == 1, result.stderr
     assert f"{config.path}:{len(lines) + 1}: relayz: unknown key" in result.stderr
     assert "party.cooldown" in result.stderr
