@@ -28,7 +28,14 @@ from party_button.config.mqtt import MqttConfig
 from party_button.config.sync import SyncConfig
 from party_button.config.walker import Rule
 from party_button.config.web import WebConfig
-from party_button.mqtt.entities import Topics, discovery_configs, event_payload, state_payloads
+from party_button.mqtt.entities import (
+    Topics,
+    discovery_configs,
+    event_payload,
+    state_payloads,
+    sync_payloads,
+)
+from party_button.sync_status import rooms_view
 
 os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal's width: make it fixed
 DOCS = Path(__file__).resolve().parent
@@ -276,8 +283,10 @@ def http_api_page() -> str:
 def mqtt_page() -> str:
     """``reference/mqtt.md``: the topics of a node, its entities and their payloads."""
     topics = Topics("party-button/NODE", "homeassistant", "NODE")
-    configs = discovery_configs(topics, ["lights"])
+    configs = discovery_configs(topics, ["lights"], sync=True)
     state = {"phase": "party", "playing": "lift-off.ogg", "position": 12.4}
+    rooms = {"kitchen": {"state": "party"}, "garden": {"state": "no-speaker", "why": "..."}}
+    view = rooms_view({"role": "leader", "room": "living-room", "phase": "party", "rooms": rooms})
     state["relays"] = {"lights": True}
     event = event_payload({"event": "press", "source": "button"})
     lines = [
@@ -287,8 +296,9 @@ def mqtt_page() -> str:
         "",
         "Shown for the node `NODE` (this machine's short host name) with the defaults",
         "`mqtt.base_topic: party-button/NODE` and `mqtt.discovery_prefix: homeassistant`, and",
-        "one relay called `lights`. Setting up: [Home Assistant over MQTT]"
-        "(../howto/home-assistant.md).",
+        "one relay called `lights`, on a leader of several rooms (`sync.enabled: true`: the",
+        "`sync_role` and `rooms` topics and entities are there only with sync on). Setting up:",
+        "[Home Assistant over MQTT](../howto/home-assistant.md), [the rooms](../howto/rooms.md).",
         "",
         "## Topics",
         "",
@@ -303,16 +313,15 @@ def mqtt_page() -> str:
         f"| `{topics.birth}` | | Home Assistant's own status: on `online` the bridge sends its "
         "discovery configs again |",
     ]
-    lines += [
-        f"| `{topic}` | yes | e.g. `{_cell(payload)}` |"
-        for topic, payload in state_payloads(topics, state).items()
-    ]
+    payloads = {**state_payloads(topics, state), **sync_payloads(topics, view)}
+    lines += [f"| `{topic}` | yes | e.g. `{_cell(text)}` |" for topic, text in payloads.items()]
     lines += [
         "",
         "## Entities",
         "",
         "Each entity's discovery config is retained at its topic; every entity belongs to the",
-        "one device of the node and is available while both availability topics say `online`.",
+        "one device of the node and is available while both availability topics say `online`",
+        "(the sync role and the rooms: while the bridge's says so, whatever the daemon does).",
         "",
         "| entity | name | discovery topic | reads or writes |",
         "|---|---|---|---|",

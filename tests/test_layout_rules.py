@@ -26,7 +26,7 @@ TESTS = REPO / "tests"
 # The rooms of the package, bottom layer first; docs/development/layout.md says why.
 LAYERS = (
     ("errors", "phase", "atomic", "names", "log_limit", "small_files"),
-    ("song_file", "systemd"),
+    ("song_file", "systemd", "sync_status"),
     ("control", "gpio", "lights", "beats", "render"),
     ("config",),
     ("media", "maker"),
@@ -221,6 +221,19 @@ def test_the_mqtt_command_loads_neither_the_schema_nor_gpiozero() -> None:
     loaded = imported_after(
         "import party_button.cli.main as m; m.build_parser(); import party_button.mqtt.bridge"
     )
+    assert (
+        sorted(n for n in loaded if n.startswith(("gpiozero", "party_button.config.schema"))) == []
+    )
+
+
+def test_the_web_command_loads_neither_the_schema_nor_gpiozero() -> None:
+    """The whole config is checked in a child (``party_button.web.page_config``): the
+    long-lived web service keeps neither the schema nor gpiozero."""
+    loaded = imported_after(
+        "import party_button.cli.main as m; m.build_parser(); "
+        "import party_button.cli.web, party_button.web.app"
+    )
+    assert "aiohttp.web" in loaded
     assert (
         sorted(n for n in loaded if n.startswith(("gpiozero", "party_button.config.schema"))) == []
     )

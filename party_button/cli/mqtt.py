@@ -10,6 +10,7 @@ from pathlib import Path
 from party_button.cli.common import EXIT_FAILED, add_command, add_is_enabled, say_enabled
 from party_button.config.location import find_config
 from party_button.config.mqtt import load_mqtt_config, read_password
+from party_button.config.sync import load_sync_config
 from party_button.control.protocol import client_socket_path
 from party_button.systemd import Notifier
 
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from party_button.mqtt.bridge import Bridge  # paho only where it is used
 
     notifier = Notifier()
-    bridge = Bridge(config, socket_path, password=password, on_status=notifier.status)
+    sync = load_sync_config(path)  # the rooms, when sync is on
+    bridge = Bridge(config, socket_path, password=password, on_status=notifier.status, sync=sync)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: bridge.stop())
     try:

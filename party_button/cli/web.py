@@ -10,14 +10,7 @@ import signal
 import stat
 from pathlib import Path
 
-from party_button.cli.common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    add_command,
-    add_is_enabled,
-    config_of,
-    say_enabled,
-)
+from party_button.cli.common import EXIT_FAILED, EXIT_OK, add_command, add_is_enabled, say_enabled
 from party_button.config.location import find_config
 from party_button.config.web import load_web_config, parse_listen
 from party_button.control.protocol import client_socket_path
@@ -43,10 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT; 1 when the config or the address is not usable."""
+    path = find_config(args.config)
     if args.is_enabled:
-        path = find_config(args.config)
         return say_enabled(path, "web", load_web_config(path).enabled)
-    config = config_of(args)
+    from party_button.web.page_config import load_page_config
+
+    # The whole config is checked as the daemon checks it, in a child: the schema and
+    # gpiozero stay out of this long-lived process.
+    config = load_page_config(path)
     settings = config.web
     if args.listen:
         try:

@@ -2,8 +2,10 @@
 
 Three threads feed one loop: paho's network thread (connected, lost, a message), the
 :class:`~party_button.watch_follower.WatchFollower` (the daemon's messages, its loss) and
-the signal handler (stop). The loop alone decides and publishes, so retained states go out
-in the order they happened. Commands run in a thread of their own, one at a time, so a slow
+the signal handler (stop); with sync on a fourth, the
+:class:`~party_button.sync_status.SyncFollower` (the rooms as this Pi's sync service sees
+them). The loop alone decides and publishes, so retained states go out in the order they
+happened. Commands run in a thread of their own, one at a time, so a slow
 daemon never holds up the states; a flood beyond :data:`COMMAND_BACKLOG` is dropped here,
 and the daemon's own limits (cooldown, one press each 0.25 s) apply to the rest.
 
@@ -31,6 +33,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from party_button.config.mqtt import MqttConfig
+from party_button.config.sync import SyncConfig
 from party_button.control.client import send_command
 from party_button.control.watch_follower import WatchFollower
 from party_button.errors import ControlError
@@ -40,12 +43,15 @@ from party_button.mqtt.entities import (
     OFFLINE,
     ONLINE,
     PRESS,
+    SYNC_ENTITIES,
     Topics,
     discovery_configs,
     event_payload,
     relay_slug,
     state_payloads,
+    sync_payloads,
 )
+from party_button.sync_status import LOCAL_HOST, SyncFollower
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +168,7 @@ class Bridge:
         *,
         password: str | None = None,
         on_status: Callable[[str], None] = lambda text: None,
+        sync: SyncConfig | None = None,
     ) -> None:
         self.config = config
         self.topics = Topics.of(config)
@@ -190,6 +197,16 @@ class Bridge:
             lambda reason: self._items.put(_Item("daemon lost", payload=reason)),
         )
         self.commands = CommandRunner(socket_path)
+        self.sync: SyncFollower | None = None
+        self._sync_view: dict[str, Any] | None = None
+        if sync is not None and sync.enabled:
+            self.sync = SyncFollower(
+                LOCAL_HOST,
+                sync.port,
+                sync.role,
+                sync.room_name(),
+                lambda view: self._items.put(_Item("sync", payload=view)),
+            )
 
     # -- threads that only put items on the loop's queue -----------------------------------
 
@@ -233,6 +250,8 @@ class Bridge:
         self.client.loop_start()
         self.commands.start()
         self.follower.start()
+        if self.sync is not None:
+            self.sync.start()
         ready()
         self._report()
         try:
@@ -257,6 +276,9 @@ class Bridge:
     def _handle(self, item: _Item) -> None:
         if item.kind == "watch":
             self._watched(item.payload)
+        elif item.kind == "sync":
+            self._sync_view = item.payload
+            self._publish_rooms()
         elif item.kind == "daemon lost":
             self._daemon_gone()
         elif item.kind == "message":
@@ -330,10 +352,17 @@ class Bridge:
         if self._state is not None:
             for topic, payload in state_payloads(self.topics, self._state).items():
                 self._publish(topic, payload, force=True)
+        self._publish_rooms(force=True)
         self._sweep()
 
+    def _publish_rooms(self, *, force: bool = False) -> None:
+        """The rooms' states, once the sync service's view is known."""
+        if self._sync_view is not None:
+            for topic, payload in sync_payloads(self.topics, self._sync_view).items():
+                self._publish(topic, payload, force=force)
+
     def _configs(self) -> dict[str, dict[str, Any]]:
-        return discovery_configs(self.topics, self._relays or ())
+        return discovery_configs(self.topics, self._relays or (), sync=self.sync is not None)
 
     def _sweep(self) -> None:
         """Clear the retained configs of entities the daemon no longer has."""
@@ -345,6 +374,8 @@ class Bridge:
             object_id = topic.split("/")[-2]
             if object_id.startswith("relay_"):
                 self._publish(self.topics.state(f"relay/{object_id[6:]}"), "", force=True)
+            for state in SYNC_ENTITIES.get(object_id, ()):
+                self._publish(self.topics.state(state), "", force=True)
         self._found &= set(self._configs())
 
     def _received(self, topic: str, payload: bytes, retain: bool) -> None:
@@ -425,6 +456,8 @@ class Bridge:
 
     def _shut_down(self) -> None:
         self.follower.close()
+        if self.sync is not None:
+            self.sync.close()
         self.commands.close()
         if self._connected:
             info = self.client.publish(self.topics.availability, OFFLINE, qos=1, retain=True)

@@ -9,7 +9,8 @@ payloads can be checked without a broker. Topics of one node (``BASE`` is
 ``BASE/daemon``                the daemon: ``online`` while the bridge watches it
 ``BASE/command/start|stop``    commands from Home Assistant (``PRESS``); nothing else is read
 ``BASE/state/...``             states, retained: ``partying``, ``phase``, ``playing``,
-                               ``playing/attributes``, ``relay/NAME``
+                               ``playing/attributes``, ``relay/NAME``; with sync on
+                               ``sync_role``, ``rooms`` and their ``.../attributes``
 ``BASE/event/button``          a press or hold, not retained
 =============================  =============================================================
 """
@@ -39,6 +40,12 @@ COMMANDS = {"start": protocol.PRESS, "stop": protocol.STOP}
 DEVICE_NAME = "Party Button"
 MODEL = "Emergency party button"
 MAX_NAME = 64  # characters of a relay's entity name
+SYNC_ROLES = ("leader", "room")
+# The entities of the rooms (sync on), and the state topics each one reads.
+SYNC_ENTITIES = {
+    "sync_role": ("sync_role", "sync_role/attributes"),
+    "rooms": ("rooms", "rooms/attributes"),
+}
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -110,8 +117,11 @@ class Topics:
         return f"{self.discovery_prefix}/+/{self.node_id}/+/config"
 
 
-def discovery_configs(topics: Topics, relays: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Each entity's discovery topic and its config, for a daemon with ``relays``."""
+def discovery_configs(
+    topics: Topics, relays: Iterable[str], *, sync: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Each entity's discovery topic and its config, for a daemon with ``relays``; with
+    ``sync`` also this Pi's sync role and the rooms in the party."""
     shared = {
         "device": {
             "identifiers": [topics.node_id],
@@ -191,6 +201,8 @@ def discovery_configs(topics: Topics, relays: Iterable[str]) -> dict[str, dict[s
                 },
             )
         )
+    if sync:
+        entities.extend(_sync_entities(topics))
     configs = {}
     for component, object_id, entity in entities:
         if component == "button":
@@ -203,7 +215,65 @@ def discovery_configs(topics: Topics, relays: Iterable[str]) -> dict[str, dict[s
             "unique_id": unique_id,
             **shared,
         }
+        if object_id in SYNC_ENTITIES:  # the rooms go on while this Pi's daemon is away
+            configs[topics.discovery(component, object_id)]["availability"] = [
+                {"topic": topics.availability}
+            ]
     return configs
+
+
+def _sync_entities(topics: Topics) -> list[tuple[str, str, dict[str, Any]]]:
+    """The sync role (its room and leader as attributes) and the number of rooms in the
+    party (every room's state as attributes)."""
+    return [
+        (
+            "sensor",
+            "sync_role",
+            {
+                "name": "Sync role",
+                "state_topic": topics.state("sync_role"),
+                "json_attributes_topic": topics.state("sync_role/attributes"),
+                "device_class": "enum",
+                "options": list(SYNC_ROLES),
+                "icon": "mdi:lan",
+                "entity_category": "diagnostic",
+            },
+        ),
+        (
+            "sensor",
+            "rooms",
+            {
+                "name": "Rooms in the party",
+                "state_topic": topics.state("rooms"),
+                "json_attributes_topic": topics.state("rooms/attributes"),
+                "unit_of_measurement": "rooms",
+                "icon": "mdi:speaker-multiple",
+            },
+        ),
+    ]
+
+
+def sync_payloads(topics: Topics, view: Mapping[str, Any]) -> dict[str, str]:
+    """The retained states of the rooms' entities for a view of
+    :func:`~party_button.sync_status.rooms_view`: the role, how many rooms are in the party
+    (unknown while the sync service does not answer), each room's state (one of
+    ``party_button.sync_status.ROOM_STATES``) and why, where a room says."""
+    rooms = view.get("rooms") or []
+    error = view.get("error")
+    in_party = sum(room["state"] == "party" for room in rooms)
+    role = view.get("role")
+    attributes = {"room": view.get("room"), "leader": view.get("leader"), "error": error}
+    return {
+        topics.state("sync_role"): role if role in SYNC_ROLES else NOTHING,
+        topics.state("sync_role/attributes"): json.dumps(attributes),
+        topics.state("rooms"): NOTHING if error else str(in_party),
+        topics.state("rooms/attributes"): json.dumps(
+            {
+                "rooms": {room["name"]: room["state"] for room in rooms},
+                "why": {room["name"]: room["why"] for room in rooms if room["why"]},
+            }
+        ),
+    }
 
 
 def state_payloads(topics: Topics, state: Mapping[str, Any]) -> dict[str, str]:

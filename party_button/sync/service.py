@@ -43,6 +43,7 @@ from party_button.sync.messages import (
 )
 from party_button.sync.offset import OffsetEstimator
 from party_button.sync.snapserver import room_client
+from party_button.sync_status import GONE_KEPT, room_report
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ class LeaderService:
         self.party: dict[str, Any] = {"phase": None}
         self.rooms: dict[str, dict[str, Any]] = {}
         self._writers: set[asyncio.StreamWriter] = set()
+        self._links: dict[str, asyncio.StreamWriter] = {}  # each room's latest connection
+        self._heard: dict[str, float] = {}  # when each room last said something (monotonic)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set."""
@@ -121,11 +124,17 @@ class LeaderService:
         try:
             while (message := await read_message(reader)) is not None:
                 kind = message["type"]
+                if name is not None and self._links.get(name) is writer:
+                    self._heard[name] = time.monotonic()
                 if kind == "time":
                     writer.write(encode("time", sent=message.get("sent"), leader=self.clock()))
                 elif kind == "hello":
                     name = str(message.get("room"))[:40]
-                    self.rooms[name] = {"address": writer.get_extra_info("peername")[0]}
+                    address = writer.get_extra_info("peername")[0]
+                    self.rooms.pop(name, None)
+                    self.rooms[name] = {"address": address, "state": None, "why": None}
+                    self._links[name] = writer
+                    self._heard[name] = time.monotonic()
                     self._writers.add(writer)
                     writer.write(encode("party", **self.party))
                     log.info("sync leader: room %s joined", name)
@@ -135,6 +144,9 @@ class LeaderService:
                     writer.write(encode("answer", **answer))
                 elif kind == "status":
                     writer.write(encode("status", **self.status()))
+                elif kind == "room":
+                    if name is not None and self._links.get(name) is writer:
+                        self.rooms[name].update(room_report(message))
                 else:
                     writer.write(encode("error", error=f"unknown message {kind!r}"))
                 await writer.drain()
@@ -142,14 +154,32 @@ class LeaderService:
             log.warning("sync leader: room %s dropped: %s", name, exc)
         finally:
             self._writers.discard(writer)
-            if name is not None:
-                self.rooms.pop(name, None)
+            if name is not None and self._links.get(name) is writer:  # not a room back since
+                del self._links[name], self._heard[name]
+                self._room_gone(name)
                 log.info("sync leader: room %s left", name)
             writer.close()
 
+    def _room_gone(self, name: str) -> None:
+        """Keep a room that left as ``gone`` (the :data:`GONE_KEPT` latest of them)."""
+        self.rooms[name].update(state="gone", why="its sync service hung up or went silent")
+        gone = [room for room, known in self.rooms.items() if known["state"] == "gone"]
+        for room in gone[:-GONE_KEPT]:
+            del self.rooms[room]
+
     def status(self) -> dict[str, Any]:
-        """The role, the rooms and the party, for ``party-button status``."""
-        return {"role": "leader", "room": self.sync.room_name(), "rooms": self.rooms, **self.party}
+        """The role, the rooms and the party, for ``party-button status``; a room silent for
+        :data:`~party_button.sync.messages.LEADER_TIMEOUT` seconds (it pings twice a second)
+        shows as gone while its connection lasts."""
+        now, silent = (
+            time.monotonic(),
+            {"state": "gone", "why": f"no word for {LEADER_TIMEOUT:g} s"},
+        )
+        rooms = {
+            name: {**room, **silent} if now - self._heard.get(name, now) > LEADER_TIMEOUT else room
+            for name, room in self.rooms.items()
+        }
+        return {"role": "leader", "room": self.sync.room_name(), "rooms": rooms, **self.party}
 
 
 def _party_of(status: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +241,7 @@ class RoomService:
         self.connected = False
         self.why: str | None = None  # why this room's party ended, when the leader did not say
         self.heard_start: float | None = None  # this room's clock
+        self.daemon_phase: str | None = None  # this room's daemon's, as last watched
         self._last_word = 0.0
         self._writer: asyncio.StreamWriter | None = None
         self._started_song: int | None = None  # the song (its stream offset) followed here
@@ -288,8 +319,12 @@ class RoomService:
             writer.close()
 
     async def _ping(self, writer: asyncio.StreamWriter) -> None:
+        reported: tuple[str, str | None] | None = None
         for count in itertools.count():
             writer.write(encode("time", sent=self.clock()))
+            if (report := (self.state(), self.why)) != reported:
+                writer.write(encode("room", state=report[0], why=report[1]))
+                reported = report
             await writer.drain()
             await asyncio.sleep(0.05 if count < FIRST_PINGS else PING)
 
@@ -405,11 +440,14 @@ class RoomService:
             try:
                 watching = WatchConnection(self.socket_path)
                 for message in watching:
+                    if message.get("type") == "state" and "phase" in message:
+                        self.daemon_phase = message["phase"]
                     command = message.get("event")
                     if command in COMMANDS and message.get("pid") != os.getpid():
                         self._send_threadsafe(encode("command", command=command))
             except ControlError as exc:
                 log.debug("sync room: watching the daemon: %s", exc)
+            self.daemon_phase = None
             time.sleep(RETRY)
 
     def _send_threadsafe(self, line: bytes) -> None:
@@ -423,12 +461,21 @@ class RoomService:
         else:
             log.warning("sync room: the leader is not reachable: a command stays in this room")
 
+    def state(self) -> str:
+        """This room's part in the party, one of :data:`~party_button.sync_status.ROOM_STATES`."""
+        if not self.connected:
+            return "alone" if self.daemon_phase in PARTY_PHASES else "no-leader"
+        if not self.speaker:
+            return "no-speaker"
+        return "party" if self._started_song is not None else "ready"
+
     def status(self) -> dict[str, Any]:
-        """The role, the leader and this room's view of the shared time."""
+        """The role, the leader, this room's state and its view of the shared time."""
         known = self.estimator.known
         return {
             "role": "room",
             "room": self.sync.room_name(),
+            "state": self.state(),
             "leader": self.sync.leader,
             "connected": self.connected,
             "offset": self.estimator.offset if known else None,

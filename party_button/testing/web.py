@@ -65,6 +65,19 @@ def start_web(config_path: Path, socket: Path, log: Path) -> WebService:
     return WebService(found[0], process, log)
 
 
+def refused_web(config_path: Path, listen: str) -> subprocess.CompletedProcess[str]:
+    """``party-button web`` on ``config_path`` and ``listen`` that is expected to refuse to
+    start: its exit and output, once it has ended."""
+    command = [sys.executable, "-m", "party_button", "web", "--listen", listen]
+    return subprocess.run(
+        [*command, "--config", str(config_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def stop_web(service: WebService) -> None:
     """Stop the service as systemd does (SIGTERM); it must end at once and cleanly."""
     service.process.terminate()

@@ -18,7 +18,6 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from party_button.config.schema import Config
 from party_button.config.web import WebConfig
 from party_button.control.protocol import PARTY_COMMANDS
 from party_button.log_limit import EVERY
@@ -27,7 +26,9 @@ from party_button.web.auth import refusal
 from party_button.web.connections import IDLE_SECONDS, PER_SOURCE, Gate, quiet_accept_errors
 from party_button.web.daemon_link import RECONNECT, DaemonDown, DaemonLink
 from party_button.web.hosts import Hosts
+from party_button.web.page_config import PageConfig
 from party_button.web.parties import PartyLog
+from party_button.web.rooms import Rooms
 from party_button.web.songs import LIST_LIMIT, SongRefused, SongsFolders, upload_name
 from party_button.web.static_files import LOGIN_PAGE, OPENAPI, PAGE, STATIC
 
@@ -54,13 +55,14 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-CONFIG = web.AppKey("config", Config)
+CONFIG = web.AppKey("config", PageConfig)
 LINK = web.AppKey("link", DaemonLink)
 FOLDERS = web.AppKey("folders", SongsFolders)
 PARTIES = web.AppKey("parties", PartyLog)
+ROOMS = web.AppKey("rooms", Rooms)
 
 
-def make_app(config: Config, link: DaemonLink) -> web.Application:
+def make_app(config: PageConfig, link: DaemonLink) -> web.Application:
     """The application for ``config``, talking to the daemon through ``link``."""
     settings: WebConfig = config.web
     guard = auth.Guard(settings, Hosts(settings.hosts))
@@ -69,13 +71,14 @@ def make_app(config: Config, link: DaemonLink) -> web.Application:
     app[CONFIG] = config
     app[LINK] = link
     app[FOLDERS] = SongsFolders(
-        config.songs.folders,
-        config.songs.extensions,
+        config.folders,
+        config.extensions,
         config.effect_sounds,
         UPLOAD_BUDGET_FACTOR * settings.max_upload_mb * 1024**2,
     )
     parties = PartyLog()
     app[PARTIES] = parties
+    app[ROOMS] = Rooms(config.sync, link)
 
     def follow(message: dict[str, Any]) -> None:
         if parties.observe(message):
@@ -122,11 +125,14 @@ def _down(link: DaemonLink, problem: str | None = None) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    """``GET /api/status``: the daemon's state as last streamed, and the last parties."""
+    """``GET /api/status``: the daemon's state as last streamed, the last parties, and the
+    rooms as the sync service sees them (``null`` with sync off)."""
     link = request.app[LINK]
     if link.state is None:
         return _down(link)
-    return web.json_response({"ok": True, **link.state, "parties": request.app[PARTIES].recent()})
+    recent = request.app[PARTIES].recent()
+    sync = request.app[ROOMS].view
+    return web.json_response({"ok": True, **link.state, "parties": recent, "sync": sync})
 
 
 async def page_settings(request: web.Request) -> web.Response:
@@ -135,9 +141,9 @@ async def page_settings(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "ok": True,
-            "hold_time": config.button.hold_time,
+            "hold_time": config.hold_time,
             "max_upload_mb": config.web.max_upload_mb,
-            "extensions": list(config.songs.extensions),
+            "extensions": list(config.extensions),
         }
     )
 
@@ -164,6 +170,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     subscriber = link.subscribe()
+    request.app[ROOMS].greet(subscriber)
     try:
         while True:
             try:
@@ -212,7 +219,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader) or part.name != "file":
                 raise SongRefused("send each song in a part named file")
-            name = upload_name(part.filename, config.songs.extensions)
+            name = upload_name(part.filename, config.extensions)
             used = sum((folders.upload_folder / song).stat().st_size for song in saved)
             path = await folders.add(name, _chunks(part), limit - used)
             log.info("uploaded %s (%d bytes)", path, path.stat().st_size)
@@ -265,7 +272,7 @@ async def delete(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "deleted": request.match_info["name"]})
 
 
-async def serve(config: Config, link: DaemonLink, ready: Any = None) -> None:
+async def serve(config: PageConfig, link: DaemonLink, ready: Any = None) -> None:
     """Serve until cancelled; ``ready(url)`` once listening."""
     settings = config.web
     app = make_app(config, link)
@@ -288,6 +295,7 @@ async def serve(config: Config, link: DaemonLink, ready: Any = None) -> None:
         )
         log.info("at most %d connections, %d from one address", gate.cap, PER_SOURCE)
         link.start()
+        app[ROOMS].start()
         if ready is not None:
             host, port = listening.sockets[0].getsockname()[:2]
             ready(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
@@ -298,6 +306,7 @@ async def serve(config: Config, link: DaemonLink, ready: Any = None) -> None:
     finally:
         if listening is not None:
             listening.close()
+        app[ROOMS].close()
         with contextlib.suppress(Exception):
             await link.close()
         await runner.cleanup()

@@ -205,10 +205,10 @@ def docs_automations() -> list[dict]:
 
 def entity_ids(relays: list[str]) -> set[str]:
     """The entity ids Home Assistant gives the discovered entities: the device's name and
-    the entity's, lower case, anything else an underscore."""
+    the entity's, lower case, anything else an underscore (the rooms' too: sync on)."""
     topics = Topics.of(MqttConfig())
     found = set()
-    for topic, config in discovery_configs(topics, relays).items():
+    for topic, config in discovery_configs(topics, relays, sync=True).items():
         name = re.sub(r"[^a-z0-9]+", "_", f"{DEVICE_NAME} {config['name']}".lower()).strip("_")
         found.add(f"{topic.split('/')[1]}.{name}")
     return found

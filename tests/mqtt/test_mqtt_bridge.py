@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -17,6 +18,8 @@ from party_button.daemon.daemon import Daemon
 from party_button.mqtt.entities import DEVICE_NAME, Topics
 from party_button.testing import press, running_daemon, wait_for, write_tone
 from party_button.testing.mqtt import GIVE_UP, BridgeProcess, Broker, Recorder, discovery, retained
+from party_button.testing.rooms import LEADER_ADDRESS, ROOM_ADDRESS, sync_section, sync_service
+from party_button.testing.sync import free_port
 
 pytestmark = pytest.mark.usefixtures("long_songs")
 
@@ -72,9 +75,10 @@ class Rig:
         self.daemons.pop().__exit__(None, None, None)
         self.factory.reset()
 
-    def start_bridge(self) -> BridgeProcess:
+    def start_bridge(self, config: Path | None = None) -> BridgeProcess:
+        """The bridge on the daemon's config, or on ``config``."""
         self.bridge = BridgeProcess(
-            self.config.path, self.socket_path, self.tmp_path / "bridge.log"
+            config or self.config.path, self.socket_path, self.tmp_path / "bridge.log"
         )
         return self.bridge
 
@@ -400,3 +404,77 @@ def test_a_broker_with_a_password(tmp_path, make_config, mock_factory, password)
     finally:
         rig.close()
         broker.stop()
+
+
+def documented_attributes() -> dict[str, dict]:
+    """The attributes the Home Assistant page shows for the rooms and the sync role."""
+    text = (Path(__file__).resolve().parents[2] / "docs/howto/home-assistant.md").read_text()
+    found = {}
+    for example in re.findall(r"`(\{\"rooms?\": .*?\})`", text):
+        found["rooms" if example.startswith('{"rooms"') else "sync_role"] = json.loads(example)
+    return found
+
+
+def test_the_sync_role_and_the_rooms_in_the_party_follow_the_sync_service(rig: Rig):
+    """With sync on, the device has the sync role and the rooms in the party (every room's
+    state as attributes), from this Pi's own sync service; the daemon's config has no sync
+    section (no Snapcast here), the bridge's has. Turned off, both entities go."""
+    port = free_port()
+    leader = sync_section(port, role="leader", room="living-room")
+    mqtt = {"enabled": True, "host": "127.0.0.1", "port": rig.broker.port}
+    bridge_config = rig.make_config({"mqtt": mqtt, "sync": leader}, "bridge.yaml")
+    topics = rig.topics
+    rig.start_daemon()
+    rig.start_bridge(bridge_config.path)
+    rig.wait_online()
+    found = configs_by_object(rig.broker.port)
+    role, rooms = found["sync_role"], found["rooms"]
+    for config in (role, rooms):
+        assert REQUIRED["sensor"] <= set(config)
+        assert config["availability"] == [{"topic": topics.availability}]
+        assert config["device"]["identifiers"] == [topics.node_id]
+    assert (role["name"], rooms["name"]) == ("Sync role", "Rooms in the party")
+    assert role["options"] == ["leader", "room"]
+
+    def held(topic: str) -> str | None:
+        return retained(rig.broker.port, topic).get(topic)
+
+    def attributes() -> dict:
+        return json.loads(held(rooms["json_attributes_topic"]) or "{}")
+
+    # the four states go out in one go, the rooms' attributes last
+    wait_for(lambda: held(rooms["json_attributes_topic"]) is not None, GIVE_UP)
+    assert held(role["state_topic"]) == "leader"
+    assert held(rooms["state_topic"]) == "None"  # unknown: no sync service answers yet
+    error = json.loads(held(role["json_attributes_topic"]))["error"]
+    assert error.startswith(f"no answer from the sync service on 127.0.0.1:{port}")
+    recorder = rig.recorder(rooms["state_topic"], rooms["json_attributes_topic"])
+    with sync_service(rig.tmp_path / "leader", leader, rig.socket_path, LEADER_ADDRESS):
+        recorder.wait(rooms["state_topic"], lambda p: p == "0")
+        assert json.loads(held(role["json_attributes_topic"])) == {
+            "room": "living-room",
+            "leader": None,
+            "error": None,
+        }
+        kitchen = sync_section(port, role="room", room="kitchen", leader=LEADER_ADDRESS)
+        with sync_service(rig.tmp_path / "kitchen", kitchen, rig.tmp_path / "k.sock", ROOM_ADDRESS):
+            wait_for(lambda: attributes().get("rooms", {}).get("kitchen") == "no-speaker", GIVE_UP)
+            assert attributes()["rooms"]["living-room"] == "ready"
+            recorder.publish(topics.command("start"), "PRESS")
+            recorder.wait(rooms["state_topic"], lambda p: p == "1")
+            wait_for(lambda: attributes()["rooms"]["living-room"] == "party", GIVE_UP)
+            stopped_at = time.monotonic()
+            recorder.publish(topics.command("stop"), "PRESS")
+            recorder.wait(rooms["state_topic"], lambda p: p == "0", after=stopped_at)
+            # the Home Assistant page's examples have the real attributes
+            shown = documented_attributes()
+            assert set(shown["rooms"]) == set(attributes())
+            assert set(shown["sync_role"]) == set(json.loads(held(role["json_attributes_topic"])))
+        wait_for(lambda: attributes()["rooms"].get("kitchen") == "gone", GIVE_UP)
+        assert attributes()["why"]["kitchen"].startswith("its sync service hung up")
+    assert rig.bridge is not None and rig.bridge.stop() == 0
+    rig.start_bridge()  # sync off: the rooms' entities and states are cleared
+    for entity in (rooms, role):
+        wait_for(lambda e=entity: held(e["json_attributes_topic"]) is None, GIVE_UP)
+        assert held(entity["state_topic"]) is None
+    assert len(discovery(rig.broker.port)) == 8

@@ -26,6 +26,7 @@ from party_button.testing.sync import (
     party_button,
     running_house,
     status_feed,
+    sync_status,
 )
 
 pytestmark = pytest.mark.usefixtures("snapcast_programs")
@@ -68,6 +69,13 @@ def _wait_following(room: Room) -> dict:
 
     wait_for(following, timeout=60, every=0.5)
     return status
+
+
+PARTYING = dict.fromkeys(OFFSETS, "party")
+
+
+def _states(sync: dict) -> dict:
+    return {name: room.get("state") for name, room in sync.get("rooms", {}).items()}
 
 
 def test_one_press_plays_in_every_room_at_the_time_each_room_hears_it(house: House) -> None:
@@ -113,6 +121,8 @@ def test_one_press_plays_in_every_room_at_the_time_each_room_hears_it(house: Hou
         # snapserver restart its timestamps later now and then, which shifts the music until
         # the rooms hear of it
         assert errors and min(abs(error) for error in errors) < 25.0, (room.name, errors)
+    # the leader's status says every room is in the party, as each room reports it
+    wait_for(lambda: _states(sync_status(house.leader, DEFAULT_PORT)) == PARTYING, timeout=30)
     # a stop in one room ends the party everywhere
     send_command(house.rooms[1].socket, "stop")
     for room in house.rooms:
@@ -143,6 +153,7 @@ def test_every_room_ends_its_party_when_the_leader_is_gone(house: House) -> None
         wait_for(lambda room=room: not _relays_on(room.status()), timeout=30, every=0.05)
         assert time.monotonic() - gone < LEADER_TIMEOUT + 10
         assert "lost the leader" in str(room.sync().get("why")), room.sync()
+        wait_for(lambda room=room: room.sync()["state"] == "no-leader", timeout=30)
 
 
 def test_a_room_whose_snapclient_dies_stops_its_lights_and_the_others_go_on(
@@ -159,3 +170,8 @@ def test_a_room_whose_snapclient_dies_stops_its_lights_and_the_others_go_on(
     assert "snapclient does not play" in str(silent.sync().get("why"))
     assert _relays_on(other.status())
     assert send_command(house.leader_socket, "status")["phase"] == "party"
+    # the leader lists the silent room as such, with its reason
+    silent_now = {**PARTYING, silent.name: "no-speaker"}
+    wait_for(lambda: _states(sync_status(house.leader, DEFAULT_PORT)) == silent_now, timeout=30)
+    why = sync_status(house.leader, DEFAULT_PORT)["rooms"][silent.name]["why"]
+    assert "snapclient does not play" in why

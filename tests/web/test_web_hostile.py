@@ -17,12 +17,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from party_button.testing import wait_for, write_tone
+from party_button.testing.rooms import LEADER_ADDRESS, Stranger, sync_section, sync_service
+from party_button.testing.sync import free_port
+from party_button.testing.web import refused_web
 from party_button.testing.web_client import multipart, request
 from party_button.web.auth import PREFIX_FACTOR, Attempts
 from party_button.web.connections import IDLE_SECONDS, PER_SOURCE
 from party_button.web.song_check import check_song
 from party_button.web.songs import SongRefused, UploadSlots
-from tests.web.conftest import PIN, TOKEN
+from tests.web.conftest import CHROMIUM, PIN, TOKEN, log_in
 from tests.web.test_web_api import _send_until_answered
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -364,13 +367,37 @@ def test_an_ipv6_host_rotating_its_addresses_gets_the_tries_of_one_guest():
 def test_the_service_refuses_the_example_pin_on_every_interface(make_config):
     config = make_config({"web": {"pin": "2468"}})
     config.path.write_text(config.path.read_text().replace("'2468'", "'2580'"))
-    command = [sys.executable, "-m", "party_button", "web", "--listen", ":0"]
-    result = subprocess.run(
-        [*command, "--config", str(config.path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = refused_web(config.path, ":0")
     assert result.returncode == 1
     assert "web.pin: 2580 is the example PIN of the shipped config" in result.stderr
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+def test_a_room_named_to_break_the_page_is_shown_as_plain_text(party, phone, tmp_path):
+    """Room names and reasons come from other machines: markup stays text, controls and
+    bidi overrides are replaced, and both are cut short."""
+    port = free_port()
+    leader = sync_section(port, role="leader", room="living-room")
+    _daemon, web = party(sync=leader)
+    control = tmp_path / "run" / "control.sock"
+    name = "<img src=x id=pwned>\u202e</li><script>x</script>" + "a" * 100
+    why = "<b id=bold>" + "\x1b[2J" + "w" * 500
+    with sync_service(tmp_path / "leader", leader, control, LEADER_ADDRESS):
+        stranger = Stranger(port, name, "</li><i id=italic>", why)
+        try:
+            log_in(phone, web.url)
+            room = phone.locator('#rooms li[data-state="unknown"]')
+            room.wait_for(state="attached")
+            said = room.locator(".state")  # the hello comes first, then what the room says
+            wait_for(lambda: said.inner_text().startswith("not said yet: <b id=bold>"), 20)
+            assert room.locator(".name").inner_text() == name[:40].replace("\u202e", "\ufffd")
+            shown = said.inner_text()
+            assert shown.startswith("not said yet: <b id=bold>\ufffd[2Jwww")
+            assert len(shown) == len("not said yet: ") + 200
+            markup = "#rooms img, #rooms script, #rooms b, #rooms i, #pwned, #bold, #italic"
+            assert phone.locator(markup).count() == 0
+            assert phone.locator("#rooms li").count() == 2  # the leader's room, the stranger
+            assert phone.locator("#party").is_enabled()
+        finally:
+            stranger.close()
+        phone.wait_for_selector('#rooms li[data-state="gone"]', state="attached")

@@ -12,6 +12,7 @@ from aiohttp import web
 from party_button.testing.web_client import request
 from party_button.web.app import make_app
 from party_button.web.daemon_link import DaemonLink
+from party_button.web.page_config import PageConfig
 from party_button.web.static_files import OPENAPI
 from tests.web.conftest import TOKEN, WEB
 
@@ -47,7 +48,7 @@ def registered(app: web.Application) -> set[tuple[str, str]]:
 
 
 def test_it_describes_exactly_the_routes_the_app_registers(make_config, tmp_path):
-    app = make_app(make_config(WEB), DaemonLink(tmp_path / "none.sock"))
+    app = make_app(PageConfig.of(make_config(WEB)), DaemonLink(tmp_path / "none.sock"))
     routes, described = registered(app), set(operations(description()))
     assert routes - described == set(), "routes without a description in openapi.json"
     assert described - routes == set(), "described in openapi.json but not registered"

@@ -7,43 +7,16 @@ Phone-sized and with touch, against a running daemon on mock pins. Set
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from party_button.testing import wait_for, write_tone
-from tests.web.conftest import PIN
+from party_button.testing.rooms import LEADER_ADDRESS, ROOM_ADDRESS, sync_section, sync_service
+from party_button.testing.sync import free_port
+from tests.web.conftest import CHROMIUM, PIN, log_in
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
-PHONE = {"width": 390, "height": 844}
-WAIT_MS = 20_000
-
-
-@pytest.fixture
-def phone() -> Iterator:
-    """A new phone-sized page with touch in headless chromium."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(
-            viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
-        )
-        context.set_default_timeout(WAIT_MS)
-        page = context.new_page()
-        page.on("dialog", lambda dialog: dialog.accept())
-        try:
-            yield page
-        finally:
-            browser.close()
-
-
-def log_in(page, url: str, pin: str = PIN) -> None:
-    page.goto(url + "/")
-    page.fill("#pin", pin)
-    page.click("button[type=submit]")
 
 
 def lamp(page, relay: str, on: bool) -> None:
@@ -143,3 +116,68 @@ def test_the_page_says_when_the_daemon_is_down_and_comes_back(
     phone.wait_for_selector(
         '#link[data-state="lost"]:has-text("Connection to the party button lost")'
     )
+
+
+def test_the_page_shows_the_sync_role_and_each_rooms_state_live(party, phone, tmp_path):
+    for song in (tmp_path / "songs").iterdir():
+        write_tone(song, 10.0)
+    port = free_port()
+    socket = tmp_path / "run" / "control.sock"
+    leader = sync_section(port, role="leader", room="living-room")
+    daemon, web = party({"party": {"cooldown": 0.5}}, sync=leader)
+    log_in(phone, web.url)
+    phone.wait_for_selector('#link[data-state="up"]')
+    phone.wait_for_selector("#sync-error:has-text('no answer from the sync service')")
+    with sync_service(tmp_path / "leader", leader, socket, LEADER_ADDRESS):
+        phone.wait_for_selector("#sync-role:text('This Pi leads the rooms: it is living-room.')")
+        phone.wait_for_selector(
+            '#rooms li[data-state="ready"]:has-text("living-room (this Pi)")', state="attached"
+        )
+        assert phone.locator("#sync-error").inner_text() == ""
+        kitchen = sync_section(port, role="room", room="kitchen", leader=LEADER_ADDRESS)
+        with sync_service(tmp_path / "kitchen", kitchen, tmp_path / "k.sock", ROOM_ADDRESS):
+            phone.wait_for_selector(
+                '#rooms li[data-state="no-speaker"]:has-text("kitchen")', state="attached"
+            )
+            assert "its snapclient does not play" in phone.locator("#rooms").inner_text()
+            phone.tap("#party")
+            wait_for(lambda: daemon.hardware.relay_states()["lights"], 20)
+            phone.wait_for_selector(
+                '#rooms li[data-state="party"]:has-text("living-room")', state="attached"
+            )
+            phone.click("#stop")
+            phone.wait_for_selector(
+                '#rooms li[data-state="ready"]:has-text("living-room")', state="attached"
+            )
+        phone.wait_for_selector(
+            '#rooms li[data-state="gone"]:has-text("kitchen")', state="attached"
+        )
+    phone.wait_for_selector("#sync-error:has-text('no answer from the sync service')")
+
+
+def test_a_rooms_page_says_when_its_leader_is_gone(party, phone, tmp_path):
+    port = free_port()
+    room = sync_section(port, role="room", room="kitchen", leader=ROOM_ADDRESS)
+    _daemon, web = party(sync=room)
+    with sync_service(
+        tmp_path / "kitchen", room, tmp_path / "run" / "control.sock", LEADER_ADDRESS
+    ):
+        log_in(phone, web.url)
+        phone.wait_for_selector(
+            f"#sync-role:text('This Pi is the room kitchen, following the leader {ROOM_ADDRESS}.')"
+        )
+        phone.wait_for_selector(
+            '#rooms li[data-state="no-leader"]:has-text("kitchen (this Pi)")', state="attached"
+        )
+        phone.wait_for_selector(  # the reason follows once the party here is ended
+            f'#rooms li:has-text("leader gone: lost the leader {ROOM_ADDRESS}")', state="attached"
+        )
+
+
+def test_with_sync_off_the_page_shows_no_rooms(party, phone):
+    _daemon, web = party()
+    log_in(phone, web.url)
+    phone.wait_for_selector('#link[data-state="up"]')
+    phone.wait_for_selector("#phase:text('idle')")
+    assert phone.locator("#sync").is_hidden()
+    assert phone.locator("#rooms li").count() == 0

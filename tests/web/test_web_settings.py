@@ -11,6 +11,8 @@ from party_button.config.schema import load_config
 from party_button.config.web import WebConfig, parse_listen
 from party_button.errors import ConfigError
 from party_button.testing import MOCK_CONFIG as BASE_CONFIG
+from party_button.testing.web import refused_web
+from party_button.web.page_config import PageConfig, load_page_config
 
 
 def config_with(tmp_path: Path, web_lines: str):
@@ -110,3 +112,20 @@ def test_listen_addresses(text, expected):
 def test_bad_listen_addresses(text):
     with pytest.raises(ValueError):
         parse_listen(text)
+
+
+def test_the_service_refuses_a_config_the_daemon_refuses_naming_each_line(make_config):
+    """The whole config is checked (in a child process), not only the web section."""
+    config = make_config({"web": {"pin": "2468"}})
+    lines = config.path.read_text().splitlines()
+    config.path.write_text("\n".join([*lines, "relayz: []", "party: {cooldown: -1}"]) + "\n")
+    result = refused_web(config.path, "127.0.0.1:0")
+    assert result.returncode == 1, result.stderr
+    assert f"{config.path}:{len(lines) + 1}: relayz: unknown key" in result.stderr
+    assert "party.cooldown" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_page_reads_the_same_settings_as_the_whole_config(make_config):
+    config = make_config({"web": {"pin": "2468"}, "sync": {"enabled": True, "room": "hall"}})
+    assert load_page_config(config.path) == PageConfig.of(config)

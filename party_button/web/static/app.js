@@ -68,6 +68,8 @@ function receive(message) {
     loadSongs();
   } else if (message.type === "parties") {
     showParties(message.parties);
+  } else if (message.type === "rooms") {
+    showRooms(message);
   } else if (message.type === "event" && message.event === "stopping") {
     showLink("down", "The party button is shutting down.");
   } else if (message.type === "reconnect") {
@@ -276,6 +278,31 @@ function showParties(parties) {
       const how = party.ended ? party.how : "going on";
       const songs = party.songs.length ? party.songs.join(", ") : "no song";
       item.textContent = `${when}: ${songs} (${how})`;
+      return item;
+    }),
+  );
+}
+
+// -- rooms (sync on): names come from other machines, so they are only ever text ------------
+
+function showRooms(view) {
+  $("sync").hidden = false;
+  const role = view.role === "leader"
+    ? `This Pi leads the rooms: it is ${view.room}.`
+    : `This Pi is the room ${view.room}, following the leader ${view.leader}.`;
+  $("sync-role").textContent = view.role ? role : "";
+  $("sync-error").textContent = view.error || "";
+  $("rooms").replaceChildren(
+    ...view.rooms.map((room) => {
+      const item = document.createElement("li");
+      item.dataset.state = room.state;
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = room.here ? `${room.name} (this Pi)` : room.name;
+      const state = document.createElement("span");
+      state.className = "state";
+      state.textContent = room.why ? `${room.label}: ${room.why}` : room.label;
+      item.append(name, document.createElement("br"), state);
       return item;
     }),
   );
