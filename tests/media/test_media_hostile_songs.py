@@ -116,10 +116,8 @@ def test_a_start_failure_with_the_device_gone_is_a_device_error(
 
 
 def test_a_closed_mixer_is_a_device_error(player: PygamePlayer, tmp_path: Path) -> None:
-    import pygame
-
     player.prepare(write_tone(tmp_path / "fine.ogg", 0.5))
-    pygame.mixer.quit()
+    player.close()
     with pytest.raises(AudioError, match="not open"):
         player.start()
 
