@@ -12,13 +12,14 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from urllib.parse import urlsplit
 
 import pytest
 
 from party_button.testing import wait_for, write_tone
 from party_button.testing.web_client import multipart, request
-from party_button.web.auth import PREFIX_FACTOR, Attempts
+from party_button.web.auth import PREFIX_FACTOR, REFUSAL_DELAY, Attempts
 from party_button.web.connections import IDLE_SECONDS, PER_SOURCE
 from party_button.web.song_check import check_song
 from party_button.web.songs import SongRefused, UploadSlots
@@ -112,6 +113,17 @@ def test_pin_guesses_sent_in_parallel_are_counted_before_their_bodies(party):
     ]
     assert 1 <= len(refused) <= 3, refused
     assert "127.0.0.1" in refused[0] and "0000" not in web.log_text()
+
+
+def test_a_guesser_that_must_wait_is_kept_waiting_for_its_refusal(party):
+    _daemon, web = party()  # login_attempts: 5 a minute
+    answers = [login_from(web.url, "127.0.0.7", "1111") for _ in range(5)]
+    assert answers == [401] * 5
+    for _ in range(2):  # each refusal comes no sooner than the delay: one a second at most
+        sent = time.monotonic()
+        assert login_from(web.url, "127.0.0.7", "1111") == 429
+        assert time.monotonic() - sent >= REFUSAL_DELAY
+    assert get_from(web.url, "127.0.0.7", "/api/page", BEARER) == 200  # the token still works
 
 
 def test_guessers_never_lock_out_the_token_nor_the_pin_of_a_guest_who_did_not_guess(party):
