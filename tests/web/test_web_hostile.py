@@ -21,6 +21,7 @@ from party_button.testing import wait_for, write_tone
 from party_button.testing.web_client import multipart, request
 from party_button.web.auth import PREFIX_FACTOR, REFUSAL_DELAY, Attempts
 from party_button.web.connections import IDLE_SECONDS, PER_SOURCE
+from party_button.web.connections import REFUSAL_DELAY as CONNECTION_REFUSAL_DELAY
 from party_button.web.song_check import check_song
 from party_button.web.songs import SongRefused, UploadSlots
 from tests.web.conftest import PIN, TOKEN
@@ -140,13 +141,19 @@ def test_idle_and_half_sent_connections_are_capped_and_closed(party):
     _daemon, web = party()
     held = [connect(web.url, "127.0.0.7") for _ in range(PER_SOURCE + 20)]
     try:
-        # The connections over the address's share are answered 503 at once, with why.
+        # The connections over the address's share are answered 503, with why.
         refused = []
         for sock in held[PER_SOURCE:]:
             answer = read_answer(sock)
             refused.append(answer)
         assert all(status(answer) == 503 for answer in refused)
         assert b"too many connections from your address" in refused[0]
+        for _ in range(2):  # not at once: a client that opens again is refused once a second
+            opened = time.monotonic()
+            again = connect(web.url, "127.0.0.7")
+            held.append(again)
+            assert status(read_answer(again)) == 503
+            assert time.monotonic() - opened >= CONNECTION_REFUSAL_DELAY
         # Another guest is served meanwhile.
         assert request(web.url, "GET", "/api/page", headers=BEARER).status == 200
         # Half-sent headers do not keep a connection either.
