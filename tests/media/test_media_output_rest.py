@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -17,11 +18,19 @@ WATCH_SECONDS = 0.5  # 43 buffers of 512 samples: an audio thread that runs wake
 
 def audio_thread_switches() -> int:
     """How often SDL's audio thread of this process has gone to sleep so far."""
-    for task in Path("/proc/self/task").iterdir():
-        if (task / "comm").read_text().startswith("SDLAudio"):
-            status = (task / "status").read_text()
-            return int(status.split("voluntary_ctxt_switches:")[1].split()[0])
-    raise AssertionError("SDL's audio thread is not running")
+    found: list[int] = []
+
+    def named() -> bool:  # the thread names itself once it runs
+        for task in Path("/proc/self/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that has just ended
+                if (task / "comm").read_text().startswith("SDLAudio"):
+                    status = (task / "status").read_text()
+                    found.append(int(status.split("voluntary_ctxt_switches:")[1].split()[0]))
+                    return True
+        return False
+
+    wait_for(named)
+    return found[-1]
 
 
 def wakes_while_watched() -> int:
