@@ -1,7 +1,9 @@
 """Sound output behind a small :class:`Player` interface, implemented with pygame's mixer.
 
 The mixer opens once and stays open. A song is *prepared* (opened and decoded ahead)
-before the button is pressed, so :meth:`Player.start` only flips the mixer on.
+before the button is pressed, so :meth:`Player.start` only flips the mixer on. While nothing
+plays, the mixer's audio thread rests (:mod:`party_button.media.output_rest`): the player
+belongs to the thread that opened it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Protocol
 
 from party_button.errors import AudioError, SongError
 from party_button.media.alsa import silence_library_errors
+from party_button.media.output_rest import OutputRest
 from party_button.names import printable
 from party_button.song_file import (
     SongUnavailable,
@@ -135,6 +138,7 @@ class PygamePlayer:
         self._effect_channel: pygame.mixer.Channel | None = None
         self._prepared: Path | None = None
         self._anchor: tuple[int, float] = (0, 0.0)
+        self._rest = OutputRest()
 
     @property
     def is_open(self) -> bool:
@@ -165,6 +169,8 @@ class PygamePlayer:
         pygame.mixer.set_num_channels(MIXER_CHANNELS)
         self._effect_channel = pygame.mixer.Channel(0)
         pygame.mixer.set_reserved(1)
+        if self._rest.attach():
+            self._rest.hold()  # nothing plays yet
         return self.describe()
 
     def describe(self) -> str:
@@ -182,6 +188,7 @@ class PygamePlayer:
     def _require_open(self) -> None:
         if not self.is_open:
             raise AudioError("the audio device is not open")
+        self._rest.check_thread()
 
     def prepare(self, song: Path) -> None:
         """Open ``song`` in the music stream; a bad file raises :class:`SongError`.
@@ -226,6 +233,7 @@ class PygamePlayer:
             if not self._device_present():
                 raise AudioError(f"the mixer cannot play {printable(song.name)}: {exc}") from None
             raise SongError(f"{printable(song)}: cannot be played: {exc}") from None
+        self._rest.release()  # the song is the first buffer the audio thread mixes
         self._anchor = (0, time.monotonic())
 
     def _device_present(self) -> bool:
@@ -259,15 +267,18 @@ class PygamePlayer:
         assert self._effect_channel is not None
         self._effect_channel.set_volume(self.volume)
         self._effect_channel.play(effect)
+        self._rest.release()
         return effect.get_length()
 
     def effect_playing(self) -> bool:
         """Whether the effects channel is busy."""
-        return self.is_open and self._effect_channel is not None and self._effect_channel.get_busy()
+        if not self.is_open or self._rest.resting or self._effect_channel is None:
+            return False
+        return bool(self._effect_channel.get_busy())
 
     def position(self) -> float:
         """Seconds played, smoothed between the mixer's buffer-sized position updates."""
-        if not self.is_open:
+        if not self.is_open or self._rest.resting:
             return 0.0
         now = time.monotonic()
         reported = pygame.mixer.music.get_pos()
@@ -281,12 +292,13 @@ class PygamePlayer:
         return (reported + 1000.0 * min(now - since, buffer_s)) / 1000.0
 
     def is_playing(self) -> bool:
-        """Whether the music stream is busy."""
-        return self.is_open and bool(pygame.mixer.music.get_busy())
+        """Whether the music stream is busy (asked of the mixer only while it is awake: the
+        question takes the lock that a resting mixer holds)."""
+        return self.is_open and not self._rest.resting and bool(pygame.mixer.music.get_busy())
 
     def fade_out(self, seconds: float) -> None:
         """Fade music and effects out; returns at once."""
-        if not self.is_open:
+        if not self.is_open or self._rest.resting:
             return
         milliseconds = max(1, round(seconds * 1000))
         pygame.mixer.music.fadeout(milliseconds)
@@ -294,16 +306,19 @@ class PygamePlayer:
             self._effect_channel.fadeout(milliseconds)
 
     def stop(self) -> None:
-        """Stop music and effects at once."""
+        """Stop music and effects at once; the audio thread rests until the next sound."""
         if not self.is_open:
             return
+        self._rest.check_thread()
         pygame.mixer.music.stop()
         pygame.mixer.stop()
+        self._rest.hold()
 
     def close(self) -> None:
         """Stop everything and close the mixer; safe to call twice."""
         if self.is_open:
             self.stop()
+            self._rest.detach()  # closing waits for the audio thread
             pygame.mixer.music.unload()
             self._effects.clear()
             self._effect_channel = None

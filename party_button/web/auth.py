@@ -15,7 +15,8 @@ Every try of a PIN or token is counted by :class:`Attempts` the moment its heade
 before anything is awaited, and taken back only when it was right: a thousand guesses sent
 in parallel are as many tries as a thousand sent one by one. A malformed try (bytes that
 are not ASCII in the header, a body that is not the JSON asked for, or one that never
-comes) is a wrong one.
+comes) is a wrong one. An address that must wait gets its ``429`` only after
+:data:`REFUSAL_DELAY`, so that guessing as fast as the answers come costs the page little.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ ALL_ADDRESSES_FACTOR = 4
 """Wrong attempts a minute from all addresses together, in multiples of one address's."""
 MAX_ADDRESSES = 4096
 """Addresses whose wrong attempts are remembered; the quiet ones are forgotten first."""
+REFUSAL_DELAY = 1.0
+"""Seconds an address that must wait is kept waiting for its ``429``: a guesser that sends
+the next try as soon as the last is answered then costs the page one answer a second per
+connection, not one per turn of its loop."""
 MAX_LOGIN_BODY = 1024
 """Bytes of a login's JSON body."""
 BODY_SECONDS = 10.0
@@ -219,9 +224,11 @@ class Guard:
         self.refusals.warning(kind, "web: refused %s from %s", kind, client_address(request))
         return refusal(status, message)
 
-    def too_many(self, kind: str, request: web.Request, wait: float) -> web.Response:
-        """429 for an address that must wait ``wait`` seconds."""
+    async def too_many(self, kind: str, request: web.Request, wait: float) -> web.Response:
+        """429 for an address that must wait ``wait`` seconds, answered after
+        :data:`REFUSAL_DELAY` (or ``wait``, if shorter)."""
         self.refusals.warning(kind, "web: %s from %s", kind, client_address(request))
+        await asyncio.sleep(min(wait, REFUSAL_DELAY))
         seconds = max(1, round(wait))
         return refusal(429, f"{kind}: wait {seconds} s", **{"Retry-After": str(seconds)})
 
@@ -262,7 +269,7 @@ def middleware(guard: Guard) -> Callable:
         if (bad := _not_ascii_header(request)) is not None:
             token_try = bad.lower() == "authorization"  # a try of a token all the same
             if token_try and (wait := guard.attempts.begin(client_address(request))) > 0:
-                return guard.too_many("too many wrong tokens", request, wait)
+                return await guard.too_many("too many wrong tokens", request, wait)
             return guard.refused(
                 "malformed header", request, 400, f"the {bad} header holds bytes that are not ASCII"
             )
@@ -282,7 +289,7 @@ def middleware(guard: Guard) -> Callable:
                 return await handler(request)
             wait = guard.attempts.begin(client_address(request))
             if wait > 0:
-                return guard.too_many("too many wrong tokens", request, wait)
+                return await guard.too_many("too many wrong tokens", request, wait)
             return guard.refused(
                 "wrong token", request, 401, "wrong token (send Authorization: Bearer TOKEN)"
             )
@@ -307,7 +314,7 @@ async def login(request: web.Request) -> web.Response:
     address = client_address(request)
     wait = guard.attempts.begin(address)  # counted now, before the body is awaited
     if wait > 0:
-        return guard.too_many("too many wrong PINs", request, wait)
+        return await guard.too_many("too many wrong PINs", request, wait)
     pin = await _pin_of(request)
     if pin is None:
         return guard.refused("malformed login", request, 400, 'send {"pin": "DIGITS"} as JSON')

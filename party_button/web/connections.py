@@ -4,7 +4,10 @@ The page listens through :class:`Gate`, a protocol factory around aiohttp's own.
 connection is counted for its source (an IPv4 address or an IPv6 /64, one host's share):
 
 * a source may hold :data:`PER_SOURCE` connections; one more is answered ``503`` with a
-  one-line JSON reason and closed at once, before anything of it is read;
+  one-line JSON reason and closed, before anything of it is read: after
+  :data:`REFUSAL_DELAY`, so that a client that opens again at once is refused once a second
+  instead of keeping the loop busy (while at most :data:`MAX_DELAYED` refusals wait; more
+  are refused at once);
 * all sources together may hold :func:`connection_cap` (below the process's descriptor
   limit, so that ``accept()`` never runs out and files can still be opened); when that is
   reached, a new connection from a source with fewer connections closes the oldest
@@ -42,6 +45,11 @@ MAX_CONNECTIONS = 1000
 SPARE_DESCRIPTORS = 256
 """Descriptors kept for what is not a connection: songs, uploads, checks, the daemon."""
 RETRY_SECONDS = 10
+REFUSAL_DELAY = 1.0
+"""Seconds a refused connection waits for its ``503``."""
+MAX_DELAYED = 256
+"""Refused connections kept waiting at once (each holds a descriptor, within the unit's
+limit: :data:`MAX_CONNECTIONS` and :data:`SPARE_DESCRIPTORS` leave more than this free)."""
 
 
 def connection_cap() -> int:
@@ -80,8 +88,7 @@ class _Counted(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.source = prefix_of(str(peer[0])) if peer else "unknown"
         if (reason := self.gate.admit(self)) is not None:
-            transport.write(refusal_bytes(reason))  # type: ignore[attr-defined]
-            transport.close()
+            self.gate.refuse(transport, reason)  # type: ignore[arg-type]
             return
         self.inner = self.gate.factory()
         self.inner.connection_made(transport)
@@ -117,6 +124,7 @@ class Gate:
         self.refusals = RateLimitedLog(log)
         self._by_source: dict[str, OrderedDict[_Counted, None]] = {}
         self.count = 0
+        self.delayed = 0
 
     def __call__(self) -> _Counted:
         return _Counted(self)
@@ -156,6 +164,21 @@ class Gate:
         self.count += 1
         return None
 
+    def refuse(self, transport: asyncio.Transport, reason: str) -> None:
+        """Answer ``503`` with ``reason`` and close, after :data:`REFUSAL_DELAY` while fewer
+        than :data:`MAX_DELAYED` refusals wait, else at once."""
+        if self.delayed >= MAX_DELAYED:
+            _answer(transport, reason)
+            return
+        self.delayed += 1
+        transport.pause_reading()
+
+        def answer() -> None:
+            self.delayed -= 1
+            _answer(transport, reason)
+
+        asyncio.get_running_loop().call_later(REFUSAL_DELAY, answer)
+
     def left(self, connection: _Counted) -> None:
         """``connection`` is closed (or being closed): it no longer counts."""
         mine = self._by_source.get(connection.source)
@@ -164,6 +187,13 @@ class Gate:
             self.count -= 1
             if not mine:
                 del self._by_source[connection.source]
+
+
+def _answer(transport: asyncio.Transport, reason: str) -> None:
+    """Write the ``503`` saying ``reason`` and close, unless the client has gone already."""
+    if not transport.is_closing():
+        transport.write(refusal_bytes(reason))
+        transport.close()
 
 
 def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> RateLimitedLog:

@@ -12,7 +12,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from party_button.config.schema import Config
-from party_button.daemon.events import Request
+from party_button.daemon.events import Request, StatusRequest
 from party_button.daemon.party import Input
 from party_button.phase import Phase
 from party_button.testing import (
@@ -274,12 +274,19 @@ def test_lights_flash_on_the_beats_of_the_playing_song(
 def test_a_mixer_failure_at_the_press_keeps_the_lights_and_retries_the_audio(
     make_config: Callable[..., Config], mock_factory: MockFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import pygame
-
     config = make_config({"audio": {"retry_interval": 0.5}, "party": {"max_duration": 1.0}})
     with running_daemon(config, mock_factory) as daemon:
         wait_for(lambda: daemon.player.prepared is not None)
-        pygame.mixer.quit()  # the mixer lost its device: it is closed under the daemon
+        closed: list[bool] = []
+
+        def close_the_mixer(_answer: object) -> None:
+            # The mixer lost its device: it is closed under the conductor, on the loop's own
+            # thread (the player belongs to it; its resting audio thread waits for it).
+            daemon.player.close()
+            closed.append(True)
+
+        daemon.events.put(StatusRequest(reply=close_the_mixer))
+        wait_for(lambda: closed)
         press(mock_factory)
         party = history(daemon).wait(lambda s: s.phase == "party")
         assert party.relays == {"lights": True, "beacon": True}

@@ -116,27 +116,29 @@ def test_a_start_failure_with_the_device_gone_is_a_device_error(
 
 
 def test_a_closed_mixer_is_a_device_error(player: PygamePlayer, tmp_path: Path) -> None:
-    import pygame
-
     player.prepare(write_tone(tmp_path / "fine.ogg", 0.5))
-    pygame.mixer.quit()
+    player.close()
     with pytest.raises(AudioError, match="not open"):
         player.start()
 
 
-def test_special_files_are_refused_without_waiting(player: PygamePlayer, tmp_path: Path) -> None:
+def test_special_files_are_refused_without_waiting(tmp_path: Path) -> None:
     targets = [fifo(tmp_path / "pipe.ogg"), tmp_path / "loop.ogg", tmp_path / "empty.ogg"]
     (tmp_path / "loop.ogg").symlink_to("loop.ogg")
     (tmp_path / "empty.ogg").write_bytes(b"")
     device = null_device(tmp_path / "device.ogg")
     targets += [device] if device else []
     errors: list[str] = []
+    prepared: list[Path | None] = []
 
-    def prepare_each() -> None:
-        for target in targets:
-            with pytest.raises(SongError) as refused:
-                player.prepare(target)
-            errors.append(str(refused.value))
+    def prepare_each() -> None:  # the player belongs to the thread that opens it
+        with PygamePlayer() as player:
+            player.open()
+            for target in targets:
+                with pytest.raises(SongError) as refused:
+                    player.prepare(target)
+                errors.append(str(refused.value))
+            prepared.append(player.prepared)
 
     worker = threading.Thread(target=prepare_each)
     worker.start()
@@ -149,7 +151,7 @@ def test_special_files_are_refused_without_waiting(player: PygamePlayer, tmp_pat
     ]
     expected += [f"{device}: a character device, not a file"] if device else []
     assert errors == expected
-    assert player.prepared is None
+    assert prepared == [None]
 
 
 # -- the daemon -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -21,8 +22,9 @@ from party_button.testing.rooms import LEADER_ADDRESS, Stranger, sync_section, s
 from party_button.testing.sync import free_port
 from party_button.testing.web import refused_web
 from party_button.testing.web_client import multipart, request
-from party_button.web.auth import PREFIX_FACTOR, Attempts
+from party_button.web.auth import PREFIX_FACTOR, REFUSAL_DELAY, Attempts
 from party_button.web.connections import IDLE_SECONDS, PER_SOURCE
+from party_button.web.connections import REFUSAL_DELAY as CONNECTION_REFUSAL_DELAY
 from party_button.web.song_check import check_song
 from party_button.web.songs import SongRefused, UploadSlots
 from tests.web.conftest import CHROMIUM, PIN, TOKEN, log_in
@@ -117,6 +119,17 @@ def test_pin_guesses_sent_in_parallel_are_counted_before_their_bodies(party):
     assert "127.0.0.1" in refused[0] and "0000" not in web.log_text()
 
 
+def test_a_guesser_that_must_wait_is_kept_waiting_for_its_refusal(party):
+    _daemon, web = party()  # login_attempts: 5 a minute
+    answers = [login_from(web.url, "127.0.0.7", "1111") for _ in range(5)]
+    assert answers == [401] * 5
+    for _ in range(2):  # each refusal comes no sooner than the delay: one a second at most
+        sent = time.monotonic()
+        assert login_from(web.url, "127.0.0.7", "1111") == 429
+        assert time.monotonic() - sent >= REFUSAL_DELAY
+    assert get_from(web.url, "127.0.0.7", "/api/page", BEARER) == 200  # the token still works
+
+
 def test_guessers_never_lock_out_the_token_nor_the_pin_of_a_guest_who_did_not_guess(party):
     _daemon, web = party()
     for guesser in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"):
@@ -131,13 +144,19 @@ def test_idle_and_half_sent_connections_are_capped_and_closed(party):
     _daemon, web = party()
     held = [connect(web.url, "127.0.0.7") for _ in range(PER_SOURCE + 20)]
     try:
-        # The connections over the address's share are answered 503 at once, with why.
+        # The connections over the address's share are answered 503, with why.
         refused = []
         for sock in held[PER_SOURCE:]:
             answer = read_answer(sock)
             refused.append(answer)
         assert all(status(answer) == 503 for answer in refused)
         assert b"too many connections from your address" in refused[0]
+        for _ in range(2):  # not at once: a client that opens again is refused once a second
+            opened = time.monotonic()
+            again = connect(web.url, "127.0.0.7")
+            held.append(again)
+            assert status(read_answer(again)) == 503
+            assert time.monotonic() - opened >= CONNECTION_REFUSAL_DELAY
         # Another guest is served meanwhile.
         assert request(web.url, "GET", "/api/page", headers=BEARER).status == 200
         # Half-sent headers do not keep a connection either.
