@@ -370,6 +370,12 @@ class SnapcastPlayer:
                 return self._stream_time(self._heard.start)
             return self.clock.origin() + self._heard.start / BYTE_RATE
 
+    def song_heard_at(self) -> float | None:
+        """When the song started last is heard in a room without client latency (monotonic
+        seconds of this machine), following the server's timestamps; ``None`` before any."""
+        start = self._song_start_now()
+        return None if start is None else start + self.buffer
+
     @property
     def resyncs(self) -> int:
         """Times snapserver restarted its timestamps (it fell behind: starved of CPU)."""
