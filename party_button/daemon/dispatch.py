@@ -142,6 +142,11 @@ class Dispatcher:
             self.do([], now)
         return {"ok": True, "followed": self.machine.phase in _PLAYING}
 
+    def _followed_until(self) -> float | None:
+        """When a party that follows the leader ends unless a new order comes."""
+        playing = self.machine.phase in _PLAYING and self.conductor.leader_song is not None
+        return self.linked_until if playing else None
+
     def grid(self) -> dict[str, Any]:
         """The beat grid of the song playing (``null`` without one)."""
         playing = self.conductor.now_playing
@@ -169,6 +174,7 @@ class Dispatcher:
             self.machine.deadline(),
             conductor.audio_retry_at,
             conductor.silent_until,
+            self._followed_until(),
             self.lights.next_wakeup(now),
             *others,
         ]
@@ -186,6 +192,9 @@ class Dispatcher:
             self._input(held, now, _BUTTON)
         if conductor.audio_retry_at is not None and now >= conductor.audio_retry_at:
             self.open_audio()
+        if self._followed_until() is not None and now >= self.linked_until:
+            log.warning("no word from the sync service: the leader's party ends here")
+            self._input(Input.STOP, now, _LEADER)
         phase = machine.phase
         if phase is Phase.INTRO and not conductor.player.effect_playing():
             self.do(machine.intro_ended(now), now)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,9 +55,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def click_track(path: Path, seconds: float, bpm: float, *, first: float = 0.5) -> list[float]:
-    """Write a WAV of silence with a 5 ms click on every beat from ``first``; the beats' times."""
+    """Write a WAV of silence with a 5 ms click on every beat from ``first``, and its exact
+    beat grid beside it (every fourth beat a downbeat); the beats' times."""
     import numpy as np
     import soundfile
+
+    from party_button.beats.grid import BeatGrid, SongStamp, save_grid
 
     period = 60.0 / bpm
     beats = [first + k * period for k in range(int((seconds - first) / period))]
@@ -68,6 +71,8 @@ def click_track(path: Path, seconds: float, bpm: float, *, first: float = 0.5) -
         samples[start : start + len(click)] = click[: len(samples) - start]
     path.parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(path, np.column_stack([samples, samples]), SAMPLE_RATE, subtype="PCM_16")
+    grid = BeatGrid(bpm, tuple(beats), tuple(beats[::4]), 4, SongStamp.of(path), "click track")
+    save_grid(path, grid)
     return beats
 
 
@@ -391,6 +396,15 @@ class Room:
     offset: float
     client: subprocess.Popen[bytes]  # its snapclient
     service: subprocess.Popen[bytes]  # its sync service
+    daemon: subprocess.Popen[bytes]
+    restart: Callable[[], subprocess.Popen[bytes]]  # ends its daemon and starts it again
+
+    def restart_daemon(self) -> None:
+        """Kill this room's daemon (as a crash would) and start it again."""
+        self.daemon.kill()
+        self.daemon.wait()
+        self.daemon = self.restart()
+        _wait(lambda: _daemon_up(self.socket), self.daemon, f"the daemon of {self.name}")
 
     def status(self) -> dict:
         """Its daemon's status."""
@@ -413,10 +427,31 @@ class House:
     leader_daemon: subprocess.Popen[bytes]
 
 
+# The party's show of every daemon of a house: the lights flash on each beat (0.2 s at 120
+# BPM, well within their relay's min_interval, so no flash waits for the one before), the
+# beacon is on throughout.
+BEAT_SHOW = {
+    "relays": [
+        {"name": "lights", "pin": "GPIO5", "min_interval": 0.1},
+        {"name": "beacon", "pin": "GPIO6", "active_high": True},
+    ],
+    "shows": {
+        "party": {
+            "steps": [
+                {"relays": ["lights"], "pattern": "beat", "every": 1, "length": 0.4},
+                {"relays": ["beacon"], "pattern": "steady"},
+            ]
+        }
+    },
+    "show_for": {"song": "party"},
+}
+
+
 def _config(folder: Path, sync: dict, songs: Path) -> Path:
     """A daemon's config on mock pins with the ``sync`` section ``sync``."""
     folder.mkdir(parents=True, exist_ok=True)
     config = {**MOCK_CONFIG, "songs": {"folders": [str(songs)], "extensions": ["wav", "ogg"]}}
+    config |= BEAT_SHOW
     config["party"] = {"cooldown": 0.3}
     config["sync"] = {"enabled": True, **sync}
     path = folder / "config.yaml"
@@ -487,11 +522,53 @@ def _room(
         snapclient(folder, leader.address, SnapcastPorts(), name, prefix=host.prefix)
     )
     run = [*host.prefix, *party_button("run", "--config", str(config))]
-    daemon = stack.enter_context(background(run, folder / "daemon.log", env=env))
+    starts = iter(range(1, 1000))
+
+    def start() -> subprocess.Popen[bytes]:
+        log = folder / f"daemon-{next(starts)}.log"
+        return stack.enter_context(background(run, log, env=env))
+
+    daemon = start()
     _wait(lambda: _daemon_up(socket), daemon, f"the daemon of {name}")
     serve = ["sync", "--config", str(config), "--listen", host.address]
     serve += ["--clock-offset", str(offset)]
     service = stack.enter_context(
         background([*host.prefix, *party_button(*serve)], folder / "sync.log", env=env)
     )
-    return Room(name, host, socket, heard, offset, client, service)
+    return Room(name, host, socket, heard, offset, client, service, daemon, start)
+
+
+@contextlib.contextmanager
+def relay_switches(socket: Path) -> Iterator[list[tuple[float, dict[str, bool]]]]:
+    """Every change of the relays of the daemon at ``socket``, each with when it was made
+    (this machine's monotonic seconds, from the watch line's wall-clock time)."""
+    from party_button.control.client import WatchConnection
+
+    switches: list[tuple[float, dict[str, bool]]] = []
+    watching = WatchConnection(socket)
+
+    def read() -> None:
+        with contextlib.suppress(ControlError, OSError):
+            for message in watching:
+                if "relays" in message.get("changed", ()):
+                    wall_to_monotonic = time.time() - time.monotonic()
+                    switches.append((message["time"] - wall_to_monotonic, message["relays"]))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield switches
+    finally:
+        watching.close()
+        reader.join(timeout=5)
+
+
+def switched_on(switches: Sequence[tuple[float, dict[str, bool]]], relay: str) -> list[float]:
+    """When ``relay`` switched on, of :func:`relay_switches`."""
+    times, was = [], False
+    for at, relays in switches:
+        now = bool(relays.get(relay))
+        if now and not was:
+            times.append(at)
+        was = now
+    return times

@@ -17,26 +17,17 @@ from party_button.control.client import send_command, send_follow
 from party_button.control.follow import FollowOrder
 from party_button.daemon.daemon import Daemon
 from party_button.testing import LIGHTS, history, press, running_daemon, wait_for
+from party_button.testing.sync import BEAT_SHOW
 
 BEAT = 0.5  # seconds between two beats of the leader's song
-SHOW = {
-    "shows": {
-        "party": {
-            "steps": [
-                {"relays": ["lights"], "pattern": "beat", "every": 1, "length": 0.5},
-                {"relays": ["beacon"], "pattern": "steady"},
-            ]
-        }
-    },
-    "show_for": {"song": "party"},
-}
+SHOW = BEAT_SHOW
 ROOM = {"sync": {"enabled": True, "role": "room", "leader": "10.0.0.2"}, **SHOW}
 
 
 def _order(heard_at: float, *, song: str | None = "leaders-song.ogg", id: int = 7) -> FollowOrder:
     beats = tuple(0.25 + BEAT * k for k in range(400))
     return FollowOrder(
-        song, id, heard_at, lease=2.0, length=200.0, tempo_bpm=120.0,
+        song, id, heard_at, lease=10.0, length=200.0, tempo_bpm=120.0,
         beats=beats, downbeats=beats[::4], beats_per_bar=4,
     )  # fmt: skip
 
@@ -106,10 +97,9 @@ def test_a_room_that_joins_mid_song_starts_its_show_at_the_current_beat(
     assert answer["position"] > 60.0
     wait_for(lambda: len(_lights_on_times(mock_factory, since)) >= 4, timeout=10)
     ons = _lights_on_times(mock_factory, since)
-    # at once (in a flash), then on the song's beats, not the room's own start (the relay's
-    # min_interval may hold the beat after the cut-short flash back a little)
+    # at once (in a flash), then on the song's beats, not the room's own start
     assert ons[0] - since < 0.1
-    for on in ons[2:4]:
+    for on in ons[1:4]:
         beats_in = (on - heard_at - 0.25) / BEAT
         assert abs(beats_in - round(beats_in)) * BEAT < 0.1, beats_in
 
@@ -158,3 +148,16 @@ def test_a_daemon_that_is_no_room_refuses_to_follow(
         assert answer["ok"] is False
         assert "no sync room" in answer["error"]
         assert answer["phase"] == "idle"
+
+
+def test_a_followed_party_ends_when_no_order_renews_it(
+    room: Daemon, mock_factory: MockFactory
+) -> None:
+    order = _order(time.monotonic() - 1.0)
+    sent = time.monotonic()
+    answer = _follow(room.control_path, FollowOrder(**{**order.__dict__, "lease": 0.5}))
+    assert answer["phase"] == "party"
+    mark = history(room).mark()
+    history(room).wait(lambda s: s.phase == "ending", after=mark, timeout=10)
+    assert time.monotonic() - sent >= 0.5  # not before the lease ran out
+    history(room).wait(lambda s: s.phase == "idle" and not any(s.relays.values()), timeout=10)
