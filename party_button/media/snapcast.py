@@ -43,8 +43,14 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 44100  # the stream's format: snapserver.conf says the same (44100:16:2)
 FRAME_BYTES = 4  # 16-bit stereo
 BYTE_RATE = SAMPLE_RATE * FRAME_BYTES
-BACKLOG = 0.2  # seconds of sound kept queued in the pipe
-KEEP = 0.02  # seconds left queued when a start takes back the silence: one server chunk
+# snapserver reads the pipe one chunk at a time on its own clock and restarts the stream's
+# timestamps whenever a read ends later than the next chunk is due: a longer chunk lets it be
+# that much later (a busy machine) without a restart. snapserver.conf says the same.
+CHUNK_MS = 50
+# Seconds of sound kept queued in the pipe: the feeder may stall this long (a busy machine)
+# before the server finds the pipe short. Costs no latency: a start or stop takes it back.
+BACKLOG = 0.5
+KEEP = CHUNK_MS / 1000  # seconds left queued when a start takes back the silence: one chunk
 TICK = 0.005  # seconds between two looks at the pipe
 BLOCK = 4096  # bytes decoded at a time
 MAX_EFFECT_SECONDS = 60.0
@@ -376,6 +382,14 @@ class SnapcastPlayer:
         start = self._song_start_now()
         return None if start is None else start + self.buffer
 
+    def _song_start_from(self) -> float:
+        """Seconds into the song started last from which :meth:`_song_start_now` holds: the
+        server restarted its timestamps there (0: before the song began)."""
+        with self._lock:
+            if self._heard is None:
+                return 0.0
+            return max(0, self.clock.segment_start() - self._heard.start) / BYTE_RATE
+
     @property
     def resyncs(self) -> int:
         """Times snapserver restarted its timestamps (it fell behind: starved of CPU)."""
@@ -480,6 +494,7 @@ class SnapcastPlayer:
             "song": self._heard.path.name if self._heard else None,
             "song_offset": self._heard.start if self._heard else None,
             "server_reading": self.server_reading(),
+            "song_start_from": self._song_start_from(),
             "underruns": self.underruns,
             "resyncs": self.resyncs,
         }

@@ -1,6 +1,6 @@
 """When each byte of a Snapcast pipe stream enters the stream, in the server's time.
 
-snapserver 0.26 reads its PCM pipe one chunk (``chunk_ms``, 20 ms) at a time on its own
+snapserver 0.26 reads its PCM pipe one chunk (``chunk_ms``) at a time on its own
 steady clock and stamps chunk *k* with ``first read - chunk + k * chunk``. As long as the pipe
 never runs dry, byte *b* is therefore stamped ``A + b / byte_rate`` for one constant *A*, the
 stream's *origin*. The feeder sees the server's reads (the bytes it wrote less those still
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import collections
 
-WINDOW = 250  # reads whose smallest bound is the origin: 5 s of 20 ms chunks
-SETTLE = 10  # reads that must all be late to tell a restart of the server's timestamps
+WINDOW = 250  # reads whose smallest bound is the origin: 12.5 s of 50 ms chunks
+SETTLE = 5  # reads that must all be late to tell a restart of the server's timestamps
 JUMP = 0.005  # seconds later than the origin that counts as late
 MAX_SEGMENTS = 16
 
@@ -60,6 +60,10 @@ class StreamClock:
     def _chunk_before(late: list[tuple[int, float]]) -> int:
         """The bytes of one read: the first late read began this much before its count."""
         return late[1][0] - late[0][0]
+
+    def segment_start(self) -> int:
+        """The first byte of the latest segment (0 until the server restarted)."""
+        return self._segments[-1]
 
     @property
     def consumed(self) -> int:

@@ -61,6 +61,7 @@ LATENCY_EVERY = 2.0  # seconds between two looks at this room's client latency
 RETRY = 1.0  # seconds between two attempts to reach the leader
 PARTY_PHASES = ("intro", "party")
 LEASE = 2.0  # seconds a follow links the daemon: its presses go to the leader meanwhile
+RESTARTED = 0.005  # seconds a new heard start differs by when the server restarted
 UNLINKED = 0.001  # the lease of the last order when the leader is gone: presses stay here
 SOURCES = ("button", "control")  # whose commands go to the leader (not the leader's own)
 DEFAULT_PORTS = SnapcastPorts()
@@ -196,6 +197,7 @@ def _party_of(status: dict[str, Any]) -> dict[str, Any]:
         "song": stream.get("song"),
         "song_start": stream.get("song_start"),
         "song_offset": stream.get("song_offset"),
+        "song_start_from": stream.get("song_start_from"),
         "length": status.get("length"),
         "buffer": stream.get("buffer"),
         "server_reading": stream.get("server_reading"),
@@ -250,6 +252,8 @@ class RoomService:
         self._writer: asyncio.StreamWriter | None = None
         self._started_song: int | None = None  # the song (its stream offset) followed here
         self.leader_grid: dict[str, Any] = {"id": None, "grid": None}
+        self._applied: tuple[Any, float] | None = None  # the song and heard start followed
+        self._switch: asyncio.Task[None] | None = None  # a new heard start, when it holds
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- running -----------------------------------------------------------------------------
@@ -361,7 +365,7 @@ class RoomService:
         """What this room's daemon is to follow now: the leader's song, heard here from
         :meth:`shared_start` (in the daemon's clock), with its grid; or no party."""
         party = self.leader_party
-        song, heard = party.get("song"), self.shared_start()
+        song, heard = party.get("song"), self._heard_now()
         playing = party.get("phase") in PARTY_PHASES and party.get("song_offset") is not None
         if not (playing and self.speaker and heard is not None and isinstance(song, str)):
             return FollowOrder(None, 0, 0.0, LEASE)
@@ -383,12 +387,39 @@ class RoomService:
             beats_per_bar=int(grid.get("beats_per_bar", 4)),
         )
 
+    def _heard_now(self) -> float | None:
+        """:meth:`shared_start`; but a new one that comes mid-song from snapserver restarting
+        its timestamps (``song_start_from`` into the song) holds only once that point of the
+        song is heard here: what is heard until then keeps the old timestamps."""
+        new, party = self.shared_start(), self.leader_party
+        song, applied = party.get("song_offset"), self._applied
+        if new is None:
+            return None
+        if applied is not None and applied[0] == song and abs(new - applied[1]) > RESTARTED:
+            switch = applied[1] + float(party.get("song_start_from") or 0.0)
+            if self.clock() < switch:
+                self._follow_at(switch)
+                return applied[1]
+        self._applied = (song, new)
+        return new
+
+    def _follow_at(self, when: float) -> None:
+        """Tell the daemon the party again at ``when`` (this room's clock)."""
+        if self._switch is not None and not self._switch.done():
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(max(0.0, when - self.clock()))
+            await self._follow_party()
+
+        self._switch = asyncio.create_task(later())
+
     async def _follow_party(self) -> None:
         """Tell this room's daemon the leader's party (every party message: a daemon that
         restarted, or a room that joined mid-song, joins at the right place)."""
         order = self.order()
         if order.song is not None:
-            self.heard_start = self.shared_start()
+            self.heard_start = self._applied[1] if self._applied else None
             if order.id != self._started_song:
                 log.info("sync room: following %s, heard here at %.3f", order.song, order.heard_at)
                 self.why = None

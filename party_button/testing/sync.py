@@ -31,7 +31,7 @@ from party_button.control.client import send_command
 from party_button.errors import ControlError
 from party_button.media.snapcast import BYTE_RATE, FRAME_BYTES, SAMPLE_RATE
 from party_button.media.stream_clock import StreamClock
-from party_button.sync.snapserver import snapserver_conf
+from party_button.sync.snapserver import SNAPSERVER_NICE, snapserver_conf
 from party_button.testing import MOCK_CONFIG
 
 FILE_PLAYER_BLOCK = 0.050  # seconds the file player writes at a time
@@ -100,8 +100,9 @@ def snapserver(
     conf = folder / "snapserver.conf"
     conf.write_text(snapserver_conf(sync, ports))
     log = (folder / "snapserver.log").open("wb")
+    nice = ["nice", "-n", str(SNAPSERVER_NICE)] if os.geteuid() == 0 else []  # as installed
     process = subprocess.Popen(
-        [*prefix, "snapserver", "-c", str(conf), f"--server.datadir={folder}",
+        [*prefix, *nice, "snapserver", "-c", str(conf), f"--server.datadir={folder}",
          "--logging.sink=stderr"],
         stdout=log, stderr=log,
     )  # fmt: skip
