@@ -22,11 +22,13 @@ def test_the_follow_example_is_followed_by_a_rooms_daemon(
     assert len(shown) == 1
     path = tmp_path / "control.sock"
     room = {"sync": {"enabled": True, "role": "room", "leader": "10.0.0.2"}}
-    with running_daemon(make_config(room), mock_factory, control_path=path):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(10)
-            sock.connect(str(path))
-            sock.sendall(shown[0].encode())
-            answer = decode_line(path, sock.makefile("rb").readline())
+    with (
+        running_daemon(make_config(room), mock_factory, control_path=path),
+        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock,
+    ):
+        sock.settimeout(10)
+        sock.connect(str(path))
+        sock.sendall(shown[0].encode())
+        answer = decode_line(path, sock.makefile("rb").readline())
     assert (answer["ok"], answer["followed"]) == (True, True), answer
     assert (answer["phase"], answer["playing"]) == ("party", "disco-inferno.ogg")
