@@ -50,13 +50,17 @@ CHUNK_MS = 50
 # Seconds of sound kept queued in the pipe: the feeder may stall this long (a busy machine)
 # before the server finds the pipe short. Costs no latency: a start or stop takes it back.
 BACKLOG = 0.5
-KEEP = CHUNK_MS / 1000  # seconds left queued when a start takes back the silence: one chunk
+# Seconds left queued when a start takes back the silence: the song's first blocks follow
+# at once (under the same lock), so a server read that comes now finds a whole chunk. More
+# would delay the press by as much.
+KEEP = 0.02
 TICK = 0.005  # seconds between two looks at the pipe
 BLOCK = 4096  # bytes decoded at a time
 MAX_EFFECT_SECONDS = 60.0
 STALL = 1.0  # seconds without a read from the server before it counts as gone
 _DECODE_START = 10.0  # seconds sox may take to give the first block
 _F_SETPIPE_SZ = 1031
+_F_GETPIPE_SZ = 1032
 
 
 def sox_command(song: Path, volume: float) -> list[str]:
@@ -190,6 +194,7 @@ class SnapcastPlayer:
         self._effect = b""  # what is left of the effect being mixed in
         self._effect_end = 0  # where the effect started last ends in the stream
         self._last_read = 0.0
+        self._backlog = int(BACKLOG * BYTE_RATE) // FRAME_BYTES * FRAME_BYTES  # bytes
         self.underruns = 0  # times the pipe was found empty: the server filled silence
 
     # -- the pipe and the feeder -------------------------------------------------------------
@@ -220,6 +225,8 @@ class SnapcastPlayer:
             ) from None
         with contextlib.suppress(OSError):  # room for the backlog; the default is 64 KiB
             fcntl.fcntl(fd, _F_SETPIPE_SZ, 2 * int(BACKLOG * BYTE_RATE))
+        room = fcntl.fcntl(fd, _F_GETPIPE_SZ) - BLOCK  # where it could not grow: what fits
+        self._backlog = min(int(BACKLOG * BYTE_RATE), room) // FRAME_BYTES * FRAME_BYTES
         self._fd = fd
         self._closing.clear()
         self._last_read = time.monotonic()
@@ -249,7 +256,7 @@ class SnapcastPlayer:
 
     def _refill(self) -> None:
         """Write until :data:`BACKLOG` is queued (the lock held)."""
-        backlog = int(BACKLOG * BYTE_RATE) // FRAME_BYTES * FRAME_BYTES
+        backlog = self._backlog
         while (unread := self._unread()) < backlog:
             if unread == 0 and self.clock.known:
                 self.underruns += 1

@@ -21,7 +21,10 @@ import collections
 
 WINDOW = 250  # reads whose smallest bound is the origin: 12.5 s of 50 ms chunks
 SETTLE = 5  # reads that must all be late to tell a restart of the server's timestamps
-JUMP = 0.005  # seconds later than the origin that counts as late
+# Seconds later than the origin that counts as late. A restart is always later than that:
+# snapserver starts again a buffer of its own (50 ms) after the late read; a feeder that
+# looks late (a busy machine) is rarely that late five reads in a row.
+JUMP = 0.03
 MAX_SEGMENTS = 16
 
 

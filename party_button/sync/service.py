@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -427,6 +428,11 @@ class RoomService:
         elif self._started_song is not None:
             self._started_song = None
         answer = await self.daemon.follow(order)
+        if not answer.get("ok") and order.has_grid and "phase" not in answer:
+            # the socket refused the leader's grid: the song is followed without it
+            log.warning("sync room: the leader's grid was refused: %s", answer.get("error"))
+            order = dataclasses.replace(order, beats=(), downbeats=(), tempo_bpm=0.0)
+            answer = await self.daemon.follow(order)
         if not answer.get("ok"):
             log.warning("sync room: the daemon refused to follow: %s", answer.get("error"))
 

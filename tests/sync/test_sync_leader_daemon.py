@@ -29,6 +29,22 @@ def status_of(daemon: object) -> dict:
     return answers[0]
 
 
+def leader_with_clicks(
+    make_config: Callable[..., Config], song_folder: Path, seconds: float
+) -> tuple[Config, list[float]]:
+    """A leader's config (400 ms buffer) whose only song is a click track; its beats."""
+    for old in song_folder.glob("*.ogg"):
+        old.unlink()
+    beats = click_track(song_folder / "clicks.wav", seconds, 120)
+    config = make_config(
+        {
+            "songs": {"extensions": ["wav"]},
+            "sync": {"enabled": True, "role": "leader", "buffer_ms": 400, "pipe": "stream"},
+        }
+    )
+    return config, beats
+
+
 def test_the_leaders_party_is_heard_through_snapcast(
     tmp_path: Path,
     make_config: Callable[..., Config],
@@ -37,15 +53,7 @@ def test_the_leaders_party_is_heard_through_snapcast(
     leader_sync: SyncConfig,
     loopback_ports: SnapcastPorts,
 ) -> None:
-    for old in song_folder.glob("*.ogg"):
-        old.unlink()
-    beats = click_track(song_folder / "clicks.wav", 4.0, 120)
-    config = make_config(
-        {
-            "songs": {"extensions": ["wav"]},
-            "sync": {"enabled": True, "role": "leader", "buffer_ms": 400, "pipe": "stream"},
-        }
-    )
+    config, beats = leader_with_clicks(make_config, song_folder, 4.0)
     assert config.sync.pipe == leader_sync.pipe
     with (
         snapserver(tmp_path / "server", leader_sync, loopback_ports),
@@ -82,15 +90,7 @@ def test_the_leaders_relays_switch_on_when_its_song_is_heard_not_at_the_press(
     leader_sync: SyncConfig,
     loopback_ports: SnapcastPorts,
 ) -> None:
-    for old in song_folder.glob("*.ogg"):
-        old.unlink()
-    beats = click_track(song_folder / "clicks.wav", 3.0, 120)
-    config = make_config(
-        {
-            "songs": {"extensions": ["wav"]},
-            "sync": {"enabled": True, "role": "leader", "buffer_ms": 400, "pipe": "stream"},
-        }
-    )
+    config, beats = leader_with_clicks(make_config, song_folder, 3.0)
     with (
         snapserver(tmp_path / "server", leader_sync, loopback_ports),
         snapclient(tmp_path / "a", "127.0.0.1", loopback_ports, "room-a") as (_, heard),
