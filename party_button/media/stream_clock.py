@@ -11,7 +11,7 @@ estimate. The server shares the machine's monotonic clock (``CLOCK_MONOTONIC``, 
 
 A server that falls behind by more than its tolerance (a machine starved of CPU) restarts its
 timestamps later: from that byte on the origin is later. When every one of the last
-:data:`SETTLE` bounds is later than the origin by :data:`JUMP`, the clock starts a new segment
+:data:`SETTLE` bounds is later than the origin by ``jump``, the clock starts a new segment
 at the first of them and counts a resync; bytes before it keep their old origin.
 """
 
@@ -21,9 +21,9 @@ import collections
 
 WINDOW = 250  # reads whose smallest bound is the origin: 12.5 s of 50 ms chunks
 SETTLE = 5  # reads that must all be late to tell a restart of the server's timestamps
-# Seconds later than the origin that counts as late. A restart is always later than that:
-# snapserver starts again a buffer of its own (50 ms) after the late read; a feeder that
-# looks late (a busy machine) is rarely that late five reads in a row.
+# Seconds later than the origin that count as late, by default. A restart of snapserver's
+# timestamps is always later than that: it starts again a buffer of its own (50 ms) after the
+# late read; a feeder that looks late (a busy machine) is rarely that late five reads in a row.
 JUMP = 0.03
 MAX_SEGMENTS = 16
 
@@ -31,8 +31,9 @@ MAX_SEGMENTS = 16
 class StreamClock:
     """The estimate of the origin from the server's reads, and stream times from it."""
 
-    def __init__(self, byte_rate: int) -> None:
+    def __init__(self, byte_rate: int, *, jump: float = JUMP) -> None:
         self.byte_rate = byte_rate
+        self.jump = jump
         self._recent: collections.deque[tuple[int, float]] = collections.deque(maxlen=WINDOW)
         self._segments: collections.deque[int] = collections.deque([0], maxlen=MAX_SEGMENTS)
         self._origins: collections.deque[float] = collections.deque(maxlen=MAX_SEGMENTS)
@@ -50,7 +51,7 @@ class StreamClock:
             self._origins.append(self._recent[-1][1])
         origin = min(bound for _, bound in self._recent)
         late = list(self._recent)[-SETTLE:]
-        if len(late) == SETTLE and all(bound > self._origins[-1] + JUMP for _, bound in late):
+        if len(late) == SETTLE and all(bound > self._origins[-1] + self.jump for _, bound in late):
             self.resyncs += 1
             self._recent = collections.deque(late, maxlen=WINDOW)
             self._segments.append(late[0][0] - self._chunk_before(late))

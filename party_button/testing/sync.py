@@ -36,6 +36,7 @@ from party_button.testing import MOCK_CONFIG
 
 FILE_PLAYER_BLOCK = 0.050  # seconds the file player writes at a time
 FILE_PLAYER_LEAD = 0.010  # how long after the write the block's first sample is heard
+FILE_PLAYER_JUMP = 0.005  # seconds by which the file player's blocks move when it corrects
 LOUD = 3000  # a sample this loud (of 32767) is sound, not silence
 
 
@@ -153,7 +154,8 @@ class HeardOutput:
     def __init__(self, fifo: Path) -> None:
         self.fifo = fifo
         os.mkfifo(fifo)
-        self.clock = StreamClock(BYTE_RATE)
+        # the file player's timing moves by a few milliseconds when the client corrects
+        self.clock = StreamClock(BYTE_RATE, jump=FILE_PLAYER_JUMP)
         self.data = bytearray()
         self._fd = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)  # never an end of file
         self._closed = False
