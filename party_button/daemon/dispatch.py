@@ -217,7 +217,8 @@ class Dispatcher:
         conductor, hardware = self.conductor, self.hardware()
         assert hardware is not None
         if action is Do.RELAYS_ON:
-            self.lights.follow(self.machine.phase, now)
+            if not conductor.heard_later():  # else once the song is started (end of do())
+                self.lights.follow(self.machine.phase, now)
             _log_relays("party lights on", hardware.relays)
         elif action is Do.RELAYS_OFF:
             self.lights.stop(now)

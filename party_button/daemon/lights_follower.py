@@ -61,9 +61,6 @@ class LightsFollower:
         if not conductor.heard_later():
             return False
         heard = conductor.heard_at()
-        if heard is None and conductor.playing is None and conductor.player.prepared is not None:
-            self._waiting = now  # the song starts next, in the same breath: look again then
-            return True
         self._waiting = heard if heard is not None and heard > now else None
         return self._waiting is not None
 

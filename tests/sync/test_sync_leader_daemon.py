@@ -96,7 +96,7 @@ def test_the_leaders_relays_switch_on_when_its_song_is_heard_not_at_the_press(
         snapclient(tmp_path / "a", "127.0.0.1", loopback_ports, "room-a") as (_, heard),
         running_daemon(config, mock_factory) as daemon,
     ):
-        wait_for(lambda: heard.seconds() > 2.0, timeout=30)
+        wait_for(lambda: heard.seconds() > 3.0, timeout=30)
         before = len(heard.data)
         beacon = mock_factory.pin(BEACON)  # steady on through the party (no shows)
         beacon.clear_states()
@@ -104,10 +104,13 @@ def test_the_leaders_relays_switch_on_when_its_song_is_heard_not_at_the_press(
         press(mock_factory)
         wait_for(lambda: beacon.state == 1, timeout=30, every=0.005)
         switched = pressed + sum(state.timestamp for state in beacon.states[:2])
-        wait_for(lambda: len(heard.sounds(before)) >= 1, timeout=30)
-        first_sample = heard.sounds(before)[0] - beats[0]
+        wait_for(lambda: len(heard.sounds(before)) >= len(beats), timeout=30)
+        # when the song's first sample was heard, by each of its clicks heard
+        first_sample = statistics.median(
+            click - beat for click, beat in zip(heard.sounds(before), beats, strict=False)
+        )
         daemon.events.put(Request(Input.STOP))
         history(daemon).wait(lambda s: s.phase in ("cooldown", "idle"), timeout=10)
-    assert switched > pressed + 0.2  # not at the press: the stream's buffer is 400 ms
+    assert switched > pressed + 0.3  # not at the press: the stream's buffer is 400 ms
     # within 1 ms unless starved (benchmarks/sync.py measures it)
     assert abs(switched - first_sample) < 0.025, (switched - pressed, first_sample - pressed)
