@@ -138,7 +138,10 @@ def _play(
     heard = {room.name: room.heard.sounds(before[room.name]) for room in house.rooms}
     cue, said_cue, first_sound, relays_vs_heard = [], [], [], []
     for room in house.rooms:
-        flashes = [on for on in switched_on(switches[room.name], "lights") if on > pressed + settle]
+        last = heard[room.name][-1] + 0.25  # after the song, the ending's show is no cue
+        flashes = [
+            on for on in switched_on(switches[room.name], "lights") if pressed + settle < on < last
+        ]
         cue += errors_ms(flashes, heard[room.name])
         # each click against the shared time the room's service said last before it
         said = [
