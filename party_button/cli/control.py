@@ -13,8 +13,11 @@ from party_button.control.client import send_command, watch
 from party_button.control.protocol import COMMAND_HELP, client_socket_path
 from party_button.errors import ControlError
 
-# Every command of the protocol but watch, which ``status --watch`` sends.
-COMMANDS = tuple((name, text) for name, text in COMMAND_HELP.items() if name != "watch")
+# Every command of the protocol but watch, which ``status --watch`` sends, and follow, which
+# only a room's sync service sends (with its argument).
+COMMANDS = tuple(
+    (name, text) for name, text in COMMAND_HELP.items() if name not in ("watch", "follow")
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
         host, _, port = args.sync.rpartition(":")
         answer["sync"] = ask_status(host or "127.0.0.1", int(port) if port.isdigit() else 0)
-    if args.command == "status" or args.json:
+    if args.command in ("status", "grid") or args.json:
         print(json.dumps(answer, indent=2))
     elif args.command == "reload":
         return _reloaded(answer)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from party_button.control.follow import FollowOrder, encode_follow
 from party_button.control.protocol import COMMANDS, unknown_command
 from party_button.errors import ControlError
 
@@ -56,11 +57,22 @@ def send_command(path: Path, command: str, *, timeout: float = CLIENT_TIMEOUT) -
 
     Raises :class:`ControlError` with a hint when the daemon cannot be reached.
     """
-    if command not in COMMANDS or command == "watch":
+    if command not in COMMANDS or command in ("watch", "follow"):
         raise ControlError(unknown_command(command))
+    return _ask(path, command.encode() + b"\n", timeout)
+
+
+def send_follow(
+    path: Path, order: FollowOrder, *, timeout: float = CLIENT_TIMEOUT
+) -> dict[str, Any]:
+    """Send ``follow`` with ``order`` to the daemon at ``path``; its JSON answer."""
+    return _ask(path, encode_follow(order), timeout)
+
+
+def _ask(path: Path, request: bytes, timeout: float) -> dict[str, Any]:
     hung_up = f"lost the connection to {path}: the daemon hung up"
     with _connect(path, timeout) as sock, _Talking(path, timeout, hung_up):
-        _send(sock, command.encode() + b"\n")
+        _send(sock, request)
         line = next(_read_lines(sock))
     return decode_line(path, line)
 

@@ -1,7 +1,8 @@
 """What the daemon and its clients agree on: where the socket is, its commands, its peers.
 
 A client connects to a Unix stream socket, sends one command line and reads one JSON line
-back; after ``watch`` the connection stays open and carries the stream of
+back; only ``follow`` takes an argument (:mod:`party_button.control.follow`). After
+``watch`` the connection stays open and carries the stream of
 :mod:`party_button.control.watch`. This package stands alone: it imports nothing of the
 daemon, the config or the pins, so that every adapter (and any other client) can use it
 cheaply. The daemon maps each command to an event of its own.
@@ -25,6 +26,8 @@ COMMAND_HELP = {
     "status": "print what the daemon is doing, as JSON (--watch: every change)",
     "reload": "make the daemon re-read its config file",
     "watch": "the full state, then every change, on the same connection",
+    "grid": "print the beat grid of the song playing, as JSON",
+    "follow": "follow a leader's party (a room's sync service sends it, with an argument)",
 }
 COMMANDS = tuple(COMMAND_HELP)
 # The commands that act on the party as the button does; each answers with the status.

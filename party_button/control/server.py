@@ -28,6 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from party_button.control.follow import (
+    FOLLOW,
+    FOLLOW_INTERVAL,
+    MAX_FOLLOW_REQUEST,
+    FollowError,
+    parse_follow,
+)
 from party_button.control.protocol import COMMANDS, Peer, unknown_command
 from party_button.errors import ControlError
 from party_button.log_limit import RateLimitedLog
@@ -38,6 +45,7 @@ SOCKET_MODE = 0o660
 
 # The limits of the server (see docs/reference/limits.md).
 MAX_REQUEST = 256  # bytes of a command line, newline included
+# ``follow`` carries a beat grid: its line may be longer (control/follow.py)
 REQUEST_TIMEOUT = 5.0  # seconds from connecting to a complete command line
 ANSWER_TIMEOUT = 5.0  # seconds a client may take to read its answer
 MAX_CONNECTIONS = 64  # open connections in all, watchers included
@@ -47,14 +55,15 @@ WATCH_BACKLOG = 64 * 1024  # bytes of unread watch lines before a watcher is dro
 SEND_BUFFER = 32 * 1024  # the kernel's send buffer of each connection
 # A command of these kinds closer than this (seconds) to the previous one is refused:
 # each may switch songs or re-read the config on the main loop.
-COMMAND_INTERVALS = {"press": 0.25, "next": 0.25, "reload": 1.0}
+COMMAND_INTERVALS = {"press": 0.25, "next": 0.25, "reload": 1.0, FOLLOW: FOLLOW_INTERVAL}
 ACCEPT_PAUSE = 0.5  # seconds without accepting after running out of file descriptors
 WARN_EVERY = 60.0  # seconds between two warnings of the same kind
 
 _PEERCRED = struct.Struct("3i")
 Reply = Callable[[dict[str, Any]], None]
-# What the server hands each command to: the command, its client, and the reply that answers it.
-Submit = Callable[[str, Peer, Reply], None]
+# What the server hands each command to: the command, its client, the reply that answers it
+# and the command's checked argument (a FollowOrder for follow, else None).
+Submit = Callable[[str, Peer, Reply, Any], None]
 _OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -255,8 +264,9 @@ class ControlServer:
             return
         client.inbox += chunk
         line, newline, _rest = client.inbox.partition(b"\n")
-        if len(line) >= MAX_REQUEST:
-            self._finish(client, _error(f"request longer than {MAX_REQUEST} bytes"))
+        limit = MAX_FOLLOW_REQUEST if line.startswith(FOLLOW.encode() + b" ") else MAX_REQUEST
+        if len(line) >= limit:
+            self._finish(client, _error(f"request longer than {limit} bytes"))
             return
         if not newline:
             return
@@ -264,9 +274,13 @@ class ControlServer:
         client.deadline = None
         self._request(client, line.decode("ascii", errors="replace").strip())
 
-    def _request(self, client: _Client, command: str) -> None:
+    def _request(self, client: _Client, line: str) -> None:
+        command, _space, text = line.partition(" ")
         if command not in COMMANDS:
-            self._finish(client, _error(unknown_command(command)))
+            self._finish(client, _error(unknown_command(line)))
+            return
+        if text and command != FOLLOW:
+            self._finish(client, _error(f"{command} takes no argument"))
             return
         now = self.clock()
         interval = COMMAND_INTERVALS.get(command)
@@ -275,6 +289,13 @@ class ControlServer:
             self._finish(client, _error(f"too many {command} commands: one each {interval:g} s"))
             return
         self._last_command[command] = now
+        argument: Any = None
+        if command == FOLLOW:  # checked after the rate limit: parsing a grid is the cost
+            try:
+                argument = parse_follow(text)
+            except FollowError as exc:
+                self._finish(client, _error(str(exc)))
+                return
         if command == "watch":
             if sum(1 for other in self._clients if other.wants_watch) >= MAX_WATCHERS:
                 self._finish(client, _error(f"too many watchers ({MAX_WATCHERS} at most)"))
@@ -283,7 +304,7 @@ class ControlServer:
             reply = lambda message: self._start_watching(client, message)  # noqa: E731
         else:
             reply = lambda answer: self._finish(client, answer)  # noqa: E731
-        self.submit(command, client.peer, reply)
+        self.submit(command, client.peer, reply, argument)
 
     def _start_watching(self, client: _Client, state: dict[str, Any]) -> None:
         if client not in self._clients:

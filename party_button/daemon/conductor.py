@@ -5,6 +5,10 @@ library. A file that fails is set aside and the next one plays; a lost audio dev
 retried every ``audio.retry_interval`` while the lights go on; with nothing playable the
 fallback sound plays, or the party goes on in silence. What is playing, with its beat grid
 and length, is :attr:`Conductor.now_playing` and nowhere else.
+
+In a room that follows a leader (``follow`` on the control socket), the song is the leader's:
+its name and beat grid come with the order, and it plays (silently: the room's snapclient
+plays it) from when this room hears its first sample.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 
 from party_button.beats.grid import BeatGrid
 from party_button.config.schema import Config
+from party_button.control.follow import FollowOrder
 from party_button.errors import AudioError, SongError, VideoError
 from party_button.media.audio import Player, PygamePlayer
 from party_button.media.clips import ClipPlayer, clip_player_from
@@ -80,6 +85,7 @@ class Conductor:
         self._heard = 0.0
         self._prepare_after: int | None = None
         self._song_wanted = False
+        self.leader_song: FollowOrder | None = None  # the leader's song, in a following room
         self.build_player(config, audio)
 
     def configure(self, config: Config, library: SongPicker) -> None:
@@ -236,10 +242,57 @@ class Conductor:
         except SongError as exc:
             log.warning("intro skipped: %s", exc)
 
+    def follow(self, order: FollowOrder) -> bool:
+        """Play the leader's song of ``order`` when a song is played next (and, when it is
+        the song playing, follow its new heard time); ``False`` where this room's player
+        cannot (a leader, or a daemon without sync)."""
+        audio = getattr(self.player, "audio", None)
+        if not isinstance(audio, RoomPlayer):
+            return False
+        if order.song is None:
+            return True
+        same = self.leader_song is not None and self.leader_song.id == order.id
+        self.leader_song = order
+        if same and self.now_playing is not None:
+            audio.play_heard(order.heard_at)
+        return True
+
+    def heard_later(self) -> bool:
+        """Whether songs are heard later than they start: the leader's stream (one buffer
+        later), a room following the leader (when its speaker plays the sample)."""
+        audio = getattr(self.player, "audio", None)
+        return isinstance(audio, SnapcastPlayer) or (
+            isinstance(audio, RoomPlayer) and self.leader_song is not None
+        )
+
+    def heard_at(self) -> float | None:
+        """When the song playing is first heard here, where the player knows (the leader's
+        stream, a room following it); ``None`` for a song heard as it starts."""
+        audio = getattr(self.player, "audio", None)
+        if self.now_playing is None:
+            return None
+        if isinstance(audio, RoomPlayer) and self.leader_song is not None:
+            return audio.heard_at()
+        if isinstance(audio, SnapcastPlayer):
+            return audio.song_heard_at()
+        return None
+
+    def _play_leader_song(self, order: FollowOrder) -> None:
+        audio = self.player.audio if isinstance(self.player, MediaPlayer) else None
+        assert isinstance(audio, RoomPlayer) and order.song is not None
+        audio.play_heard(order.heard_at)
+        grid = order if order.has_grid else None
+        self.now_playing = Pick(Path(order.song), checked=True, grid=grid, length=order.length)  # type: ignore[arg-type]
+        shown = printable(order.song)
+        log.info("following the leader: %s", shown, extra={"SONG": shown})
+
     def play_song(self, now: float) -> None:
         """Start the prepared pick; else the next that starts; else the fallback or silence."""
         self.silent_until = None
         self._heard = 0.0
+        if self.leader_song is not None:
+            self._play_leader_song(self.leader_song)
+            return
         if self.player.is_open and self.player.prepared is None:
             self.prepare_next()
         for _attempt in range(PREPARE_ATTEMPTS):
@@ -295,9 +348,10 @@ class Conductor:
             self.play_song(now)
 
     def next_song(self, now: float) -> None:
-        """Skip to the next pick."""
+        """Skip to the next pick (the leader's next song, in a room following it)."""
         self.player.stop()
-        self.prepare_next()
+        if self.leader_song is None:
+            self.prepare_next()
         self.play_song(now)
 
     def restart_song(self, now: float) -> None:
@@ -315,6 +369,7 @@ class Conductor:
         """Stop every sound: the party is over."""
         self.player.stop()
         self.now_playing = None
+        self.leader_song = None
         self.silent_until = None
         self._song_wanted = False
 

@@ -32,7 +32,9 @@ from party_button.daemon.events import (
     Edge,
     Event,
     EventQueue,
+    FollowRequest,
     GridFound,
+    GridRequest,
     LibraryChanged,
     ReloadRequest,
     Request,
@@ -283,6 +285,10 @@ class Daemon:
             self.board.publish_state()  # the watchers so far are up to date first
             event.reply(self.board.feed.full(self.board.status()))
             answer = None
+        elif isinstance(event, FollowRequest):
+            answer = self.dispatch.follow(event.order, self.clock())
+        elif isinstance(event, GridRequest):
+            answer = self.dispatch.grid()
         elif isinstance(event, GridFound):
             self.conductor.grid_found(event.song, event.grid)
             self.lights.driver.grid_found(event.song, event.grid, self.clock())

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from party_button.config.schema import Config
+from party_button.control.follow import FollowOrder
 from party_button.control.protocol import Peer
 from party_button.daemon.conductor import Conductor
 from party_button.daemon.lights_follower import LightsFollower
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 # How often a running party looks at the mixer to notice the end of a sound.
 PARTY_POLL_INTERVAL = 0.05
 _BUTTON = {"source": "button"}
+_LEADER = {"source": "leader"}
+_PLAYING = (Phase.INTRO, Phase.PARTY)
 
 
 class Dispatcher:
@@ -50,6 +53,8 @@ class Dispatcher:
         self.machine: PartyMachine
         self.reader: ButtonReader
         self.lights: LightsFollower
+        self.linked_until = float("-inf")  # while linked, presses and skips go to the leader
+        self._ended_here: int | None = None  # the leader's song whose party this room ended
 
     def configure(self, config: Config, lights: LightsFollower) -> None:
         """Take ``config``'s rules and button timing, and ``lights`` for its shows."""
@@ -85,7 +90,8 @@ class Dispatcher:
         return {"source": "control"}
 
     def _input(self, signal_in: Input, now: float, source: dict[str, Any]) -> list[Do]:
-        """Hand a press, hold, stop or next from ``source`` to the state machine."""
+        """Hand a press, hold, stop or next from ``source`` to the state machine (a press or
+        a skip while linked to a leader goes to the leader only: its sync service sends it)."""
         before = self.machine.phase
         who = source["source"]
         extra = {"EVENT": signal_in.value, "SOURCE": source["source"]}
@@ -93,6 +99,15 @@ class Dispatcher:
             who += f", uid {source['uid']} ({user_name(source['uid'])}) pid {source['pid']}"
         log.info("%s (%s) during %s", signal_in.value, who, before.value, extra=extra)
         self.board.announce(signal_in.value, during=before.value, **source)
+        if source is not _LEADER and now < self.linked_until:
+            if signal_in in (Input.PRESS, Input.NEXT):
+                log.info(
+                    "%s handed to the leader: the party starts when it is heard here",
+                    signal_in.value,
+                )
+                return []
+            if self.conductor.leader_song is not None:
+                self._ended_here = self.conductor.leader_song.id
         actions = self.machine.handle(signal_in, now)
         if not actions and before in (Phase.ENDING, Phase.COOLDOWN):
             log.info("%s ignored during %s", signal_in.value, before.value)
@@ -100,6 +115,53 @@ class Dispatcher:
             log.info("panic stop: button held")
         self.do(actions, now)
         return actions
+
+    def follow(self, order: FollowOrder, now: float) -> dict[str, Any]:
+        """The leader's party, as this room's sync service orders it: start it (at the right
+        place in the song, its show when its first sample is heard here), follow its next
+        song, end it; and stay linked to the leader for ``order.lease`` seconds."""
+        before, playing = self.conductor.leader_song, self.conductor.now_playing
+        if not self.conductor.follow(order):
+            return {"ok": False, "error": "follow: this daemon is no sync room (sync.role)"}
+        self.linked_until = now + order.lease
+        phase = self.machine.phase
+        same = before is not None and before.id == order.id and playing is not None
+        if order.song is None:
+            self._ended_here = None
+            if phase in _PLAYING:
+                self._input(Input.STOP, now, _LEADER)
+        elif order.id == self._ended_here:
+            return {"ok": True, "followed": False}  # ended here by this room's own stop
+        elif phase is Phase.IDLE:
+            self._input(Input.PRESS, now, _LEADER)
+            if self.machine.phase is Phase.INTRO:  # the leader's song is heard already
+                self._input(Input.NEXT, now, _LEADER)
+        elif phase in _PLAYING and not same:
+            self._input(Input.NEXT, now, _LEADER)
+        else:
+            self.do([], now)
+        return {"ok": True, "followed": self.machine.phase in _PLAYING}
+
+    def _followed_until(self) -> float | None:
+        """When a party that follows the leader ends unless a new order comes."""
+        playing = self.machine.phase in _PLAYING and self.conductor.leader_song is not None
+        return self.linked_until if playing else None
+
+    def grid(self) -> dict[str, Any]:
+        """The beat grid of the song playing (``null`` without one)."""
+        playing = self.conductor.now_playing
+        grid = playing.grid if playing is not None else None
+        if grid is None:
+            return {"ok": True, "grid": None}
+        return {
+            "ok": True,
+            "grid": {
+                "tempo_bpm": grid.tempo_bpm,
+                "beats": [round(beat, 4) for beat in grid.beats],
+                "downbeats": [round(beat, 4) for beat in grid.downbeats],
+                "beats_per_bar": grid.beats_per_bar,
+            },
+        }
 
     # -- deadlines ---------------------------------------------------------------------------
 
@@ -112,7 +174,8 @@ class Dispatcher:
             self.machine.deadline(),
             conductor.audio_retry_at,
             conductor.silent_until,
-            self.lights.driver.next_wakeup(now),
+            self._followed_until(),
+            self.lights.next_wakeup(now),
             *others,
         ]
         playing = self.machine.phase in (Phase.INTRO, Phase.PARTY)
@@ -129,6 +192,9 @@ class Dispatcher:
             self._input(held, now, _BUTTON)
         if conductor.audio_retry_at is not None and now >= conductor.audio_retry_at:
             self.open_audio()
+        if self._followed_until() is not None and now >= self.linked_until:
+            log.warning("no word from the sync service: the leader's party ends here")
+            self._input(Input.STOP, now, _LEADER)
         phase = machine.phase
         if phase is Phase.INTRO and not conductor.player.effect_playing():
             self.do(machine.intro_ended(now), now)
@@ -151,7 +217,8 @@ class Dispatcher:
         conductor, hardware = self.conductor, self.hardware()
         assert hardware is not None
         if action is Do.RELAYS_ON:
-            self.lights.follow(self.machine.phase, now)
+            if not conductor.heard_later():  # else once the song is started (end of do())
+                self.lights.follow(self.machine.phase, now)
             _log_relays("party lights on", hardware.relays)
         elif action is Do.RELAYS_OFF:
             self.lights.stop(now)

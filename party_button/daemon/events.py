@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from party_button.control.follow import FollowOrder
 from party_button.control.protocol import Peer
 from party_button.daemon.party import Input
 
@@ -82,6 +83,18 @@ class ReloadRequest(ClientRequest):
 
 
 @dataclass(frozen=True)
+class GridRequest(ClientRequest):
+    """``grid``: answer with the beat grid of the song playing."""
+
+
+@dataclass(frozen=True)
+class FollowRequest(ClientRequest):
+    """``follow``: the leader's party, as this room's sync service orders it."""
+
+    order: FollowOrder
+
+
+@dataclass(frozen=True)
 class Stop(Event):
     """End the loop: a signal (``signum``) or a request from the program itself."""
 
@@ -108,15 +121,17 @@ class Probe(Event):
     sent_at: float
 
 
-# The control socket's commands and the events they put on the queue.
-REQUESTS: dict[str, Callable[[Peer | None], Event]] = {
-    "press": lambda peer: Request(Input.PRESS, peer=peer),
-    "stop": lambda peer: Request(Input.STOP, peer=peer),
-    "next": lambda peer: Request(Input.NEXT, peer=peer),
-    "hold": lambda peer: Request(Input.HOLD, peer=peer),
-    "status": lambda peer: StatusRequest(peer=peer),
-    "reload": lambda peer: ReloadRequest(peer=peer),
-    "watch": lambda peer: WatchRequest(peer=peer),
+# The control socket's commands (with their checked argument) and the events they queue.
+REQUESTS: dict[str, Callable[[Peer | None, Any], Event]] = {
+    "press": lambda peer, _: Request(Input.PRESS, peer=peer),
+    "stop": lambda peer, _: Request(Input.STOP, peer=peer),
+    "next": lambda peer, _: Request(Input.NEXT, peer=peer),
+    "hold": lambda peer, _: Request(Input.HOLD, peer=peer),
+    "status": lambda peer, _: StatusRequest(peer=peer),
+    "reload": lambda peer, _: ReloadRequest(peer=peer),
+    "watch": lambda peer, _: WatchRequest(peer=peer),
+    "grid": lambda peer, _: GridRequest(peer=peer),
+    "follow": lambda peer, order: FollowRequest(order, peer=peer),
 }
 
 
@@ -140,10 +155,12 @@ class EventQueue:
         with contextlib.suppress(OSError):
             os.write(self._write_fd, b"\0")
 
-    def put_command(self, command: str, peer: Peer | None, reply: Reply) -> None:
-        """Queue the event of the control socket's ``command`` from ``peer``, answered by
-        ``reply``."""
-        self.put(dataclasses.replace(REQUESTS[command](peer), reply=reply))
+    def put_command(
+        self, command: str, peer: Peer | None, reply: Reply, argument: Any = None
+    ) -> None:
+        """Queue the event of the control socket's ``command`` (with its checked
+        ``argument``) from ``peer``, answered by ``reply``."""
+        self.put(dataclasses.replace(REQUESTS[command](peer, argument), reply=reply))
 
     def add_reader(self, fileobj: Any, callback: Callback) -> None:
         """Call ``callback`` from :meth:`wait` whenever ``fileobj`` is readable."""

@@ -1,7 +1,10 @@
 """The lights follower: starts the light show of each party phase as the party moves on.
 
 The show of the party phase follows the song's playback position (and its beat grid); the
-intro's and the ending's follow the clock from the moment their phase began.
+intro's and the ending's follow the clock from the moment their phase began. Where the song
+is heard later than it starts (several rooms: the Snapcast stream's buffer), the party's show
+starts when its first sample is heard, and the show before it (the intro's, or relays off)
+goes on until then.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class LightsFollower:
         self.clock = clock
         self._following: tuple[Phase, Path | None] | None = None
         self._phase_started = 0.0
+        self._waiting: float | None = None  # when the party's song will be heard
 
     def follow(self, phase: Phase, now: float) -> None:
         """Start the show of ``phase`` when the phase (or the party's song) changed."""
@@ -36,6 +40,9 @@ class LightsFollower:
         wanted = (phase, song) if phase in _SHOWN else None
         if wanted == self._following:
             return
+        if phase is Phase.PARTY and self._not_heard_yet(now):
+            return
+        self._waiting = None
         self._following = wanted
         if wanted is None:
             self.driver.stop(now)
@@ -48,10 +55,26 @@ class LightsFollower:
         else:
             self.driver.start(phase, self._phase_position, now)
 
+    def _not_heard_yet(self, now: float) -> bool:
+        """Whether the party's song is yet to be heard (:meth:`next_wakeup` says when)."""
+        conductor = self.conductor
+        if not conductor.heard_later():
+            return False
+        heard = conductor.heard_at()
+        self._waiting = heard if heard is not None and heard > now else None
+        return self._waiting is not None
+
+    def next_wakeup(self, now: float) -> float | None:
+        """When the show has something to do: its next cue, or the song being heard."""
+        wakes = [self.driver.next_wakeup(now), self._waiting]
+        pending = [wake for wake in wakes if wake is not None]
+        return min(pending) if pending else None
+
     def stop(self, now: float) -> None:
         """Every relay off at once: the party is over."""
         self.driver.stop(now)
         self._following = None
+        self._waiting = None
 
     def _phase_position(self) -> float:
         """Seconds since the current light-show phase began."""

@@ -3,7 +3,9 @@
 In a room that follows a leader (``sync.role: room``) the music comes out of the room's
 snapclient, which plays the leader's stream; the daemon must not play a song of its own on
 top. :class:`RoomPlayer` plays every song and sound silently for as long as its header says
-it lasts, so the party, its light show and its end run as they would with sound.
+it lasts, so the party, its light show and its end run as they would with sound; a song of
+the leader's (:meth:`RoomPlayer.play_heard`) plays from when this room hears its first
+sample until the leader's party moves on.
 """
 
 from __future__ import annotations
@@ -68,6 +70,19 @@ class RoomPlayer:
         self._prepared = None
         self._started = self.clock()
         self._ends = self._started + self._length
+
+    def play_heard(self, heard_at: float) -> None:
+        """Play the leader's song, whose first sample is heard here at ``heard_at`` (on
+        :attr:`clock`; later than now before it is heard), until stopped; called again with
+        the same song, it follows a new ``heard_at`` (the stream's timestamps moved)."""
+        self._prepared = None
+        self._started = heard_at
+        self._ends = math.inf
+        self._length = math.inf
+
+    def heard_at(self) -> float:
+        """When the song started last is heard from (on :attr:`clock`)."""
+        return self._started
 
     def load_effect(self, sound: Path) -> None:
         """Check that ``sound`` can be read."""

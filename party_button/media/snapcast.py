@@ -43,14 +43,24 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 44100  # the stream's format: snapserver.conf says the same (44100:16:2)
 FRAME_BYTES = 4  # 16-bit stereo
 BYTE_RATE = SAMPLE_RATE * FRAME_BYTES
-BACKLOG = 0.2  # seconds of sound kept queued in the pipe
-KEEP = 0.02  # seconds left queued when a start takes back the silence: one server chunk
+# snapserver reads the pipe one chunk at a time on its own clock and restarts the stream's
+# timestamps whenever a read ends later than the next chunk is due: a longer chunk lets it be
+# that much later (a busy machine) without a restart. snapserver.conf says the same.
+CHUNK_MS = 50
+# Seconds of sound kept queued in the pipe: the feeder may stall this long (a busy machine)
+# before the server finds the pipe short. Costs no latency: a start or stop takes it back.
+BACKLOG = 0.5
+# Seconds left queued when a start takes back the silence: the song's first blocks follow
+# at once (under the same lock), so a server read that comes now finds a whole chunk. More
+# would delay the press by as much.
+KEEP = 0.02
 TICK = 0.005  # seconds between two looks at the pipe
 BLOCK = 4096  # bytes decoded at a time
 MAX_EFFECT_SECONDS = 60.0
 STALL = 1.0  # seconds without a read from the server before it counts as gone
 _DECODE_START = 10.0  # seconds sox may take to give the first block
 _F_SETPIPE_SZ = 1031
+_F_GETPIPE_SZ = 1032
 
 
 def sox_command(song: Path, volume: float) -> list[str]:
@@ -184,6 +194,7 @@ class SnapcastPlayer:
         self._effect = b""  # what is left of the effect being mixed in
         self._effect_end = 0  # where the effect started last ends in the stream
         self._last_read = 0.0
+        self._backlog = int(BACKLOG * BYTE_RATE) // FRAME_BYTES * FRAME_BYTES  # bytes
         self.underruns = 0  # times the pipe was found empty: the server filled silence
 
     # -- the pipe and the feeder -------------------------------------------------------------
@@ -214,6 +225,8 @@ class SnapcastPlayer:
             ) from None
         with contextlib.suppress(OSError):  # room for the backlog; the default is 64 KiB
             fcntl.fcntl(fd, _F_SETPIPE_SZ, 2 * int(BACKLOG * BYTE_RATE))
+        room = fcntl.fcntl(fd, _F_GETPIPE_SZ) - BLOCK  # where it could not grow: what fits
+        self._backlog = min(int(BACKLOG * BYTE_RATE), room) // FRAME_BYTES * FRAME_BYTES
         self._fd = fd
         self._closing.clear()
         self._last_read = time.monotonic()
@@ -243,7 +256,7 @@ class SnapcastPlayer:
 
     def _refill(self) -> None:
         """Write until :data:`BACKLOG` is queued (the lock held)."""
-        backlog = int(BACKLOG * BYTE_RATE) // FRAME_BYTES * FRAME_BYTES
+        backlog = self._backlog
         while (unread := self._unread()) < backlog:
             if unread == 0 and self.clock.known:
                 self.underruns += 1
@@ -370,6 +383,20 @@ class SnapcastPlayer:
                 return self._stream_time(self._heard.start)
             return self.clock.origin() + self._heard.start / BYTE_RATE
 
+    def song_heard_at(self) -> float | None:
+        """When the song started last is heard in a room without client latency (monotonic
+        seconds of this machine), following the server's timestamps; ``None`` before any."""
+        start = self._song_start_now()
+        return None if start is None else start + self.buffer
+
+    def _song_start_from(self) -> float:
+        """Seconds into the song started last from which :meth:`_song_start_now` holds: the
+        server restarted its timestamps there (0: before the song began)."""
+        with self._lock:
+            if self._heard is None:
+                return 0.0
+            return max(0, self.clock.segment_start() - self._heard.start) / BYTE_RATE
+
     @property
     def resyncs(self) -> int:
         """Times snapserver restarted its timestamps (it fell behind: starved of CPU)."""
@@ -474,6 +501,7 @@ class SnapcastPlayer:
             "song": self._heard.path.name if self._heard else None,
             "song_offset": self._heard.start if self._heard else None,
             "server_reading": self.server_reading(),
+            "song_start_from": self._song_start_from(),
             "underruns": self.underruns,
             "resyncs": self.resyncs,
         }

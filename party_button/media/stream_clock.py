@@ -1,6 +1,6 @@
 """When each byte of a Snapcast pipe stream enters the stream, in the server's time.
 
-snapserver 0.26 reads its PCM pipe one chunk (``chunk_ms``, 20 ms) at a time on its own
+snapserver 0.26 reads its PCM pipe one chunk (``chunk_ms``) at a time on its own
 steady clock and stamps chunk *k* with ``first read - chunk + k * chunk``. As long as the pipe
 never runs dry, byte *b* is therefore stamped ``A + b / byte_rate`` for one constant *A*, the
 stream's *origin*. The feeder sees the server's reads (the bytes it wrote less those still
@@ -11,7 +11,7 @@ estimate. The server shares the machine's monotonic clock (``CLOCK_MONOTONIC``, 
 
 A server that falls behind by more than its tolerance (a machine starved of CPU) restarts its
 timestamps later: from that byte on the origin is later. When every one of the last
-:data:`SETTLE` bounds is later than the origin by :data:`JUMP`, the clock starts a new segment
+:data:`SETTLE` bounds is later than the origin by ``jump``, the clock starts a new segment
 at the first of them and counts a resync; bytes before it keep their old origin.
 """
 
@@ -19,17 +19,21 @@ from __future__ import annotations
 
 import collections
 
-WINDOW = 250  # reads whose smallest bound is the origin: 5 s of 20 ms chunks
-SETTLE = 10  # reads that must all be late to tell a restart of the server's timestamps
-JUMP = 0.005  # seconds later than the origin that counts as late
+WINDOW = 250  # reads whose smallest bound is the origin: 12.5 s of 50 ms chunks
+SETTLE = 5  # reads that must all be late to tell a restart of the server's timestamps
+# Seconds later than the origin that count as late, by default. A restart of snapserver's
+# timestamps is always later than that: it starts again a buffer of its own (50 ms) after the
+# late read; a feeder that looks late (a busy machine) is rarely that late five reads in a row.
+JUMP = 0.03
 MAX_SEGMENTS = 16
 
 
 class StreamClock:
     """The estimate of the origin from the server's reads, and stream times from it."""
 
-    def __init__(self, byte_rate: int) -> None:
+    def __init__(self, byte_rate: int, *, jump: float = JUMP) -> None:
         self.byte_rate = byte_rate
+        self.jump = jump
         self._recent: collections.deque[tuple[int, float]] = collections.deque(maxlen=WINDOW)
         self._segments: collections.deque[int] = collections.deque([0], maxlen=MAX_SEGMENTS)
         self._origins: collections.deque[float] = collections.deque(maxlen=MAX_SEGMENTS)
@@ -47,7 +51,7 @@ class StreamClock:
             self._origins.append(self._recent[-1][1])
         origin = min(bound for _, bound in self._recent)
         late = list(self._recent)[-SETTLE:]
-        if len(late) == SETTLE and all(bound > self._origins[-1] + JUMP for _, bound in late):
+        if len(late) == SETTLE and all(bound > self._origins[-1] + self.jump for _, bound in late):
             self.resyncs += 1
             self._recent = collections.deque(late, maxlen=WINDOW)
             self._segments.append(late[0][0] - self._chunk_before(late))
@@ -60,6 +64,10 @@ class StreamClock:
     def _chunk_before(late: list[tuple[int, float]]) -> int:
         """The bytes of one read: the first late read began this much before its count."""
         return late[1][0] - late[0][0]
+
+    def segment_start(self) -> int:
+        """The first byte of the latest segment (0 until the server restarted)."""
+        return self._segments[-1]
 
     @property
     def consumed(self) -> int:

@@ -15,7 +15,7 @@ import json
 import socket
 from typing import Any
 
-MAX_LINE = 64 * 1024
+MAX_LINE = 192 * 1024  # a grid message of a 20-minute song fits
 HEARTBEAT = 0.5  # seconds between two party messages when nothing changes
 LEADER_TIMEOUT = 3.0  # seconds without a word from the leader before a room ends its party
 COMMANDS = ("press", "stop", "next", "hold")

@@ -7,19 +7,26 @@ The **leader**'s service reads its daemon's status (the phase, the song, and whe
 first sample entered the Snapcast stream, in the leader's clock), sends it to every room, and
 hands the rooms' commands to its daemon. A **room**'s service learns the leader's clock
 (:mod:`party_button.sync.offset`) and its own snapclient's latency (snapserver's JSON-RPC),
-hands its daemon's presses, stops, skips and panic stops to the leader, and starts its
-daemon's party at the moment the song's first sample is heard in this room::
+hands its daemon's presses, stops, skips and panic stops to the leader, and tells its daemon
+(``follow`` on the control socket) the leader's song, its beat grid (sent by the leader: the
+room need not have the song) and when its first sample is heard in this room::
 
     heard = song_start + buffer - latency - offset     (this room's clock)
 
-It ends its daemon's party when the leader's ends, and at once, saying why, when the leader
-has not been heard for :data:`~party_button.sync.messages.LEADER_TIMEOUT` seconds.
+The daemon starts its party's show at that moment, or at once at the right place in the
+song when it is past (a room that joins, a daemon that restarted). Each order links the
+daemon to the leader for :data:`LEASE` seconds (its presses go to the leader, not to a party
+of its own); the orders come with every party message. It ends its daemon's party when the
+leader's ends, and at once, saying why, when the leader has not been heard for
+:data:`~party_button.sync.messages.LEADER_TIMEOUT` seconds (its presses then start a party
+here).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -30,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from party_button.config.sync import SnapcastPorts, SyncConfig
-from party_button.control.client import WatchConnection, send_command
+from party_button.control.client import WatchConnection, send_command, send_follow
+from party_button.control.follow import FOLLOW_INTERVAL, FollowOrder
 from party_button.errors import ControlError
 from party_button.sync.messages import (
     COMMANDS,
@@ -54,6 +62,10 @@ FIRST_PINGS = 20  # quick requests after connecting, 50 ms apart
 LATENCY_EVERY = 2.0  # seconds between two looks at this room's client latency
 RETRY = 1.0  # seconds between two attempts to reach the leader
 PARTY_PHASES = ("intro", "party")
+LEASE = 2.0  # seconds a follow links the daemon: its presses go to the leader meanwhile
+RESTARTED = 0.005  # seconds a new heard start differs by when the server restarted
+UNLINKED = 0.001  # the lease of the last order when the leader is gone: presses stay here
+SOURCES = ("button", "control")  # whose commands go to the leader (not the leader's own)
 DEFAULT_PORTS = SnapcastPorts()
 
 
@@ -69,6 +81,17 @@ class _Daemon:
         except ControlError as exc:
             return {"ok": False, "error": str(exc)}
 
+    async def follow(self, order: FollowOrder) -> dict[str, Any]:
+        for _attempt in range(3):  # the daemon takes one follow each FOLLOW_INTERVAL
+            try:
+                answer = await asyncio.to_thread(send_follow, self.socket_path, order)
+            except ControlError as exc:
+                return {"ok": False, "error": str(exc)}
+            if "too many follow" not in str(answer.get("error")):
+                break
+            await asyncio.sleep(FOLLOW_INTERVAL)
+        return answer
+
 
 class LeaderService:
     """The leader's side: its daemon's party to every room, the rooms' commands to it."""
@@ -81,6 +104,7 @@ class LeaderService:
         self.clock = clock
         self.host = host
         self.party: dict[str, Any] = {"phase": None}
+        self.grid: dict[str, Any] = {"id": None, "grid": None}  # the song's, by its id
         self.rooms: dict[str, dict[str, Any]] = {}
         self._writers: set[asyncio.StreamWriter] = set()
         self._links: dict[str, asyncio.StreamWriter] = {}  # each room's latest connection
@@ -106,11 +130,22 @@ class LeaderService:
         while not stop.is_set():
             status = await self.daemon.command("status")
             party = _party_of(status)
+            if party.get("song_offset") not in (None, self.grid.get("id")):
+                await self._new_grid(party["song_offset"])
             if party != self.party or time.monotonic() - sent_at >= HEARTBEAT:
                 self.party = party
                 self._broadcast(encode("party", **party))
                 sent_at = time.monotonic()
             await asyncio.sleep(POLL)
+
+    async def _new_grid(self, song: int) -> None:
+        """Send the rooms the beat grid of the song that starts at ``song`` in the stream,
+        before the party message that names it (rooms need not have the song)."""
+        answer = await self.daemon.command("grid")
+        stream = answer.get("stream") or {}
+        if answer.get("ok") and stream.get("song_offset") == song:
+            self.grid = {"id": song, "grid": answer.get("grid")}
+            self._broadcast(encode("grid", **self.grid))
 
     def _broadcast(self, line: bytes) -> None:
         for writer in list(self._writers):
@@ -136,6 +171,7 @@ class LeaderService:
                     self._links[name] = writer
                     self._heard[name] = time.monotonic()
                     self._writers.add(writer)
+                    writer.write(encode("grid", **self.grid))
                     writer.write(encode("party", **self.party))
                     log.info("sync leader: room %s joined", name)
                 elif kind == "command" and message.get("command") in COMMANDS:
@@ -192,6 +228,8 @@ def _party_of(status: dict[str, Any]) -> dict[str, Any]:
         "song": stream.get("song"),
         "song_start": stream.get("song_start"),
         "song_offset": stream.get("song_offset"),
+        "song_start_from": stream.get("song_start_from"),
+        "length": status.get("length"),
         "buffer": stream.get("buffer"),
         "server_reading": stream.get("server_reading"),
     }
@@ -245,7 +283,9 @@ class RoomService:
         self._last_word = 0.0
         self._writer: asyncio.StreamWriter | None = None
         self._started_song: int | None = None  # the song (its stream offset) followed here
-        self._start_task: asyncio.Task[None] | None = None
+        self.leader_grid: dict[str, Any] = {"id": None, "grid": None}
+        self._applied: tuple[Any, float] | None = None  # the song and heard start followed
+        self._switch: asyncio.Task[None] | None = None  # a new heard start, when it holds
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- running -----------------------------------------------------------------------------
@@ -340,6 +380,8 @@ class RoomService:
                         party[key] = float(party[key])
                 self.leader_party = party
                 await self._follow_party()
+            elif kind == "grid":
+                self.leader_grid = {k: v for k, v in message.items() if k != "type"}
             elif kind == "answer" and not message.get("ok"):
                 log.warning("sync room: the leader refused: %s", message.get("error"))
         except (KeyError, TypeError, ValueError) as exc:
@@ -355,56 +397,96 @@ class RoomService:
             return None
         return song_start + buffer - (self.latency or 0.0) - self.estimator.offset
 
+    def order(self) -> FollowOrder:
+        """What this room's daemon is to follow now: the leader's song, heard here from
+        :meth:`shared_start` (in the daemon's clock), with its grid; or no party."""
+        party = self.leader_party
+        song, heard = party.get("song"), self._heard_now()
+        playing = party.get("phase") in PARTY_PHASES and party.get("song_offset") is not None
+        if not (playing and self.speaker and heard is not None and isinstance(song, str)):
+            return FollowOrder(None, 0, 0.0, LEASE)
+        grid = (
+            self.leader_grid.get("grid")
+            if self.leader_grid.get("id") == party["song_offset"]
+            else None
+        )
+        grid = grid or {}
+        return FollowOrder(
+            song=song,
+            id=int(party["song_offset"]),
+            heard_at=heard - (self.clock() - time.monotonic()),
+            lease=LEASE,
+            length=party.get("length"),
+            tempo_bpm=float(grid.get("tempo_bpm", 0.0)),
+            beats=tuple(grid.get("beats", ())),
+            downbeats=tuple(grid.get("downbeats", ())),
+            beats_per_bar=int(grid.get("beats_per_bar", 4)),
+        )
+
+    def _heard_now(self) -> float | None:
+        """:meth:`shared_start`; but a new one that comes mid-song from snapserver restarting
+        its timestamps (``song_start_from`` into the song) holds only once that point of the
+        song is heard here: what is heard until then keeps the old timestamps."""
+        new, party = self.shared_start(), self.leader_party
+        song, applied = party.get("song_offset"), self._applied
+        if new is None:
+            return None
+        if applied is not None and applied[0] == song and abs(new - applied[1]) > RESTARTED:
+            switch = applied[1] + float(party.get("song_start_from") or 0.0)
+            if self.clock() < switch:
+                self._follow_at(switch)
+                return applied[1]
+        self._applied = (song, new)
+        return new
+
+    def _follow_at(self, when: float) -> None:
+        """Tell the daemon the party again at ``when`` (this room's clock)."""
+        if self._switch is not None and not self._switch.done():
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(max(0.0, when - self.clock()))
+            await self._follow_party()
+
+        self._switch = asyncio.create_task(later())
+
     async def _follow_party(self) -> None:
-        phase = self.leader_party.get("phase")
-        song = self.leader_party.get("song_offset")  # where the song starts in the stream
-        wanted = phase in PARTY_PHASES and song is not None and self.speaker
-        if wanted and song == self._started_song:
-            heard = self.shared_start()  # the same song: follow the stream's timestamps
-            if heard is not None:
-                self.heard_start = heard
-        elif wanted:
-            heard = self.shared_start()
-            if heard is None:
-                return  # no clock estimate yet: the next party message comes soon
-            self._started_song = song
-            self.heard_start = heard
-            self.why = None
-            if self._start_task is not None:
-                self._start_task.cancel()
-            self._start_task = asyncio.create_task(self._start_at(heard))
-        elif phase not in PARTY_PHASES and self._started_song is not None:
+        """Tell this room's daemon the leader's party (every party message: a daemon that
+        restarted, or a room that joined mid-song, joins at the right place)."""
+        order = self.order()
+        if order.song is not None:
+            self.heard_start = self._applied[1] if self._applied else None
+            if order.id != self._started_song:
+                log.info("sync room: following %s, heard here at %.3f", order.song, order.heard_at)
+                self.why = None
+            self._started_song = order.id
+        elif self._started_song is not None:
             self._started_song = None
-            await self._end_party()
+        answer = await self.daemon.follow(order)
+        if not answer.get("ok") and order.has_grid and "phase" not in answer:
+            # the socket refused the leader's grid: the song is followed without it
+            log.warning("sync room: the leader's grid was refused: %s", answer.get("error"))
+            order = dataclasses.replace(order, beats=(), downbeats=(), tempo_bpm=0.0)
+            answer = await self.daemon.follow(order)
+        if not answer.get("ok"):
+            log.warning("sync room: the daemon refused to follow: %s", answer.get("error"))
 
-    async def _start_at(self, heard: float) -> None:
-        """Start this room's party (relays on) when the first sample is heard here."""
-        status = await self.daemon.command("status")
-        await asyncio.sleep(max(0.0, heard - self.clock()))
-        if status.get("phase") not in PARTY_PHASES:
-            answer = await self.daemon.command("press")
-            log.info("sync room: party started as the first sample is heard: %s", answer)
-
-    async def _end_party(self) -> None:
-        if self._start_task is not None:
-            self._start_task.cancel()
-            self._start_task = None
-        status = await self.daemon.command("status")
-        if status.get("phase") in PARTY_PHASES:
-            await self.daemon.command("stop")
+    async def _end_party(self, lease: float) -> None:
+        """End the daemon's party (relays off); linked for ``lease`` seconds more."""
+        await self.daemon.follow(FollowOrder(None, 0, 0.0, lease))
 
     async def _leader_gone(self, why: str) -> None:
         """End this room's party safely (relays off), once, and say why."""
         self.connected = False
         self.leader_party = {"phase": None}
-        await self._end_here(why)
+        await self._end_here(why, UNLINKED)
 
-    async def _end_here(self, why: str) -> None:
+    async def _end_here(self, why: str, lease: float = LEASE) -> None:
         """End this room's party (relays off) and say why, once."""
         if self._started_song is None and self.why is not None:
             return
         self._started_song = None
-        await self._end_party()
+        await self._end_party(lease)
         if self.why != why:
             log.error("sync room %s: %s: the party here is over", self.sync.room_name(), why)
         self.why = why
@@ -424,7 +506,6 @@ class RoomService:
                 self.speaker = speaker
                 if speaker:
                     log.info("sync room: this room's snapclient plays the stream")
-                    self._started_song = None  # the party here starts again
                     await self._follow_party()
                 elif self._started_song is not None:
                     await self._end_here("this room's snapclient does not play the stream")
@@ -443,7 +524,8 @@ class RoomService:
                     if message.get("type") == "state" and "phase" in message:
                         self.daemon_phase = message["phase"]
                     command = message.get("event")
-                    if command in COMMANDS and message.get("pid") != os.getpid():
+                    mine = message.get("source") == "control" and message.get("pid") == os.getpid()
+                    if command in COMMANDS and message.get("source") in SOURCES and not mine:
                         self._send_threadsafe(encode("command", command=command))
             except ControlError as exc:
                 log.debug("sync room: watching the daemon: %s", exc)

@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from party_button.config.sync import SnapcastPorts, SyncConfig
-from party_button.media.snapcast import SAMPLE_RATE
+from party_button.media.snapcast import CHUNK_MS, SAMPLE_RATE
 
 STREAM_NAME = "party-button"
 MADE_BY = "# Made by party-button"
 """How every file party-button writes for Snapcast begins."""
 SAVED_SUFFIX = ".party-button-saved"
 """What the file that was there before gets added to its name (``uninstall.sh`` puts it back)."""
-CHUNK_MS = 20  # what the feeder's stream clock assumes (snapserver's default)
 
 
 def snapserver_conf(sync: SyncConfig, ports: SnapcastPorts = SnapcastPorts()) -> str:
@@ -54,14 +53,19 @@ class RoomClient:
 
 # snapserver creates the stream's FIFO: in a runtime folder of its own, writable by the
 # party-button group (the daemon feeds it), by no one else. snapserver makes the FIFO with
-# mode 0666 whatever its umask, so the folder is what keeps everyone else out.
-SNAPSERVER_DROP_IN = """\
-# Made by party-button's installer: the stream's FIFO for the party-button daemon.
+# mode 0666 whatever its umask, so the folder is what keeps everyone else out. It reads the
+# pipe on a clock of its own and restarts the stream's timestamps when a read comes later than
+# a chunk: ahead of the other work of a busy Pi (the beat analysis), it is rarely that late.
+SNAPSERVER_NICE = -10
+SNAPSERVER_DROP_IN = f"""\
+# Made by party-button's installer: the stream's FIFO for the party-button daemon, and
+# snapserver ahead of other work, so that it reads the stream on time.
 [Service]
 RuntimeDirectory=snapserver
 RuntimeDirectoryMode=0750
 Group=party-button
 UMask=0007
+Nice={SNAPSERVER_NICE}
 """
 
 

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +31,12 @@ from party_button.control.client import send_command
 from party_button.errors import ControlError
 from party_button.media.snapcast import BYTE_RATE, FRAME_BYTES, SAMPLE_RATE
 from party_button.media.stream_clock import StreamClock
-from party_button.sync.snapserver import snapserver_conf
+from party_button.sync.snapserver import SNAPSERVER_NICE, snapserver_conf
 from party_button.testing import MOCK_CONFIG
 
 FILE_PLAYER_BLOCK = 0.050  # seconds the file player writes at a time
 FILE_PLAYER_LEAD = 0.010  # how long after the write the block's first sample is heard
+FILE_PLAYER_JUMP = 0.005  # seconds by which the file player's blocks move when it corrects
 LOUD = 3000  # a sample this loud (of 32767) is sound, not silence
 
 
@@ -55,9 +56,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def click_track(path: Path, seconds: float, bpm: float, *, first: float = 0.5) -> list[float]:
-    """Write a WAV of silence with a 5 ms click on every beat from ``first``; the beats' times."""
+    """Write a WAV of silence with a 5 ms click on every beat from ``first``, and its exact
+    beat grid beside it (every fourth beat a downbeat); the beats' times."""
     import numpy as np
     import soundfile
+
+    from party_button.beats.grid import BeatGrid, SongStamp, save_grid
 
     period = 60.0 / bpm
     beats = [first + k * period for k in range(int((seconds - first) / period))]
@@ -68,6 +72,8 @@ def click_track(path: Path, seconds: float, bpm: float, *, first: float = 0.5) -
         samples[start : start + len(click)] = click[: len(samples) - start]
     path.parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(path, np.column_stack([samples, samples]), SAMPLE_RATE, subtype="PCM_16")
+    grid = BeatGrid(bpm, tuple(beats), tuple(beats[::4]), 4, SongStamp.of(path), "click track")
+    save_grid(path, grid)
     return beats
 
 
@@ -95,8 +101,9 @@ def snapserver(
     conf = folder / "snapserver.conf"
     conf.write_text(snapserver_conf(sync, ports))
     log = (folder / "snapserver.log").open("wb")
+    nice = ["nice", "-n", str(SNAPSERVER_NICE)] if os.geteuid() == 0 else []  # as installed
     process = subprocess.Popen(
-        [*prefix, "snapserver", "-c", str(conf), f"--server.datadir={folder}",
+        [*prefix, *nice, "snapserver", "-c", str(conf), f"--server.datadir={folder}",
          "--logging.sink=stderr"],
         stdout=log, stderr=log,
     )  # fmt: skip
@@ -147,7 +154,8 @@ class HeardOutput:
     def __init__(self, fifo: Path) -> None:
         self.fifo = fifo
         os.mkfifo(fifo)
-        self.clock = StreamClock(BYTE_RATE)
+        # the file player's timing moves by a few milliseconds when the client corrects
+        self.clock = StreamClock(BYTE_RATE, jump=FILE_PLAYER_JUMP)
         self.data = bytearray()
         self._fd = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)  # never an end of file
         self._closed = False
@@ -391,6 +399,15 @@ class Room:
     offset: float
     client: subprocess.Popen[bytes]  # its snapclient
     service: subprocess.Popen[bytes]  # its sync service
+    daemon: subprocess.Popen[bytes]
+    restart: Callable[[], subprocess.Popen[bytes]]  # ends its daemon and starts it again
+
+    def restart_daemon(self) -> None:
+        """Kill this room's daemon (as a crash would) and start it again."""
+        self.daemon.kill()
+        self.daemon.wait()
+        self.daemon = self.restart()
+        _wait(lambda: _daemon_up(self.socket), self.daemon, f"the daemon of {self.name}")
 
     def status(self) -> dict:
         """Its daemon's status."""
@@ -413,10 +430,31 @@ class House:
     leader_daemon: subprocess.Popen[bytes]
 
 
+# The party's show of every daemon of a house: the lights flash on each beat (0.2 s at 120
+# BPM, well within their relay's min_interval, so no flash waits for the one before), the
+# beacon is on throughout.
+BEAT_SHOW = {
+    "relays": [
+        {"name": "lights", "pin": "GPIO5", "min_interval": 0.1},
+        {"name": "beacon", "pin": "GPIO6", "active_high": True},
+    ],
+    "shows": {
+        "party": {
+            "steps": [
+                {"relays": ["lights"], "pattern": "beat", "every": 1, "length": 0.4},
+                {"relays": ["beacon"], "pattern": "steady"},
+            ]
+        }
+    },
+    "show_for": {"song": "party"},
+}
+
+
 def _config(folder: Path, sync: dict, songs: Path) -> Path:
     """A daemon's config on mock pins with the ``sync`` section ``sync``."""
     folder.mkdir(parents=True, exist_ok=True)
     config = {**MOCK_CONFIG, "songs": {"folders": [str(songs)], "extensions": ["wav", "ogg"]}}
+    config |= BEAT_SHOW
     config["party"] = {"cooldown": 0.3}
     config["sync"] = {"enabled": True, **sync}
     path = folder / "config.yaml"
@@ -487,11 +525,53 @@ def _room(
         snapclient(folder, leader.address, SnapcastPorts(), name, prefix=host.prefix)
     )
     run = [*host.prefix, *party_button("run", "--config", str(config))]
-    daemon = stack.enter_context(background(run, folder / "daemon.log", env=env))
+    starts = iter(range(1, 1000))
+
+    def start() -> subprocess.Popen[bytes]:
+        log = folder / f"daemon-{next(starts)}.log"
+        return stack.enter_context(background(run, log, env=env))
+
+    daemon = start()
     _wait(lambda: _daemon_up(socket), daemon, f"the daemon of {name}")
     serve = ["sync", "--config", str(config), "--listen", host.address]
     serve += ["--clock-offset", str(offset)]
     service = stack.enter_context(
         background([*host.prefix, *party_button(*serve)], folder / "sync.log", env=env)
     )
-    return Room(name, host, socket, heard, offset, client, service)
+    return Room(name, host, socket, heard, offset, client, service, daemon, start)
+
+
+@contextlib.contextmanager
+def relay_switches(socket: Path) -> Iterator[list[tuple[float, dict[str, bool]]]]:
+    """Every change of the relays of the daemon at ``socket``, each with when it was made
+    (this machine's monotonic seconds, from the watch line's wall-clock time)."""
+    from party_button.control.client import WatchConnection
+
+    switches: list[tuple[float, dict[str, bool]]] = []
+    watching = WatchConnection(socket)
+
+    def read() -> None:
+        with contextlib.suppress(ControlError, OSError):
+            for message in watching:
+                if "relays" in message.get("changed", ()):
+                    wall_to_monotonic = time.time() - time.monotonic()
+                    switches.append((message["time"] - wall_to_monotonic, message["relays"]))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield switches
+    finally:
+        watching.close()
+        reader.join(timeout=5)
+
+
+def switched_on(switches: Sequence[tuple[float, dict[str, bool]]], relay: str) -> list[float]:
+    """When ``relay`` switched on, of :func:`relay_switches`."""
+    times, was = [], False
+    for at, relays in switches:
+        now = bool(relays.get(relay))
+        if now and not was:
+            times.append(at)
+        was = now
+    return times

@@ -392,3 +392,77 @@ def test_a_flood_of_refused_connections_is_one_warning_a_minute(served, monkeypa
     assert [record.levelno for record in about].count(logging.WARNING) == 1
     for sock in held:
         sock.close()
+
+
+GOOD_FOLLOW = {"song": "a.ogg", "id": 1, "heard_at": 1.0, "lease": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("argument", "error"),
+    [
+        (b"", "follow: the argument is not JSON"),
+        (b"[1, 2]", "follow: the argument must be a JSON object"),
+        (json.dumps({**GOOD_FOLLOW, "path": "/etc/shadow"}).encode(), "unknown field 'path'"),
+        (b'{"song": "a.ogg"}', "follow: missing id, heard_at, lease"),
+        (json.dumps({**GOOD_FOLLOW, "song": "../../etc/shadow"}).encode(), "without '/'"),
+        (json.dumps({**GOOD_FOLLOW, "song": "a\u0007.ogg"}).encode(), "control characters"),
+        (json.dumps({**GOOD_FOLLOW, "song": "x" * 256}).encode(), "1 to 255 characters"),
+        (json.dumps({**GOOD_FOLLOW, "heard_at": "soon"}).encode(), "heard_at: expected a number"),
+        (json.dumps({**GOOD_FOLLOW, "heard_at": 1e300}).encode(), "heard_at: expected a number"),
+        (b'{"song": null, "id": 1, "heard_at": NaN, "lease": 1}', "heard_at: expected a number"),
+        (json.dumps({**GOOD_FOLLOW, "lease": 0}).encode(), "lease: expected a number above 0"),
+        (json.dumps({**GOOD_FOLLOW, "lease": 3600}).encode(), "lease: expected a number"),
+        (json.dumps({**GOOD_FOLLOW, "id": True}).encode(), "id: expected a whole number"),
+        (json.dumps({**GOOD_FOLLOW, "beats": [1.0, 0.5]}).encode(), "beats: expected increasing"),
+        (json.dumps({**GOOD_FOLLOW, "beats": "0.5"}).encode(), "beats: expected a list"),
+        (json.dumps({**GOOD_FOLLOW, "beats": [0.5], "downbeats": [0.7]}).encode(), "one of the"),
+        (
+            json.dumps({**GOOD_FOLLOW, "beats": [k / 10 for k in range(8193)]}).encode(),
+            "beats: expected a list of at most 8192 times",
+        ),
+    ],
+)
+def test_a_bad_follow_argument_is_refused_with_its_field_and_changes_nothing(
+    served, argument, error
+):
+    with connect(socket_of(served)) as sock:
+        sock.sendall(b"follow " + argument + b"\n")
+        answer = answer_of(sock)
+    assert answer["ok"] is False
+    assert answer["error"].startswith("follow: ") and error in answer["error"], answer
+    assert "phase" not in answer  # refused by the socket: the daemon never saw it
+    status = send_command(socket_of(served), "status")
+    assert (status["phase"], status["playing"]) == ("idle", None)
+
+
+def test_an_argument_to_a_command_without_one_is_refused(served):
+    with connect(socket_of(served)) as sock:
+        sock.sendall(b"press now\n")
+        assert answer_of(sock) == {"ok": False, "error": "press takes no argument"}
+    assert send_command(socket_of(served), "status")["phase"] == "idle"
+
+
+def test_a_follow_line_beyond_its_limit_is_refused_before_it_ends(served):
+    limit = control.MAX_FOLLOW_REQUEST
+    with connect(socket_of(served)) as sock:
+        sock.sendall(b"follow " + b"[" * (limit - len(b"follow ")))  # no end of line yet
+        answer = answer_of(sock)
+    assert answer == {"ok": False, "error": f"request longer than {limit} bytes"}
+    assert clients(served) == 0
+    assert send_command(socket_of(served), "status")["ok"] is True
+
+
+def test_a_flood_of_follows_is_limited(served):
+    path = socket_of(served)
+    line = b"follow " + json.dumps(GOOD_FOLLOW).encode() + b"\n"
+    answers = []
+    for _ in range(20):
+        with connect(path) as sock:
+            sock.sendall(line)
+            answers.append(answer_of(sock))
+    refused = {answer["error"] for answer in answers if "too many" in answer.get("error", "")}
+    assert refused == {"too many follow commands: one each 0.05 s"}
+    # every one that passed the limit reached the daemon, which is no room and says so
+    assert {a["error"] for a in answers if "phase" in a} == {
+        "follow: this daemon is no sync room (sync.role)"
+    }

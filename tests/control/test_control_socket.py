@@ -37,7 +37,8 @@ def server(tmp_path: Path) -> Iterator[ControlServer]:
 def kind(event: Event) -> str:
     """The control command that ``event`` stands for."""
     anonymous = dataclasses.replace(event, peer=None)
-    return next(name for name, make in REQUESTS.items() if make(None) == anonymous)
+    argument = getattr(event, "order", None)
+    return next(name for name, make in REQUESTS.items() if make(None, argument) == anonymous)
 
 
 def serve(server: ControlServer, client: Callable[[], object], answer: dict | None = None):
@@ -94,7 +95,8 @@ def test_an_unknown_command_is_answered_without_reaching_the_daemon(server):
     assert events == []
     assert answer == {
         "ok": False,
-        "error": "unknown command 'dance' (use press, stop, next, hold, status, reload, watch)",
+        "error": "unknown command 'dance' "
+        "(use press, stop, next, hold, status, reload, watch, grid, follow)",
     }
 
 

@@ -73,7 +73,7 @@ def recorded(make_config: Callable[..., Config], mock_factory: Any, tmp_path: Pa
         seen.append(next(stream))
         reader = threading.Thread(target=lambda: seen.extend(stream), daemon=True)
         reader.start()
-        for command in ("status", "next", "press", "next", "reload", "hold", "stop"):
+        for command in ("status", "next", "press", "grid", "next", "reload", "hold", "stop"):
             real.answers |= set(send_command(path, command))
         config.path.write_text("button: {pin: GPIO17}\nrelays: []\n")
 

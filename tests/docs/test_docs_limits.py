@@ -24,6 +24,8 @@ EXPECTED = {
     "problems named in the log per pass": f"{scan.LOGGED_PROBLEMS}",
     "length of a song for the beat analysis": f"{MAX_ANALYSIS_SECONDS // 60} minutes",
     "a command line": f"{server.MAX_REQUEST} bytes",
+    "a `follow` line": f"{server.MAX_FOLLOW_REQUEST // 1024} KiB",
+    "`follow`": f"one each {server.COMMAND_INTERVALS['follow']:g} s",
     "from connecting to a whole command line": f"{server.REQUEST_TIMEOUT:g} s",
     "to read an answer": f"{server.ANSWER_TIMEOUT:g} s",
     "connections in all": f"{server.MAX_CONNECTIONS}",

@@ -37,3 +37,16 @@ def test_a_restart_of_the_servers_stamps_starts_a_new_segment() -> None:
     assert clock.resyncs == 1
     assert abs(clock.stream_time(split - CHUNK) - (100.0 + (split - CHUNK) / RATE)) < 0.0005
     assert abs(clock.stream_time(split + CHUNK) - (100.25 + (split + CHUNK) / RATE)) < 0.0005
+
+
+def test_reads_seen_late_for_a_while_are_no_restart() -> None:
+    """A feeder that looks 25 ms late for a quarter of a second (a busy machine) has not
+    seen a restart: snapserver's restarts are at least 50 ms later."""
+    clock = StreamClock(RATE)
+    reads(clock, 100.0, 0, 100)
+    for k in range(15):  # 300 ms of reads, each seen 25 ms late
+        consumed = clock.consumed + CHUNK
+        clock.saw(consumed, 100.0 + consumed / RATE + 0.025 + 0.001 * (k % 2))
+    reads(clock, 100.0, clock.consumed, 50, seed=3)
+    assert clock.resyncs == 0
+    assert abs(clock.origin() - 100.0) < 0.0005

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from party_button.config.sync import SnapcastPorts, SyncConfig
@@ -55,3 +56,35 @@ def test_the_shared_time_is_the_first_sample_plus_the_buffer_less_latency_and_of
     service.estimator.add(sent=50.0, leader=57.5, received=50.0)  # the leader is 7.5 s ahead
     service.latency = 0.15
     assert service.shared_start() == 100.0 + 1.0 - 0.15 - 7.5
+
+
+def test_a_restart_of_the_streams_timestamps_holds_from_when_it_is_heard(tmp_path: Path) -> None:
+    """snapserver restarting its timestamps mid-song moves the song's start (later); what
+    is heard before that point of the song keeps the old start, so no cue comes early."""
+    now = [1000.0]
+    sync = SyncConfig(enabled=True, role="room", leader="10.0.0.2", room="kitchen")
+    service = RoomService(sync, tmp_path / "no-daemon.sock", clock=lambda: now[0])
+    service.estimator.add(sent=1000.0, leader=1000.0, received=1000.0)
+    service.speaker = True
+    service.leader_party = {
+        "phase": "party",
+        "song": "a.ogg",
+        "song_offset": 0,
+        "song_start": 990.0,
+        "buffer": 1.0,
+    }
+
+    async def scenario() -> list[float | None]:
+        seen = [service.order().heard_at + (now[0] - time.monotonic())]  # 991 in room time
+        # a restart 30 s into the song: the rest of the song is 70 ms later
+        service.leader_party |= {"song_start": 990.07, "song_start_from": 30.0}
+        now[0] = 1010.0  # 19 s into the song as heard: the restart is not heard yet
+        seen.append(service.order().heard_at + (now[0] - time.monotonic()))
+        assert service._switch is not None  # the new start is sent again when it holds
+        service._switch.cancel()
+        now[0] = 1021.5  # 30.5 s in: heard from now on
+        seen.append(service.order().heard_at + (now[0] - time.monotonic()))
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert [round(at, 3) for at in seen] == [991.0, 991.0, 991.07]
