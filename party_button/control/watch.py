@@ -49,7 +49,7 @@ EVENTS = {
 
 
 def _message(kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {"v": PROTOCOL_VERSION, "type": kind, "time": round(time.time(), 3), **fields}
+    return {"v": PROTOCOL_VERSION, "type": kind, "time": round(time.time(), 6), **fields}
 
 
 def event_message(event: str, **details: Any) -> dict[str, Any]:

@@ -17,8 +17,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import math
 import os
 import selectors
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,10 @@ from party_button.daemon.party import Input
 # The longest single sleep: a deadline days away (or an absurd one) never reaches the
 # selector, whose timeout has a limit; the loop simply wakes and sleeps again.
 MAX_WAIT = 3600.0
+# The selector counts whole milliseconds and rounds a timeout up (epoll's resolution), which
+# would make every deadline, a light's beat among them, up to a millisecond late; the queue
+# asks it for the whole milliseconds below the deadline and sleeps the rest finer.
+SELECTOR_RESOLUTION = 1e-3
 Callback = Callable[[], None]
 Reply = Callable[[dict[str, Any]], None]
 _KEEP: Any = object()
@@ -201,8 +207,7 @@ class EventQueue:
     def wait(self, timeout: float | None) -> list[Event]:
         """Sleep until an event arrives or ``timeout`` passes; returns the queued events."""
         if not self._events:
-            wait = None if timeout is None else min(timeout, MAX_WAIT)
-            for key, mask in self._selector.select(wait):
+            for key, mask in self._selector.select(self._selector_timeout(timeout)):
                 if key.data is None:
                     self._drain()
                     continue
@@ -217,6 +222,22 @@ class EventQueue:
         while self._events:
             events.append(self._events.popleft())
         return events
+
+    @staticmethod
+    def _selector_timeout(timeout: float | None) -> float | None:
+        """What to ask the selector for, so that the loop wakes by ``timeout``, not after it.
+
+        Whole milliseconds, rounded down; a wait shorter than a millisecond is slept here
+        (events arriving meanwhile wait that long) and the selector only looks.
+        """
+        if timeout is None:
+            return None
+        if timeout < SELECTOR_RESOLUTION:
+            if timeout > 0:
+                time.sleep(timeout)
+            return 0.0
+        steps = math.floor(min(timeout, MAX_WAIT) / SELECTOR_RESOLUTION)
+        return steps * SELECTOR_RESOLUTION
 
     def _drain(self) -> None:
         try:
