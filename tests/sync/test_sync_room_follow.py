@@ -5,6 +5,8 @@ linked."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +15,11 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from party_button.config.schema import Config
+from party_button.config.sync import SyncConfig
 from party_button.control.client import send_command, send_follow
-from party_button.control.follow import FollowOrder
+from party_button.control.follow import MAX_BEATS, FollowOrder
 from party_button.daemon.daemon import Daemon
+from party_button.sync.service import RoomService
 from party_button.testing import LIGHTS, history, press, running_daemon, wait_for
 from party_button.testing.sync import BEAT_SHOW
 
@@ -161,3 +165,29 @@ def test_a_followed_party_ends_when_no_order_renews_it(
     history(room).wait(lambda s: s.phase == "ending", after=mark, timeout=10)
     assert time.monotonic() - sent >= 0.5  # not before the lease ran out
     history(room).wait(lambda s: s.phase == "idle" and not any(s.relays.values()), timeout=10)
+
+
+def test_a_grid_the_daemon_refuses_is_left_out_and_the_song_followed_without_it(
+    room: Daemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert room.control_path is not None
+    sync = SyncConfig(enabled=True, role="room", leader="10.0.0.2", room="kitchen")
+    service = RoomService(sync, room.control_path)
+    now = time.monotonic()
+    service.estimator.add(sent=now, leader=now, received=now)  # the leader's clock is ours
+    service.speaker, service.latency = True, 0.0
+    service.leader_party = {
+        "phase": "party", "song": "leaders-song.ogg", "song_offset": 5,
+        "song_start": now - 1.0, "buffer": 0.0, "length": 200.0,
+    }  # fmt: skip
+    beats = [0.25 + BEAT * k for k in range(MAX_BEATS + 1)]  # one more than a grid may hold
+    service.leader_grid = {
+        "id": 5, "grid": {"tempo_bpm": 120.0, "beats": beats, "downbeats": beats[::4]}
+    }  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="party_button.sync.service"):
+        asyncio.run(service._follow_party())
+    assert "the leader's grid was refused" in caplog.text
+    assert f"at most {MAX_BEATS}" in caplog.text
+    assert "refused to follow" not in caplog.text
+    status = send_command(room.control_path, "status")
+    assert (status["phase"], status["playing"]) == ("party", "leaders-song.ogg")
