@@ -109,6 +109,14 @@ def test_the_unit_starts_and_shows_the_daemons_status_line(machine):
     wait_status(machine, 'Status: "idle, 3 songs; audio device missing, retrying"')
 
 
+def test_the_daemon_runs_ahead_of_the_pis_other_programs(machine):
+    # The unit's Nice=-5, as the running process has it: presses and the party's audio go
+    # before the web page, the MQTT bridge and anything else the Pi runs.
+    stat = machine.run(["cat", f"/proc/{main_pid(machine)}/stat"]).stdout
+    nice = int(stat.rsplit(")", 1)[1].split()[16])  # field 19 of proc_pid_stat(5)
+    assert nice == -5
+
+
 def test_a_group_member_presses_stops_and_asks_through_the_socket(machine):
     wait_active(machine)
     wait_idle(machine)
