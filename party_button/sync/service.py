@@ -51,7 +51,7 @@ from party_button.sync.messages import (
 )
 from party_button.sync.offset import OffsetEstimator
 from party_button.sync.snapserver import room_client
-from party_button.sync_status import GONE_KEPT, room_report
+from party_button.sync_status import GONE_KEPT, PARTY_PHASES, room_report
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ PING = 0.5  # seconds between two time requests of a room
 FIRST_PINGS = 20  # quick requests after connecting, 50 ms apart
 LATENCY_EVERY = 2.0  # seconds between two looks at this room's client latency
 RETRY = 1.0  # seconds between two attempts to reach the leader
-PARTY_PHASES = ("intro", "party")
 LEASE = 2.0  # seconds a follow links the daemon: its presses go to the leader meanwhile
 RESTARTED = 0.005  # seconds a new heard start differs by when the server restarted
 UNLINKED = 0.001  # the lease of the last order when the leader is gone: presses stay here
