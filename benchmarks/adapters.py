@@ -30,7 +30,8 @@ from pathlib import Path
 import yaml
 
 from benchmarks.latency import bench_config, print_table
-from party_button.testing.mqtt import Broker, free_port
+from party_button.testing.mqtt import Broker
+from party_button.testing.ports import free_port
 
 READY_TIMEOUT = 60.0
 

@@ -24,15 +24,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from party_button.testing import wait_for
+from party_button.testing.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 GIVE_UP = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Broker:

@@ -20,7 +20,8 @@ import yaml
 
 from party_button.sync_status import ask
 from party_button.testing import wait_for
-from party_button.testing.sync import background, free_port, party_button
+from party_button.testing.ports import free_port
+from party_button.testing.sync import background, party_button
 
 LEADER_ADDRESS = "127.0.0.1"
 ROOM_ADDRESS = "127.0.0.2"

@@ -48,13 +48,6 @@ def missing_programs() -> str | None:
     return None
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
 def click_track(path: Path, seconds: float, bpm: float, *, first: float = 0.5) -> list[float]:
     """Write a WAV of silence with a 5 ms click on every beat from ``first``, and its exact
     beat grid beside it (every fourth beat a downbeat); the beats' times."""

@@ -18,8 +18,8 @@ from party_button.daemon.daemon import Daemon
 from party_button.mqtt.entities import DEVICE_NAME, Topics
 from party_button.testing import press, running_daemon, wait_for, write_tone
 from party_button.testing.mqtt import GIVE_UP, BridgeProcess, Broker, Recorder, discovery, retained
+from party_button.testing.ports import free_port
 from party_button.testing.rooms import LEADER_ADDRESS, ROOM_ADDRESS, sync_section, sync_service
-from party_button.testing.sync import free_port
 
 pytestmark = pytest.mark.usefixtures("long_songs")
 

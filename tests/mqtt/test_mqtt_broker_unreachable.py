@@ -15,7 +15,7 @@ from party_button.config.mqtt import MqttConfig
 from party_button.mqtt import bridge as bridge_module
 from party_button.mqtt.bridge import Bridge
 from party_button.testing import wait_for
-from party_button.testing.mqtt import free_port
+from party_button.testing.ports import free_port
 
 WARNING = re.compile(
     r"cannot reach the broker (?P<broker>\S+): (?P<reason>.+) "

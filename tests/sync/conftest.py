@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from party_button.config.sync import SnapcastPorts, SyncConfig
-from party_button.testing.sync import free_port, missing_programs
+from party_button.testing.ports import free_port
+from party_button.testing.sync import missing_programs
 
 
 @pytest.fixture

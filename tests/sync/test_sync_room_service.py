@@ -9,7 +9,7 @@ from pathlib import Path
 from party_button.config.sync import SnapcastPorts, SyncConfig
 from party_button.sync.messages import encode, read_message
 from party_button.sync.service import RoomService
-from party_button.testing.sync import free_port
+from party_button.testing.ports import free_port
 
 
 def test_a_message_the_room_cannot_read_drops_the_leader_not_the_service(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from party_button.sync_status import GONE_KEPT, ROOM_STATES, ask
 from party_button.testing import running_daemon, wait_for
+from party_button.testing.ports import free_port
 from party_button.testing.rooms import (
     LEADER_ADDRESS,
     ROOM_ADDRESS,
@@ -18,7 +19,7 @@ from party_button.testing.rooms import (
     sync_section,
     sync_service,
 )
-from party_button.testing.sync import free_port, party_button
+from party_button.testing.sync import party_button
 
 WAIT = 20.0
 ROOMS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "howto" / "rooms.md"

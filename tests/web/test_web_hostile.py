@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from party_button.testing import wait_for, write_tone
+from party_button.testing.ports import free_port
 from party_button.testing.rooms import LEADER_ADDRESS, Stranger, sync_section, sync_service
-from party_button.testing.sync import free_port
 from party_button.testing.web import refused_web
 from party_button.testing.web_client import multipart, request
 from party_button.web.auth import PREFIX_FACTOR, REFUSAL_DELAY, Attempts

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from party_button.testing import wait_for, write_tone
+from party_button.testing.ports import free_port
 from party_button.testing.rooms import LEADER_ADDRESS, ROOM_ADDRESS, sync_section, sync_service
-from party_button.testing.sync import free_port
 from tests.web.conftest import CHROMIUM, PIN, log_in
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
