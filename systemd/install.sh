@@ -256,6 +256,8 @@ for unit in $UNITS; do
     sed "s#/opt/party-button/venv#$VENV#g" "$SRC/systemd/$unit" > "$config_tmp"
     install -D -m 0644 "$config_tmp" "$ROOT$UNITDIR/$unit"
 done
+# Earlier versions' beats unit kept a JIT cache here; nothing reads or writes it now.
+rm -rf "$ROOT/var/cache/party-button-beats"
 
 # adapter NAME WHAT [EXTRA]: install the unit party-button-NAME.service, its sysusers file
 # and the pip EXTRA when `party-button NAME --is-enabled` says the config turns it on (and add

@@ -72,7 +72,8 @@ done
 if [ "$(readlink "$ROOT/usr/local/bin/party-button" || true)" = "$PREFIX/venv/bin/party-button" ]; then
     rm -f "$ROOT/usr/local/bin/party-button" "$ROOT/usr/local/share/man/man1/party-button.1"
 fi
-rm -rf "$ROOT$PREFIX"
+# and the JIT cache that earlier versions' beats unit kept
+rm -rf "$ROOT$PREFIX" "$ROOT/var/cache/party-button-beats"
 if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload
     # Snapcast's services, where they run, go on with their own settings again.

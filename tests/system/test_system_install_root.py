@@ -93,6 +93,21 @@ def test_reinstall_keeps_the_admins_config_and_songs(source, tmp_path):
 
 
 @needs_systemctl
+@pytest.mark.parametrize(
+    "script", [["install.sh", "--no-venv"], ["uninstall.sh"]], ids=["upgrade", "uninstall"]
+)
+def test_an_earlier_versions_jit_cache_goes_at_upgrade_and_uninstall(source, tmp_path, script):
+    root = tmp_path / "root"
+    run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
+    cache = root / "var/cache/party-button-beats"
+    (cache / "party_button").mkdir(parents=True)
+    (cache / "party_button/analysis.nbi").write_bytes(b"what numba compiled")
+    run_script(source, script[0], f"DESTDIR={root}", *script[1:])
+    assert not cache.exists()
+    assert (root / "var/cache").is_dir()
+
+
+@needs_systemctl
 def test_uninstall_leaves_config_and_songs(source, tmp_path):
     root = tmp_path / "root"
     run_script(source, "install.sh", f"DESTDIR={root}", "--no-venv")
