@@ -4,7 +4,9 @@ It tells a daemon which party of the leader it follows: the song's name (shown o
 opened), when its first sample is heard here (this machine's monotonic seconds), its length
 and its beat grid, and for how long (``lease``) the daemon counts as linked to a leader (its
 presses go to the leader instead of starting a party of its own). ``"song": null`` says the
-leader has no party. The line is ``follow JSON`` with a newline, at most
+leader has no party. The grid comes once a play: later orders for the play say
+``"same_grid": true`` instead, and a daemon that does not follow that play (it restarted)
+refuses them, so that the grid is sent again. The line is ``follow JSON`` with a newline, at most
 :data:`MAX_FOLLOW_REQUEST` bytes; every field is checked and a bad one refused with its name.
 
 >>> order = parse_follow(encode_follow(FollowOrder("a.ogg", 7, 12.5, 2.0)).decode()[7:])
@@ -18,6 +20,7 @@ party_button.control.follow.FollowError: follow: missing id, heard_at, lease
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -31,7 +34,8 @@ MAX_LEASE = 10.0  # seconds a follow links the daemon to the leader at most
 FOLLOW_INTERVAL = 0.05  # seconds: the daemon refuses a follow closer to the one before
 MAX_SECONDS = 86400.0  # no time in a grid or length lies further than a day
 _REQUIRED = ("song", "id", "heard_at", "lease")
-_OPTIONAL = ("length", "tempo_bpm", "beats", "downbeats", "beats_per_bar")
+_GRID = ("tempo_bpm", "beats", "downbeats", "beats_per_bar")
+_OPTIONAL = ("length", *_GRID, "same_grid")
 
 
 class FollowError(ValueError):
@@ -51,11 +55,23 @@ class FollowOrder:
     beats: tuple[float, ...] = ()
     downbeats: tuple[float, ...] = ()
     beats_per_bar: int = 4
+    same_grid: bool = False  # the grid is the one the daemon holds for this play
 
     @property
     def has_grid(self) -> bool:
         """Whether a beat grid came with the order."""
         return bool(self.beats)
+
+    def with_grid_of(self, earlier: FollowOrder) -> FollowOrder:
+        """This order with the grid of ``earlier`` (an order for the same play)."""
+        return dataclasses.replace(
+            self,
+            tempo_bpm=earlier.tempo_bpm,
+            beats=earlier.beats,
+            downbeats=earlier.downbeats,
+            beats_per_bar=earlier.beats_per_bar,
+            same_grid=False,
+        )
 
 
 def encode_follow(order: FollowOrder) -> bytes:
@@ -67,7 +83,9 @@ def encode_follow(order: FollowOrder) -> bytes:
         "lease": order.lease,
         "length": order.length,
     }
-    if order.has_grid:
+    if order.same_grid:
+        fields["same_grid"] = True
+    elif order.has_grid:
         fields |= {
             "tempo_bpm": order.tempo_bpm,
             "beats": [round(beat, 4) for beat in order.beats],
@@ -97,6 +115,12 @@ def parse_follow(text: str) -> FollowOrder:
     downbeats = _times(fields, "downbeats")
     if not set(downbeats) <= set(beats):
         raise FollowError("follow: downbeats: each must be one of the beats")
+    same_grid = fields.get("same_grid", False)
+    if not isinstance(same_grid, bool):
+        raise FollowError("follow: same_grid: expected true or false")
+    if same_grid and (fields["song"] is None or any(name in fields for name in _GRID)):
+        grid = ", ".join(_GRID)
+        raise FollowError(f"follow: same_grid: true only with a song and without {grid}")
     length = fields.get("length")
     return FollowOrder(
         song=_song(fields["song"]),
@@ -108,6 +132,7 @@ def parse_follow(text: str) -> FollowOrder:
         beats=beats,
         downbeats=downbeats,
         beats_per_bar=_integer(fields, "beats_per_bar", 1, 64) if "beats_per_bar" in fields else 4,
+        same_grid=same_grid,
     )
 
 

@@ -119,8 +119,17 @@ class Dispatcher:
     def follow(self, order: FollowOrder, now: float) -> dict[str, Any]:
         """The leader's party, as this room's sync service orders it: start it (at the right
         place in the song, its show when its first sample is heard here), follow its next
-        song, end it; and stay linked to the leader for ``order.lease`` seconds."""
+        song, end it; and stay linked to the leader for ``order.lease`` seconds. An order that
+        keeps the grid of a play not followed here is refused with ``send_grid``."""
         before, playing = self.conductor.leader_song, self.conductor.now_playing
+        if order.same_grid:
+            if before is None or before.id != order.id:
+                return {
+                    "ok": False,
+                    "error": f"follow: same_grid: play {order.id} is not followed here",
+                    "send_grid": True,
+                }
+            order = order.with_grid_of(before)
         if not self.conductor.follow(order):
             return {"ok": False, "error": "follow: this daemon is no sync room (sync.role)"}
         self.linked_until = now + order.lease

@@ -283,6 +283,7 @@ class RoomService:
         self._writer: asyncio.StreamWriter | None = None
         self._started_song: int | None = None  # the song (its stream offset) followed here
         self.leader_grid: dict[str, Any] = {"id": None, "grid": None}
+        self._grid_given: int | None = None  # the play whose grid this room's daemon holds
         self._applied: tuple[Any, float] | None = None  # the song and heard start followed
         self._switch: asyncio.Task[None] | None = None  # a new heard start, when it holds
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -404,15 +405,13 @@ class RoomService:
         playing = party.get("phase") in PARTY_PHASES and party.get("song_offset") is not None
         if not (playing and self.speaker and heard is not None and isinstance(song, str)):
             return FollowOrder(None, 0, 0.0, LEASE)
-        grid = (
-            self.leader_grid.get("grid")
-            if self.leader_grid.get("id") == party["song_offset"]
-            else None
-        )
-        grid = grid or {}
+        play = int(party["song_offset"])
+        held = self._grid_given == play  # the daemon holds the play's grid: sent once a play
+        grid = None if held else self.leader_grid.get("grid")
+        grid = grid if grid and self.leader_grid.get("id") == play else {}
         return FollowOrder(
             song=song,
-            id=int(party["song_offset"]),
+            id=play,
             heard_at=heard - (self.clock() - time.monotonic()),
             lease=LEASE,
             length=party.get("length"),
@@ -420,6 +419,7 @@ class RoomService:
             beats=tuple(grid.get("beats", ())),
             downbeats=tuple(grid.get("downbeats", ())),
             beats_per_bar=int(grid.get("beats_per_bar", 4)),
+            same_grid=held,
         )
 
     def _heard_now(self) -> float | None:
@@ -462,11 +462,18 @@ class RoomService:
         elif self._started_song is not None:
             self._started_song = None
         answer = await self.daemon.follow(order)
+        if answer.get("send_grid"):  # the daemon restarted: it holds no grid now
+            self._grid_given = None
+            order = self.order()
+            answer = await self.daemon.follow(order)
         if not answer.get("ok") and order.has_grid and "phase" not in answer:
             # the socket refused the leader's grid: the song is followed without it
             log.warning("sync room: the leader's grid was refused: %s", answer.get("error"))
             order = dataclasses.replace(order, beats=(), downbeats=(), tempo_bpm=0.0)
             answer = await self.daemon.follow(order)
+            self._grid_given = order.id if answer.get("ok") else None
+        elif answer.get("ok") and order.has_grid:
+            self._grid_given = order.id
         if not answer.get("ok"):
             log.warning("sync room: the daemon refused to follow: %s", answer.get("error"))
 

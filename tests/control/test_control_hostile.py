@@ -420,6 +420,15 @@ GOOD_FOLLOW = {"song": "a.ogg", "id": 1, "heard_at": 1.0, "lease": 1.0}
             json.dumps({**GOOD_FOLLOW, "beats": [k / 10 for k in range(8193)]}).encode(),
             "beats: expected a list of at most 8192 times",
         ),
+        (json.dumps({**GOOD_FOLLOW, "same_grid": 1}).encode(), "same_grid: expected true or"),
+        (
+            json.dumps({**GOOD_FOLLOW, "same_grid": True, "beats": [0.5]}).encode(),
+            "same_grid: true only with a song and without tempo_bpm, beats",
+        ),
+        (
+            json.dumps({**GOOD_FOLLOW, "song": None, "same_grid": True}).encode(),
+            "same_grid: true only with a song",
+        ),
     ],
 )
 def test_a_bad_follow_argument_is_refused_with_its_field_and_changes_nothing(

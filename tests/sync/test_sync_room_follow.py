@@ -17,7 +17,7 @@ from gpiozero.pins.mock import MockFactory
 from party_button.config.schema import Config
 from party_button.config.sync import SyncConfig
 from party_button.control.client import send_command, send_follow
-from party_button.control.follow import MAX_BEATS, FollowOrder
+from party_button.control.follow import MAX_BEATS, FollowOrder, encode_follow
 from party_button.daemon.daemon import Daemon
 from party_button.sync.service import RoomService
 from party_button.testing import LIGHTS, history, press, running_daemon, wait_for
@@ -167,12 +167,11 @@ def test_a_followed_party_ends_when_no_order_renews_it(
     history(room).wait(lambda s: s.phase == "idle" and not any(s.relays.values()), timeout=10)
 
 
-def test_a_grid_the_daemon_refuses_is_left_out_and_the_song_followed_without_it(
-    room: Daemon, caplog: pytest.LogCaptureFixture
-) -> None:
-    assert room.control_path is not None
+def _room_service(control_path: Path, beats: list[float]) -> RoomService:
+    """A room's sync service that has heard the leader play its song 5 (started a second
+    ago, on this clock) with ``beats``; nothing sent to the daemon yet."""
     sync = SyncConfig(enabled=True, role="room", leader="10.0.0.2", room="kitchen")
-    service = RoomService(sync, room.control_path)
+    service = RoomService(sync, control_path)
     now = time.monotonic()
     service.estimator.add(sent=now, leader=now, received=now)  # the leader's clock is ours
     service.speaker, service.latency = True, 0.0
@@ -180,10 +179,18 @@ def test_a_grid_the_daemon_refuses_is_left_out_and_the_song_followed_without_it(
         "phase": "party", "song": "leaders-song.ogg", "song_offset": 5,
         "song_start": now - 1.0, "buffer": 0.0, "length": 200.0,
     }  # fmt: skip
-    beats = [0.25 + BEAT * k for k in range(MAX_BEATS + 1)]  # one more than a grid may hold
     service.leader_grid = {
         "id": 5, "grid": {"tempo_bpm": 120.0, "beats": beats, "downbeats": beats[::4]}
     }  # fmt: skip
+    return service
+
+
+def test_a_grid_the_daemon_refuses_is_left_out_and_the_song_followed_without_it(
+    room: Daemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert room.control_path is not None
+    # one beat more than a grid may hold
+    service = _room_service(room.control_path, [0.25 + BEAT * k for k in range(MAX_BEATS + 1)])
     with caplog.at_level(logging.WARNING, logger="party_button.sync.service"):
         asyncio.run(service._follow_party())
     assert "the leader's grid was refused" in caplog.text
@@ -191,3 +198,59 @@ def test_a_grid_the_daemon_refuses_is_left_out_and_the_song_followed_without_it(
     assert "refused to follow" not in caplog.text
     status = send_command(room.control_path, "status")
     assert (status["phase"], status["playing"]) == ("party", "leaders-song.ogg")
+    # the grid stays refused for this play: later orders keep the daemon's gridless play
+    later = service.order()
+    assert later.same_grid and not later.has_grid
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="party_button.sync.service"):
+        asyncio.run(service._follow_party())
+    assert caplog.text == ""
+
+
+def test_an_order_that_keeps_the_grid_moves_the_show_on_the_grid_given_before(
+    room: Daemon, mock_factory: MockFactory
+) -> None:
+    now = time.monotonic()
+    _follow(room.control_path, _order(now - 10.0))
+    keep = FollowOrder("leaders-song.ogg", 7, now - 20.3, lease=10.0, same_grid=True)
+    mock_factory.pin(LIGHTS).clear_states()
+    since = time.monotonic()
+    moved = _follow(room.control_path, keep)
+    assert (moved["ok"], moved["phase"]) == (True, "party"), moved
+    assert moved["position"] > 20.0, moved
+    assert send_command(room.control_path, "grid")["grid"]["beats"][:2] == [0.25, 0.75]
+    wait_for(lambda: len(_lights_on_times(mock_factory, since)) >= 3, timeout=10)
+    for on in _lights_on_times(mock_factory, since)[1:3]:  # on the beats, 20.3 s before
+        beats_in = (on - (now - 20.3) - 0.25) / BEAT
+        assert abs(beats_in - round(beats_in)) * BEAT < 0.1, beats_in
+
+
+def test_an_order_that_keeps_the_grid_of_a_play_not_followed_here_is_refused(
+    room: Daemon, mock_factory: MockFactory
+) -> None:
+    keep = FollowOrder("leaders-song.ogg", 7, time.monotonic() - 1.0, lease=10.0, same_grid=True)
+    answer = _follow(room.control_path, keep)
+    assert (answer["ok"], answer["send_grid"], answer["phase"]) == (False, True, "idle"), answer
+    assert "play 7 is not followed here" in answer["error"]
+    _follow(room.control_path, _order(time.monotonic() - 1.0, id=6))
+    other = _follow(room.control_path, keep)  # another play of the leader's
+    assert (other["ok"], other["send_grid"], other["playing"]) == (False, True, "leaders-song.ogg")
+
+
+def test_the_grid_goes_once_a_play_and_again_to_a_daemon_that_restarted(
+    make_config: Callable[..., Config], mock_factory: MockFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "control.sock"
+    beats = [0.25 + BEAT * k for k in range(400)]
+    service = _room_service(path, beats)
+    assert service.order().has_grid
+    for _run in range(2):  # the second daemon is the first one restarted
+        with running_daemon(make_config(ROOM), mock_factory, control_path=path):
+            for _order_sent in range(2):
+                asyncio.run(service._follow_party())
+                order = service.order()
+                assert order.same_grid and not order.has_grid, order  # the daemon holds it
+                assert len(encode_follow(order)) < 200
+                status = send_command(path, "status")
+                assert (status["phase"], status["playing"]) == ("party", "leaders-song.ogg")
+                assert send_command(path, "grid")["grid"]["beats"] == beats
