@@ -83,9 +83,18 @@ def _states(sync: dict) -> dict:
 
 def test_one_press_plays_in_every_room_at_the_time_each_room_hears_it(house: House) -> None:
     for room in house.rooms:
-        status = _wait_following(room)
-        # the room's estimate of the leader's clock (leader minus room) sees the offset
-        assert abs(status["offset"] + room.offset) < 0.005, status
+        _wait_following(room)
+        # the room's estimate of the leader's clock (leader minus room) sees the offset, as
+        # closely as its fastest time request allows (a busy machine slows the first ones)
+        status: dict = {}
+
+        def close(room: Room = room) -> bool:
+            nonlocal status
+            status = room.sync()
+            return status["offset_error"] < 0.005
+
+        wait_for(close, timeout=60, every=0.5)
+        assert abs(status["offset"] + room.offset) <= status["offset_error"], status
     # party-button status --sync, in the leader's namespace: the role and the rooms
     shown = subprocess.run(
         [*house.leader.prefix, *party_button("status", "--socket", str(house.leader_socket),
