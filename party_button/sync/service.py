@@ -462,7 +462,7 @@ class RoomService:
         elif self._started_song is not None:
             self._started_song = None
         answer = await self.daemon.follow(order)
-        if answer.get("send_grid"):  # the daemon restarted: it holds no grid now
+        if answer.get("send_grid"):  # not followed there (it restarted, or a stop ended it)
             self._grid_given = None
             order = self.order()
             answer = await self.daemon.follow(order)
