@@ -151,6 +151,18 @@ def make_client(config: MqttConfig, password: str | None, topics: Topics) -> mqt
     return client
 
 
+def stop_client(client: mqtt.Client) -> None:
+    """Disconnect ``client`` (the broker drops its last will) and wait for its network thread.
+
+    After ``disconnect()`` that thread ends by itself and clears paho's handle to it, which
+    ``loop_stop()`` may read between its check and its join (paho 2.2 raises
+    ``AttributeError``; seen under load): the thread is then over already.
+    """
+    client.disconnect()
+    with contextlib.suppress(AttributeError):
+        client.loop_stop()
+
+
 def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
     """Send each message at once: a change publishes several small ones in a row, and
     Nagle's algorithm would hold the later ones back until the broker acknowledges."""
@@ -465,8 +477,7 @@ class Bridge:
                 info.wait_for_publish(SHUTDOWN_PUBLISH)
             except (RuntimeError, ValueError) as exc:
                 log.debug("the last offline did not go out: %s", exc)
-        self.client.disconnect()
-        self.client.loop_stop()
+        stop_client(self.client)
 
 
 def _json(config: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from party_button.mqtt.bridge import stop_client
 from party_button.testing import wait_for
 from party_button.testing.ports import free_port
 
@@ -121,8 +122,7 @@ class Recorder:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(GIVE_UP)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        stop_client(self.client)
 
 
 def retained(port: int, topic_filter: str) -> dict[str, str]:
