@@ -30,19 +30,34 @@ def test_ports_are_outside_the_ephemeral_range_and_never_handed_out_twice(fresh:
 def test_a_port_someone_listens_on_is_passed_over(
     fresh: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # An ephemeral range that leaves two ports outside it: 65534 and 65535.
-    (tmp_path / "range").write_text(f"{ports.LOWEST}\t65533\n")
-    monkeypatch.setattr(ports, "PORT_RANGE", tmp_path / "range")
     with socket.socket() as listener:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            listener.bind(("127.0.0.1", 65534))
-        except OSError:
-            pytest.skip("port 65534 is taken on this machine")
-        listener.listen()
-        assert free_port() == 65535
+        taken = _listening_below_a_free_port(listener)
+        # Only two ports are outside the range from LOWEST: the taken one and the one above it.
+        monkeypatch.setattr(ports, "LOWEST", taken)
+        (tmp_path / "range").write_text(f"{taken + 2}\t65535\n")
+        monkeypatch.setattr(ports, "PORT_RANGE", tmp_path / "range")
+        assert free_port() == taken + 1
         with pytest.raises(RuntimeError, match=r"no free TCP port on 127\.0\.0\.1"):
             free_port()
+
+
+def _listening_below_a_free_port(listener: socket.socket) -> int:
+    """Make ``listener`` listen on a port whose next port is free; that port."""
+    for _attempt in range(100):
+        with socket.socket() as candidate:
+            candidate.bind(("127.0.0.1", 0))
+            port = candidate.getsockname()[1]
+        if port >= 65534:  # no free port can be above it within the range
+            continue
+        with socket.socket() as above:
+            try:
+                above.bind(("127.0.0.1", port + 1))
+                listener.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        listener.listen()
+        return port
+    raise AssertionError("no port with a free port above it in 100 tries")
 
 
 def test_an_unreadable_range_falls_back_to_linuxs_default(
